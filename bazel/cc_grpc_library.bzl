@@ -48,7 +48,8 @@ def _codegen_impl(ctx):
     for f in transitive.to_list():
         roots[_import_root(f)] = True
     args = ctx.actions.args()
-    args.add(str(ctx.label))
+    # Errors name the cc_grpc_library the user wrote, not this internal rule.
+    args.add(str(ctx.label)[:-len("_codegen")])
     args.add(ctx.attr.protoc)
     for root in roots.keys():
         args.add("-I" + root)
