@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# README command two: installs what is missing, then builds and runs the whole suite.
+#   tools/test.sh                    # bazel test //...
+#   tools/test.sh --config=asan      # any extra arguments go to `bazel test`
+#   tools/test.sh --all-configs      # plain, then AddressSanitizer, then ThreadSanitizer (CI)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/setup.sh
+
+configs=("")
+if [[ "${1:-}" == "--all-configs" ]]; then
+  shift
+  configs=("" "--config=asan" "--config=tsan")
+fi
+for config in "${configs[@]}"; do
+  echo "test: bazel test ${config:-(default config)} //... $*" >&2
+  # shellcheck disable=SC2086  # an empty config must vanish.
+  bazel test $config "$@" //...
+done
