@@ -13,10 +13,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
+#include <cstdint>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <sstream>
 #include <thread>
 #include <utility>
@@ -25,7 +29,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/notification.h"
 #include "tools/zookeeper_raw_session.h"
 
 extern char** environ;
@@ -61,15 +64,11 @@ class ForkThread {
   }
 
   void Run(std::function<void()> task) {
-    absl::Notification done;
-    {
-      absl::MutexLock lock(&mu_);
-      tasks_.push_back([&] {
-        task();
-        done.Notify();
-      });
-    }
-    done.WaitForNotification();
+    std::unique_lock<std::mutex> lock(mu_);
+    tasks_.push_back(std::move(task));
+    const uint64_t ticket = ++submitted_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return finished_ >= ticket; });
   }
 
  private:
@@ -78,24 +77,24 @@ class ForkThread {
   }
 
   void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-      std::function<void()> task;
-      {
-        absl::MutexLock lock(&mu_);
-        mu_.Await(absl::Condition(
-            +[](std::vector<std::function<void()>>* tasks) {
-              return !tasks->empty();
-            },
-            &tasks_));
-        task = std::move(tasks_.front());
-        tasks_.erase(tasks_.begin());
-      }
+      changed_.wait(lock, [&] { return !tasks_.empty(); });
+      std::function<void()> task = std::move(tasks_.front());
+      tasks_.pop_front();
+      lock.unlock();
       task();
+      lock.lock();
+      ++finished_;
+      changed_.notify_all();
     }
   }
 
-  absl::Mutex mu_;
-  std::vector<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
+  uint64_t submitted_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t finished_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Starts argv[0] with `argv`, stdout and stderr appended to `log_path`, in a
@@ -475,7 +474,7 @@ absl::Status ZooKeeperCluster::Launch(int node) {
       size() > 1 ? "org.apache.zookeeper.server.quorum.QuorumPeerMain"
                  : "org.apache.zookeeper.server.ZooKeeperServerMain",
       absl::StrCat(n.dir, "/zoo.cfg")};
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (ReapLocked(node)) {
     return absl::FailedPreconditionError(
         absl::StrCat("ZooKeeper node ", node, " is already running"));
@@ -533,12 +532,12 @@ bool ZooKeeperCluster::ReapLocked(int node) {
 }
 
 bool ZooKeeperCluster::IsRunning(int node) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return ReapLocked(node);
 }
 
 pid_t ZooKeeperCluster::Pid(int node) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return ReapLocked(node) ? nodes_[node].pid : 0;
 }
 
@@ -546,7 +545,7 @@ absl::Status ZooKeeperCluster::Signal(int node, int signal,
                                       absl::Duration grace) {
   pid_t pid;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (!ReapLocked(node)) return absl::OkStatus();
     pid = nodes_[node].pid;
   }
@@ -565,7 +564,7 @@ absl::Status ZooKeeperCluster::Signal(int node, int signal,
     }
     absl::SleepFor(absl::Milliseconds(5));
   }
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (nodes_[node].pid == pid) nodes_[node].pid = 0;
   return absl::OkStatus();
 }

@@ -11,8 +11,9 @@ void ZooKeeperRawSession::OnEvent(zhandle_t*, int type, int state, const char*,
                                   void* ctx) {
   if (type != ZOO_SESSION_EVENT) return;
   auto* self = static_cast<ZooKeeperRawSession*>(ctx);
-  absl::MutexLock lock(&self->mu_);
+  std::lock_guard<std::mutex> lock(self->mu_);
   self->state_ = state;
+  self->state_changed_.notify_all();
 }
 
 absl::StatusOr<std::unique_ptr<ZooKeeperRawSession>>
@@ -57,18 +58,18 @@ clientid_t ZooKeeperRawSession::client_id() const {
 }
 
 int ZooKeeperRawSession::state() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return state_;
 }
 
 int ZooKeeperRawSession::WaitForState(std::initializer_list<int> states,
                                       absl::Duration timeout) {
-  auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return std::find(states.begin(), states.end(), state_) != states.end();
-  };
-  absl::MutexLock lock(&mu_);
-  if (!mu_.AwaitWithTimeout(absl::Condition(&reached), timeout)) return 0;
-  return state_;
+  std::unique_lock<std::mutex> lock(mu_);
+  const bool reached =
+      state_changed_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] {
+        return std::find(states.begin(), states.end(), state_) != states.end();
+      });
+  return reached ? state_ : 0;
 }
 
 }  // namespace slacker::testing

@@ -8,13 +8,14 @@
 
 #include <zookeeper/zookeeper.h>
 
+#include <condition_variable>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace slacker::testing {
@@ -54,7 +55,8 @@ class ZooKeeperRawSession {
   static void OnEvent(zhandle_t*, int type, int state, const char*, void* ctx);
 
   zhandle_t* handle_ = nullptr;
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;  // Not absl::Mutex: see ZooKeeperCluster::mu_.
+  std::condition_variable state_changed_;
   int state_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -1,0 +1,18 @@
+// Linked into every binary and test of a `--config=tsan` build (see .bazelrc
+// and BUILD.bazel here): ThreadSanitizer reads its default options from this
+// function before TSAN_OPTIONS.
+//
+// Debian's gRPC, absl, protobuf and ZooKeeper C client are not built with
+// ThreadSanitizer. Their memory accesses and their locking (absl::Mutex,
+// atomics) are invisible to it, but the libc calls they make (memcpy of a
+// string handed to a gRPC thread, epoll on gRPC's event fds, sprintf into the
+// C client's log buffer) are intercepted, and without the locking that orders
+// them they look like races. ignore_noninstrumented_modules drops what such
+// libraries do through libc; every access made by code compiled here, in
+// callbacks those libraries run included, stays checked. This is also why the
+// project locks with std::mutex (pthreads, which TSan intercepts) rather than
+// Debian's absl::Mutex.
+
+extern "C" const char* __tsan_default_options() {
+  return "ignore_noninstrumented_modules=1";
+}
