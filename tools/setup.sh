@@ -15,8 +15,8 @@ readonly PACKAGES=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   # ZooKeeper: the C client, and the server that tests, examples and benchmarks start.
   libzookeeper-mt-dev zookeeper libslf4j-java default-jre-headless
-  # Tests and benchmarks.
-  libgtest-dev libgmock-dev libbenchmark-dev
+  # Tests and benchmarks (procps: pgrep, which the launcher's test uses).
+  libgtest-dev libgmock-dev libbenchmark-dev procps
 )
 
 # Where the gRPC core headers are kept; bazel/grpc_core_headers.bzl reads the same place.
