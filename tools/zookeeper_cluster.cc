@@ -446,9 +446,11 @@ absl::Status ZooKeeperCluster::WriteConfig(int node) const {
     absl::StrAppend(&config, "initLimit=", limit, "\n", "syncLimit=", limit,
                     "\n");
     for (int i = 0; i < size(); ++i) {
-      absl::StrAppend(&config, "server.", i + 1,
-                      "=127.0.0.1:", nodes_[i].quorum_port, ":",
-                      nodes_[i].election_port, "\n");
+      // With the client address, so that /zookeeper/config tells clients
+      // every member's address (ZooKeeper 3.5+'s dynamic-config form).
+      absl::StrAppend(&config, "server.", i + 1, "=127.0.0.1:",
+                      nodes_[i].quorum_port, ":", nodes_[i].election_port,
+                      ":participant;127.0.0.1:", nodes_[i].client_port, "\n");
     }
     if (absl::Status s = WriteFile(absl::StrCat(data, "/myid"),
                                    absl::StrCat(node + 1, "\n"));
@@ -627,6 +629,15 @@ absl::Status ZooKeeperCluster::ExpireSession(const clientid_t& session) const {
   return absl::InternalError(absl::StrCat("ZooKeeper session 0x",
                                           absl::Hex(session.client_id),
                                           " still resumes after 10 closes"));
+}
+
+absl::Status ZooKeeperCluster::ExpireSession(int64_t session_id,
+                                             absl::string_view password) const {
+  clientid_t session{};
+  session.client_id = session_id;
+  std::memcpy(session.passwd, password.data(),
+              std::min(password.size(), sizeof(session.passwd)));
+  return ExpireSession(session);
 }
 
 std::string ZooKeeperCluster::LogTail(int node) const {

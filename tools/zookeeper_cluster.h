@@ -125,6 +125,10 @@ class ZooKeeperCluster {
   // sees ZOO_EXPIRED_SESSION_STATE. Returns once a fresh attempt to resume the
   // session is refused as expired. NotFound if the session had already ended.
   absl::Status ExpireSession(const clientid_t& session) const;
+  // The same, from a session's id and password (up to 16 bytes), as
+  // slacker::discovery::ZooKeeperClient::session_credentials() gives them.
+  absl::Status ExpireSession(int64_t session_id,
+                             absl::string_view password) const;
 
  private:
   struct Node {

@@ -1,0 +1,1509 @@
+#include "discovery/zookeeper_client.h"
+
+#include <zookeeper/zookeeper.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "discovery/internal/serial_executor.h"
+#include "discovery/zookeeper_paths.h"
+#include "framework/logging.h"
+
+namespace slacker::discovery {
+namespace {
+
+using internal::SerialExecutor;
+using slacker::internal::Log;
+
+const char* ErrorName(int rc) {
+  switch (rc) {
+    case ZOK:
+      return "ZOK";
+    case ZSYSTEMERROR:
+      return "ZSYSTEMERROR";
+    case ZRUNTIMEINCONSISTENCY:
+      return "ZRUNTIMEINCONSISTENCY";
+    case ZDATAINCONSISTENCY:
+      return "ZDATAINCONSISTENCY";
+    case ZCONNECTIONLOSS:
+      return "ZCONNECTIONLOSS";
+    case ZMARSHALLINGERROR:
+      return "ZMARSHALLINGERROR";
+    case ZUNIMPLEMENTED:
+      return "ZUNIMPLEMENTED";
+    case ZOPERATIONTIMEOUT:
+      return "ZOPERATIONTIMEOUT";
+    case ZBADARGUMENTS:
+      return "ZBADARGUMENTS";
+    case ZINVALIDSTATE:
+      return "ZINVALIDSTATE";
+    case ZNEWCONFIGNOQUORUM:
+      return "ZNEWCONFIGNOQUORUM";
+    case ZRECONFIGINPROGRESS:
+      return "ZRECONFIGINPROGRESS";
+    case ZSSLCONNECTIONERROR:
+      return "ZSSLCONNECTIONERROR";
+    case ZAPIERROR:
+      return "ZAPIERROR";
+    case ZNONODE:
+      return "ZNONODE";
+    case ZNOAUTH:
+      return "ZNOAUTH";
+    case ZBADVERSION:
+      return "ZBADVERSION";
+    case ZNOCHILDRENFOREPHEMERALS:
+      return "ZNOCHILDRENFOREPHEMERALS";
+    case ZNODEEXISTS:
+      return "ZNODEEXISTS";
+    case ZNOTEMPTY:
+      return "ZNOTEMPTY";
+    case ZSESSIONEXPIRED:
+      return "ZSESSIONEXPIRED";
+    case ZINVALIDCALLBACK:
+      return "ZINVALIDCALLBACK";
+    case ZINVALIDACL:
+      return "ZINVALIDACL";
+    case ZAUTHFAILED:
+      return "ZAUTHFAILED";
+    case ZCLOSING:
+      return "ZCLOSING";
+    case ZNOTHING:
+      return "ZNOTHING";
+    case ZSESSIONMOVED:
+      return "ZSESSIONMOVED";
+    case ZNOTREADONLY:
+      return "ZNOTREADONLY";
+    case ZEPHEMERALONLOCALSESSION:
+      return "ZEPHEMERALONLOCALSESSION";
+    case ZNOWATCHER:
+      return "ZNOWATCHER";
+    case ZRECONFIGDISABLED:
+      return "ZRECONFIGDISABLED";
+    case ZSESSIONCLOSEDREQUIRESASLAUTH:
+      return "ZSESSIONCLOSEDREQUIRESASLAUTH";
+    case ZTHROTTLEDOP:
+      return "ZTHROTTLEDOP";
+  }
+  return "ZUNKNOWN";
+}
+
+NodeStat ToNodeStat(const Stat* stat) {
+  NodeStat out;
+  if (stat == nullptr) return out;
+  out.czxid = stat->czxid;
+  out.mzxid = stat->mzxid;
+  out.ctime_ms = stat->ctime;
+  out.mtime_ms = stat->mtime;
+  out.version = stat->version;
+  out.cversion = stat->cversion;
+  out.aversion = stat->aversion;
+  out.ephemeral_owner = stat->ephemeralOwner;
+  out.data_length = stat->dataLength;
+  out.num_children = stat->numChildren;
+  out.pzxid = stat->pzxid;
+  return out;
+}
+
+int CreateFlags(CreateMode mode) {
+  switch (mode) {
+    case CreateMode::kPersistent:
+      return ZOO_PERSISTENT;
+    case CreateMode::kEphemeral:
+      return ZOO_EPHEMERAL;
+    case CreateMode::kPersistentSequential:
+      return ZOO_PERSISTENT_SEQUENTIAL;
+    case CreateMode::kEphemeralSequential:
+      return ZOO_EPHEMERAL_SEQUENTIAL;
+    case CreateMode::kContainer:
+      return ZOO_CONTAINER;
+  }
+  return ZOO_PERSISTENT;
+}
+
+// The creator may do anything; anyone may read.
+ACL kCreatorAllWorldReadEntries[] = {
+    {ZOO_PERM_ALL, {const_cast<char*>("auth"), const_cast<char*>("")}},
+    {ZOO_PERM_READ, {const_cast<char*>("world"), const_cast<char*>("anyone")}},
+};
+ACL_vector kCreatorAllWorldRead = {2, kCreatorAllWorldReadEntries};
+
+const ACL_vector* AclFor(AclPolicy policy) {
+  switch (policy) {
+    case AclPolicy::kOpen:
+      return &ZOO_OPEN_ACL_UNSAFE;
+    case AclPolicy::kCreatorAll:
+      return &ZOO_CREATOR_ALL_ACL;
+    case AclPolicy::kCreatorAllWorldRead:
+      return &kCreatorAllWorldRead;
+  }
+  return &ZOO_OPEN_ACL_UNSAFE;
+}
+
+// The ZooKeeper C client's messages, into the project's log. Its errors are
+// mostly connection attempts that failed, which the client retries: warnings.
+void RouteClientLog(const char* message) {
+  absl::string_view text(message);
+  LogLevel level = LogLevel::kDebug;
+  if (absl::StrContains(text, ":ZOO_ERROR@")) {
+    level = LogLevel::kWarning;
+  } else if (absl::StrContains(text, ":ZOO_WARN@")) {
+    level = LogLevel::kInfo;
+  }
+  Log(level,
+      absl::StrCat("zookeeper client: ", absl::StripAsciiWhitespace(text)));
+}
+
+ZooLogLevel ClientLogLevel() {
+  switch (GetLogLevel()) {
+    case LogLevel::kDebug:
+      return ZOO_LOG_LEVEL_DEBUG;
+    case LogLevel::kInfo:
+      return ZOO_LOG_LEVEL_WARN;
+    default:
+      return ZOO_LOG_LEVEL_ERROR;
+  }
+}
+
+// Splits "hosts[/chroot]" and checks each host:port.
+absl::Status ParseConnectString(absl::string_view connect_string,
+                                std::string* hosts, std::string* chroot) {
+  auto invalid = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed ZooKeeper connect string \"", connect_string, "\": ", why,
+        "; expected host:port[,host:port...][/chroot], e.g. "
+        "127.0.0.1:2181,127.0.0.1:2182/app"));
+  };
+  const size_t slash = connect_string.find('/');
+  absl::string_view host_part = connect_string.substr(0, slash);
+  *chroot = slash == absl::string_view::npos
+                ? ""
+                : std::string(connect_string.substr(slash));
+  if (host_part.empty()) return invalid("no host");
+  for (absl::string_view host : absl::StrSplit(host_part, ',')) {
+    host = absl::StripAsciiWhitespace(host);
+    const size_t colon = host.rfind(':');
+    if (host.empty()) return invalid("an empty host");
+    if (colon == absl::string_view::npos || colon == 0) {
+      return invalid(absl::StrCat("\"", host, "\" has no host:port"));
+    }
+    int port = 0;
+    if (!absl::SimpleAtoi(host.substr(colon + 1), &port) || port < 1 ||
+        port > 65535) {
+      return invalid(absl::StrCat("\"", host, "\" has no valid port"));
+    }
+  }
+  if (!chroot->empty() && *chroot != "/") {
+    if (absl::Status valid = ValidatePath(*chroot); !valid.ok()) {
+      return invalid(absl::StrCat("bad chroot: ", valid.message()));
+    }
+  }
+  if (*chroot == "/") chroot->clear();
+  *hosts = std::string(host_part);
+  return absl::OkStatus();
+}
+
+absl::Status CheckData(absl::string_view path, size_t size) {
+  if (size <= ZooKeeperClient::kMaxDataBytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "data for ", path, " is ", size, " bytes; ZooKeeper accepts at most ",
+      ZooKeeperClient::kMaxDataBytes,
+      " per node (its jute.maxbuffer is 1 MiB): store less, or a reference"));
+}
+
+// "server.1=127.0.0.1:2888:3888:participant;127.0.0.1:2181" lines -> the
+// client addresses, sorted and joined; "" if there are none.
+std::string HostsFromEnsembleConfig(absl::string_view config) {
+  std::vector<std::string> hosts;
+  for (absl::string_view line : absl::StrSplit(config, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!absl::StartsWith(line, "server.")) continue;
+    const size_t semicolon = line.find(';');
+    if (semicolon == absl::string_view::npos) continue;
+    std::string client(absl::StripAsciiWhitespace(line.substr(semicolon + 1)));
+    const size_t colon = client.rfind(':');
+    if (colon == std::string::npos) continue;
+    std::string host = client.substr(0, colon);
+    if (host.empty() || host == "0.0.0.0") {
+      // A wildcard client address: the server's own (quorum) host.
+      absl::string_view server = line.substr(line.find('=') + 1);
+      host = std::string(server.substr(0, server.find(':')));
+    }
+    hosts.push_back(absl::StrCat(host, client.substr(colon)));
+  }
+  std::sort(hosts.begin(), hosts.end());
+  return absl::StrJoin(hosts, ",");
+}
+
+}  // namespace
+
+absl::string_view ConnectionStateName(ConnectionState state) {
+  switch (state) {
+    case ConnectionState::kConnected:
+      return "CONNECTED";
+    case ConnectionState::kSuspended:
+      return "SUSPENDED";
+    case ConnectionState::kReconnected:
+      return "RECONNECTED";
+    case ConnectionState::kExpired:
+      return "EXPIRED";
+    case ConnectionState::kNewSession:
+      return "NEW_SESSION";
+    case ConnectionState::kClosed:
+      return "CLOSED";
+  }
+  return "?";
+}
+
+absl::string_view WatchEventTypeName(WatchEventType type) {
+  switch (type) {
+    case WatchEventType::kCreated:
+      return "CREATED";
+    case WatchEventType::kDeleted:
+      return "DELETED";
+    case WatchEventType::kDataChanged:
+      return "DATA_CHANGED";
+    case WatchEventType::kChildrenChanged:
+      return "CHILDREN_CHANGED";
+  }
+  return "?";
+}
+
+Op Op::Create(std::string path, std::string data, CreateMode mode) {
+  Op op;
+  op.type = Type::kCreate;
+  op.path = std::move(path);
+  op.data = std::move(data);
+  op.mode = mode;
+  return op;
+}
+
+Op Op::Delete(std::string path, int32_t version) {
+  Op op;
+  op.type = Type::kDelete;
+  op.path = std::move(path);
+  op.version = version;
+  return op;
+}
+
+Op Op::Set(std::string path, std::string data, int32_t version) {
+  Op op;
+  op.type = Type::kSet;
+  op.path = std::move(path);
+  op.data = std::move(data);
+  op.version = version;
+  return op;
+}
+
+Op Op::Check(std::string path, int32_t version) {
+  Op op;
+  op.type = Type::kCheck;
+  op.path = std::move(path);
+  op.version = version;
+  return op;
+}
+
+// ---------------------------------------------------------------------------
+
+class ZooKeeperClient::Impl {
+ public:
+  // What the C client's callbacks of one handle need: the handle's
+  // generation, and the watches registered through it (the C client gets
+  // only their ids). Owned by Impl; freed after zookeeper_close.
+  struct Handle {
+    Impl* impl = nullptr;
+    uint64_t generation = 0;
+    zhandle_t* zh = nullptr;
+    std::mutex mu;
+    std::map<uint64_t, WatchCallback> watches ABSL_GUARDED_BY(mu);
+    uint64_t next_watch = 1 ABSL_GUARDED_BY(mu);
+  };
+
+  explicit Impl(ZooKeeperOptions options)
+      : options_(std::move(options)),
+        events_("zk-events"),
+        listeners_("zk-listeners") {}
+
+  absl::Status Start(const std::string& hosts, const std::string& chroot);
+  void Close();
+
+  // Issues an asynchronous call on the current handle. `issue` gets the
+  // handle and returns the C client's return code; if that is not ZOK the
+  // call was not queued, and `failed` runs on the event thread with it.
+  // REQUIRES: the completion `issue` registers runs `failed` or its own
+  // completion exactly once otherwise.
+  void Issue(const std::function<int(Handle*)>& issue,
+             std::function<void(int rc, uint64_t generation)> failed);
+
+  // The status for a C client return code of an operation.
+  absl::Status Error(int rc, absl::string_view operation,
+                     absl::string_view path, uint64_t generation) const;
+
+  // A watch id for `callback` on the current handle: the C client's watcher
+  // context. 0 (no watch) when `callback` is empty.
+  void* RegisterWatch(Handle* handle, WatchCallback callback);
+  static void OnWatch(zhandle_t* zh, int type, int state, const char* path,
+                      void* context);
+  static void OnSessionEvent(zhandle_t* zh, int type, int state,
+                             const char* path, void* context);
+
+  void HandleSessionEvent(uint64_t generation, int state);
+  void SetState(ConnectionState state);
+  void ReplaceHandle();
+  void FollowEnsembleConfig();
+  void AskEnsembleProvider();
+  absl::Status SetHosts(const std::string& hosts);
+  std::unique_ptr<Handle> NewHandle(const std::string& hosts, int* error);
+
+  // Runs `task` on the event thread; once the client is closed (the event
+  // thread is gone, and so are the C client's threads), on the caller's.
+  // That is how an operation issued after Close() still completes, with
+  // Cancelled.
+  void PostEvent(std::function<void()> task) {
+    auto shared = std::make_shared<std::function<void()>>(std::move(task));
+    if (!events_.Post([shared] { (*shared)(); })) (*shared)();
+  }
+
+  const ZooKeeperOptions options_;
+  SerialExecutor events_;
+  SerialExecutor listeners_;
+
+  // Held shared while a C client call uses the handle, exclusively while the
+  // handle is replaced or closed. Never held by the C client's callbacks.
+  mutable std::shared_mutex handle_mu_;
+  std::unique_ptr<Handle> handle_ ABSL_GUARDED_BY(handle_mu_);
+
+  mutable std::mutex mu_;
+  std::condition_variable state_changed_;
+  std::string hosts_ ABSL_GUARDED_BY(mu_);
+  std::string chroot_ ABSL_GUARDED_BY(mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  bool have_state_ ABSL_GUARDED_BY(mu_) = false;
+  ConnectionState state_ ABSL_GUARDED_BY(mu_) = ConnectionState::kSuspended;
+  bool handle_connected_ ABSL_GUARDED_BY(mu_) = false;
+  bool ever_connected_ ABSL_GUARDED_BY(mu_) = false;
+  bool suspended_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t session_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string session_password_ ABSL_GUARDED_BY(mu_);
+  absl::Duration negotiated_timeout_ ABSL_GUARDED_BY(mu_);
+  int next_listener_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<int, std::shared_ptr<std::function<void(ConnectionState)>>>
+      subscribers_ ABSL_GUARDED_BY(mu_);
+  std::map<int, std::shared_ptr<std::function<void(ConnectionState)>>>
+      connection_listeners_ ABSL_GUARDED_BY(mu_);
+};
+
+std::unique_ptr<ZooKeeperClient::Impl::Handle> ZooKeeperClient::Impl::NewHandle(
+    const std::string& hosts, int* error) {
+  auto handle = std::make_unique<Handle>();
+  handle->impl = this;
+  std::string chroot;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    handle->generation = ++generation_;
+    handle_connected_ = false;
+    chroot = chroot_;
+  }
+  const std::string connect = hosts + chroot;
+  errno = 0;
+  handle->zh = zookeeper_init2(
+      connect.c_str(), &Impl::OnSessionEvent,
+      static_cast<int>(absl::ToInt64Milliseconds(options_.session_timeout)),
+      nullptr, handle.get(), 0, &RouteClientLog);
+  if (handle->zh == nullptr) {
+    *error = errno;
+    return nullptr;
+  }
+  if (!options_.digest.empty()) {
+    // Queued now, sent as soon as the session is up, and re-sent by the C
+    // client on every reconnection.
+    zoo_add_auth(handle->zh, "digest", options_.digest.data(),
+                 static_cast<int>(options_.digest.size()), nullptr, nullptr);
+  }
+  return handle;
+}
+
+absl::Status ZooKeeperClient::Impl::Start(const std::string& hosts,
+                                          const std::string& chroot) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    hosts_ = hosts;
+    chroot_ = chroot;
+  }
+  zoo_set_debug_level(ClientLogLevel());
+  int error = 0;
+  std::unique_ptr<Handle> handle = NewHandle(hosts, &error);
+  if (handle == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot use ZooKeeper connect string \"", options_.connect_string,
+        "\": ", error != 0 ? std::strerror(error) : "refused by the client",
+        " (is every host name resolvable?)"));
+  }
+  {
+    std::unique_lock<std::shared_mutex> lock(handle_mu_);
+    handle_ = std::move(handle);
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  const bool connected = state_changed_.wait_for(
+      lock, absl::ToChronoNanoseconds(options_.connect_timeout),
+      [&] { return have_state_; });
+  if (connected) return absl::OkStatus();
+  return absl::UnavailableError(
+      absl::StrCat("no ZooKeeper server answered at ", hosts_, " within ",
+                   absl::FormatDuration(options_.connect_timeout),
+                   "; check the address and that ZooKeeper is running"));
+}
+
+void ZooKeeperClient::Impl::Close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    closed_ = true;
+  }
+  // zookeeper_close sends closeSession (ephemerals go now) and completes every
+  // pending operation (with ZCLOSING) before it returns.
+  std::unique_ptr<Handle> handle;
+  {
+    std::unique_lock<std::shared_mutex> lock(handle_mu_);
+    handle = std::move(handle_);
+  }
+  if (handle != nullptr) zookeeper_close(handle->zh);
+  PostEvent([this] { SetState(ConnectionState::kClosed); });
+  events_.Shutdown();  // Runs what is queued, kClosed included.
+  listeners_.Shutdown();
+}
+
+absl::Status ZooKeeperClient::Impl::Error(int rc, absl::string_view operation,
+                                          absl::string_view path,
+                                          uint64_t generation) const {
+  std::string what = absl::StrCat(operation, " ", path, ": ", ErrorName(rc),
+                                  " (", zerror(rc), ")");
+  bool closed;
+  uint64_t current;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed = closed_;
+    current = generation_;
+  }
+  switch (rc) {
+    case ZNONODE:
+      return absl::NotFoundError(what);
+    case ZNODEEXISTS:
+      return absl::AlreadyExistsError(what);
+    case ZBADVERSION:
+    case ZNOTEMPTY:
+    case ZNOCHILDRENFOREPHEMERALS:
+      return absl::FailedPreconditionError(what);
+    case ZNOAUTH:
+    case ZAUTHFAILED:
+      return absl::PermissionDeniedError(absl::StrCat(
+          what, ": the node's ACL does not grant this to ",
+          options_.digest.empty()
+              ? std::string("a client without credentials")
+              : absl::StrCat(
+                    "digest user '",
+                    options_.digest.substr(0, options_.digest.find(':')), "'"),
+          "; check ZooKeeperOptions::digest"));
+    case ZBADARGUMENTS:
+    case ZINVALIDACL:
+      return absl::InvalidArgumentError(what);
+    case ZCLOSING:
+      if (closed)
+        return absl::CancelledError(
+            absl::StrCat(what, ": the client is closed"));
+      [[fallthrough]];
+    case ZCONNECTIONLOSS:
+    case ZSESSIONEXPIRED:
+    case ZOPERATIONTIMEOUT:
+    case ZINVALIDSTATE:
+    case ZSESSIONMOVED:
+    case ZTHROTTLEDOP:
+      if (closed)
+        return absl::CancelledError(
+            absl::StrCat(what, ": the client is closed"));
+      return absl::UnavailableError(absl::StrCat(
+          what,
+          generation != current || rc == ZSESSIONEXPIRED || rc == ZINVALIDSTATE
+              ? ": the session expired; a new one is being made, retry then"
+              : ": the connection was lost; the operation may or may not have "
+                "been applied; retry once reconnected"));
+    default:
+      return absl::InternalError(what);
+  }
+}
+
+void ZooKeeperClient::Impl::Issue(
+    const std::function<int(Handle*)>& issue,
+    std::function<void(int rc, uint64_t generation)> failed) {
+  int rc = ZCLOSING;
+  uint64_t generation = 0;
+  {
+    std::shared_lock<std::shared_mutex> lock(handle_mu_);
+    if (handle_ != nullptr) {
+      generation = handle_->generation;
+      rc = issue(handle_.get());
+    }
+  }
+  if (rc == ZOK) return;
+  PostEvent(
+      [failed = std::move(failed), rc, generation] { failed(rc, generation); });
+}
+
+void* ZooKeeperClient::Impl::RegisterWatch(Handle* handle,
+                                           WatchCallback callback) {
+  if (!callback) return nullptr;
+  std::lock_guard<std::mutex> lock(handle->mu);
+  const uint64_t id = handle->next_watch++;
+  handle->watches.emplace(id, std::move(callback));
+  return reinterpret_cast<void*>(static_cast<uintptr_t>(id));
+}
+
+void ZooKeeperClient::Impl::OnWatch(zhandle_t* zh, int type, int state,
+                                    const char* path, void* context) {
+  // Runs on the C client's completion thread. Session events reach every
+  // watcher; only node events fire (and end) a watch.
+  if (type == ZOO_SESSION_EVENT || type == ZOO_NOTWATCHING_EVENT) return;
+  auto* handle = static_cast<Handle*>(const_cast<void*>(zoo_get_context(zh)));
+  const uint64_t id = reinterpret_cast<uintptr_t>(context);
+  WatchCallback callback;
+  {
+    std::lock_guard<std::mutex> lock(handle->mu);
+    auto it = handle->watches.find(id);
+    if (it == handle->watches.end()) return;
+    callback = std::move(it->second);
+    handle->watches.erase(it);
+  }
+  WatchEventType event;
+  if (type == ZOO_CREATED_EVENT) {
+    event = WatchEventType::kCreated;
+  } else if (type == ZOO_DELETED_EVENT) {
+    event = WatchEventType::kDeleted;
+  } else if (type == ZOO_CHANGED_EVENT) {
+    event = WatchEventType::kDataChanged;
+  } else if (type == ZOO_CHILD_EVENT) {
+    event = WatchEventType::kChildrenChanged;
+  } else {
+    return;
+  }
+  Impl* impl = handle->impl;
+  const uint64_t generation = handle->generation;
+  impl->PostEvent([impl, generation, event,
+                   path = std::string(path ? path : ""),
+                   callback = std::move(callback)] {
+    {
+      std::lock_guard<std::mutex> lock(impl->mu_);
+      if (impl->generation_ != generation || impl->closed_) return;
+    }
+    callback(event, path);
+  });
+}
+
+void ZooKeeperClient::Impl::OnSessionEvent(zhandle_t*, int type, int state,
+                                           const char*, void* context) {
+  if (type != ZOO_SESSION_EVENT) return;
+  auto* handle = static_cast<Handle*>(context);
+  Impl* impl = handle->impl;
+  const uint64_t generation = handle->generation;
+  impl->PostEvent([impl, generation, state] {
+    impl->HandleSessionEvent(generation, state);
+  });
+}
+
+void ZooKeeperClient::Impl::HandleSessionEvent(uint64_t generation, int state) {
+  std::optional<ConnectionState> next;
+  bool replace = false;
+  bool ask_provider = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (generation != generation_ || closed_) return;  // An old handle's.
+    if (state == ZOO_CONNECTED_STATE) {
+      if (!handle_connected_) {
+        handle_connected_ = true;
+        next = ever_connected_ ? ConnectionState::kNewSession
+                               : ConnectionState::kConnected;
+        ever_connected_ = true;
+      } else if (suspended_) {
+        next = ConnectionState::kReconnected;
+      }
+      suspended_ = false;
+    } else if (state == ZOO_CONNECTING_STATE ||
+               state == ZOO_ASSOCIATING_STATE) {
+      if (handle_connected_ && !suspended_) {
+        suspended_ = true;
+        next = ConnectionState::kSuspended;
+        ask_provider = true;
+      }
+    } else if (state == ZOO_EXPIRED_SESSION_STATE) {
+      next = ConnectionState::kExpired;
+      replace = true;
+    } else if (state == ZOO_AUTH_FAILED_STATE) {
+      Log(LogLevel::kError,
+          "ZooKeeper refused this client's authentication; check "
+          "ZooKeeperOptions::digest");
+    }
+  }
+  if (next == ConnectionState::kConnected ||
+      next == ConnectionState::kNewSession ||
+      next == ConnectionState::kReconnected) {
+    std::shared_lock<std::shared_mutex> lock(handle_mu_);
+    if (handle_ != nullptr) {
+      const clientid_t* id = zoo_client_id(handle_->zh);
+      const int timeout_ms = zoo_recv_timeout(handle_->zh);
+      std::lock_guard<std::mutex> state_lock(mu_);
+      session_id_ = id->client_id;
+      session_password_.assign(id->passwd, sizeof(id->passwd));
+      negotiated_timeout_ = absl::Milliseconds(timeout_ms);
+    }
+  }
+  if (next.has_value()) SetState(*next);
+  if (ask_provider) AskEnsembleProvider();
+  if (replace) ReplaceHandle();
+  if ((next == ConnectionState::kConnected ||
+       next == ConnectionState::kNewSession) &&
+      options_.follow_ensemble_config) {
+    FollowEnsembleConfig();
+  }
+}
+
+void ZooKeeperClient::Impl::SetState(ConnectionState state) {
+  std::vector<std::shared_ptr<std::function<void(ConnectionState)>>>
+      subscribers;
+  int last_id = 0;  // Listeners added after this change do not hear of it.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    state_ = state;
+    have_state_ = true;
+    if (state == ConnectionState::kExpired) session_id_ = 0;
+    state_changed_.notify_all();
+    last_id = next_listener_id_ - 1;
+    for (auto& [id, subscriber] : subscribers_)
+      subscribers.push_back(subscriber);
+  }
+  Log(state == ConnectionState::kConnected || state == ConnectionState::kClosed
+          ? LogLevel::kDebug
+          : LogLevel::kInfo,
+      absl::StrCat("ZooKeeper connection: ", ConnectionStateName(state)));
+  for (const auto& subscriber : subscribers) {
+    {
+      // Unsubscribed by an earlier subscriber of this round: skip it.
+      std::lock_guard<std::mutex> lock(mu_);
+      bool present = false;
+      for (const auto& [id, current] : subscribers_)
+        present |= current == subscriber;
+      if (!present) continue;
+    }
+    (*subscriber)(state);
+  }
+  listeners_.Post([this, state, last_id] {
+    std::vector<
+        std::pair<int, std::shared_ptr<std::function<void(ConnectionState)>>>>
+        listeners;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      listeners.assign(connection_listeners_.begin(),
+                       connection_listeners_.upper_bound(last_id));
+    }
+    for (const auto& [id, listener] : listeners) {
+      {
+        // Removed since the copy: skip it.
+        std::lock_guard<std::mutex> lock(mu_);
+        if (connection_listeners_.count(id) == 0) continue;
+      }
+      (*listener)(state);
+    }
+  });
+}
+
+void ZooKeeperClient::Impl::ReplaceHandle() {
+  std::string hosts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+  }
+  AskEnsembleProvider();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    hosts = hosts_;
+  }
+  std::unique_ptr<Handle> old;
+  {
+    std::unique_lock<std::shared_mutex> lock(handle_mu_);
+    old = std::move(handle_);
+  }
+  // Outside handle_mu_: the C client's completion thread may be running a
+  // callback of the old handle, which takes mu_ but never handle_mu_.
+  if (old != nullptr) zookeeper_close(old->zh);
+  int error = 0;
+  std::unique_ptr<Handle> fresh = NewHandle(hosts, &error);
+  if (fresh == nullptr) {
+    Log(LogLevel::kError,
+        absl::StrCat("cannot make a new ZooKeeper session with hosts ", hosts,
+                     ": ", std::strerror(error), "; retrying in 1 s"));
+    events_.PostAfter(absl::Seconds(1), [this] { ReplaceHandle(); });
+    return;
+  }
+  std::unique_lock<std::shared_mutex> lock(handle_mu_);
+  handle_ = std::move(fresh);
+}
+
+absl::Status ZooKeeperClient::Impl::SetHosts(const std::string& hosts) {
+  std::string parsed, chroot;
+  if (absl::Status s = ParseConnectString(hosts, &parsed, &chroot); !s.ok()) {
+    return s;
+  }
+  if (!chroot.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the ensemble \"", hosts, "\" must not carry a chroot; the chroot of ",
+        options_.connect_string, " stays"));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (hosts_ == parsed) return absl::OkStatus();
+    hosts_ = parsed;
+  }
+  int rc = ZOK;
+  {
+    std::shared_lock<std::shared_mutex> lock(handle_mu_);
+    if (handle_ != nullptr) rc = zoo_set_servers(handle_->zh, parsed.c_str());
+  }
+  if (rc != ZOK) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ZooKeeper client refused the ensemble \"", hosts,
+                     "\": ", ErrorName(rc)));
+  }
+  Log(LogLevel::kInfo, absl::StrCat("ZooKeeper ensemble is now ", parsed));
+  return absl::OkStatus();
+}
+
+void ZooKeeperClient::Impl::AskEnsembleProvider() {
+  if (!options_.ensemble_provider) return;
+  const std::string hosts = options_.ensemble_provider();
+  if (hosts.empty()) return;
+  if (absl::Status s = SetHosts(hosts); !s.ok()) {
+    Log(LogLevel::kWarning,
+        absl::StrCat("ignoring the ensemble provider's answer: ", s.message()));
+  }
+}
+
+void ZooKeeperClient::Impl::FollowEnsembleConfig() {
+  struct Context {
+    Impl* impl;
+    uint64_t generation;
+  };
+  Issue(
+      [this](Handle* handle) {
+        void* watch =
+            RegisterWatch(handle, [this](WatchEventType, const std::string&) {
+              FollowEnsembleConfig();
+            });
+        auto* context = new Context{this, handle->generation};
+        const int rc = zoo_awgetconfig(
+            handle->zh, watch != nullptr ? &Impl::OnWatch : nullptr, watch,
+            [](int rc, const char* value, int length, const Stat*,
+               const void* data) {
+              std::unique_ptr<Context> context(
+                  static_cast<Context*>(const_cast<void*>(data)));
+              if (rc != ZOK)
+                return;  // No config published, or a lost connection.
+              std::string config(value, length > 0 ? length : 0);
+              Impl* impl = context->impl;
+              impl->PostEvent([impl, config = std::move(config)] {
+                const std::string hosts = HostsFromEnsembleConfig(config);
+                if (hosts.empty()) {
+                  Log(LogLevel::kDebug,
+                      "/zookeeper/config names no client addresses; keeping "
+                      "the configured hosts");
+                  return;
+                }
+                if (absl::Status s = impl->SetHosts(hosts); !s.ok()) {
+                  Log(LogLevel::kWarning,
+                      absl::StrCat("ignoring /zookeeper/config: ",
+                                   s.message()));
+                }
+              });
+            },
+            context);
+        if (rc != ZOK) delete context;
+        return rc;
+      },
+      [](int, uint64_t) {});
+}
+
+// ---------------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<ZooKeeperClient>> ZooKeeperClient::Connect(
+    ZooKeeperOptions options) {
+  std::string hosts, chroot;
+  if (absl::Status s =
+          ParseConnectString(options.connect_string, &hosts, &chroot);
+      !s.ok()) {
+    return s;
+  }
+  if (!options.digest.empty() &&
+      options.digest.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError(
+        "ZooKeeperOptions::digest must be \"user:password\"");
+  }
+  if (options.acl != AclPolicy::kOpen && options.digest.empty()) {
+    return absl::InvalidArgumentError(
+        "an ACL policy other than kOpen needs ZooKeeperOptions::digest: the "
+        "creator is identified by its digest credentials");
+  }
+  if (options.session_timeout <= absl::ZeroDuration() ||
+      options.connect_timeout <= absl::ZeroDuration() ||
+      options.operation_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "ZooKeeperOptions timeouts must be positive");
+  }
+  auto impl = std::make_unique<Impl>(std::move(options));
+  if (absl::Status s = impl->Start(hosts, chroot); !s.ok()) {
+    impl->Close();
+    return s;
+  }
+  return std::unique_ptr<ZooKeeperClient>(new ZooKeeperClient(std::move(impl)));
+}
+
+ZooKeeperClient::ZooKeeperClient(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+
+ZooKeeperClient::~ZooKeeperClient() { Close(); }
+
+void ZooKeeperClient::Close() { impl_->Close(); }
+
+const ZooKeeperOptions& ZooKeeperClient::options() const {
+  return impl_->options_;
+}
+
+// --- Asynchronous operations ------------------------------------------------
+
+namespace {
+
+// Heap state of one C client call, freed by its completion.
+// Runs `done(result)` on the event thread.
+template <typename Result>
+void Deliver(ZooKeeperClient::Impl* impl, std::function<void(Result)> done,
+             Result result) {
+  impl->PostEvent(
+      [done = std::move(done), result = std::move(result)] { done(result); });
+}
+
+template <typename Result>
+struct Call {
+  ZooKeeperClient::Impl* impl;
+  uint64_t generation;
+  std::string operation;
+  std::string path;
+  std::function<void(Result)> done;
+  // A watch registered with a get or get-children that failed: the C client
+  // drops it, and so must the handle's table. The handle outlives the call:
+  // zookeeper_close completes every call before the handle is freed.
+  ZooKeeperClient::Impl::Handle* handle = nullptr;
+  void* watch_id = nullptr;
+
+  void DropWatchIfFailed(int rc) {
+    if (rc == ZOK || watch_id == nullptr) return;
+    std::lock_guard<std::mutex> lock(handle->mu);
+    handle->watches.erase(reinterpret_cast<uintptr_t>(watch_id));
+  }
+};
+
+}  // namespace
+
+namespace {
+
+// One zoo_acreate, no parents made.
+void CreateOnce(ZooKeeperClient::Impl* impl, const std::string& path,
+                const std::string& data, CreateMode mode,
+                std::function<void(absl::StatusOr<std::string>)> done);
+
+}  // namespace
+
+void ZooKeeperClient::CreateAsync(
+    const std::string& path, std::string data, CreateMode mode,
+    bool create_parents,
+    std::function<void(absl::StatusOr<std::string>)> done) {
+  Impl* impl = impl_.get();
+  absl::Status valid = ValidatePath(path);
+  if (valid.ok()) valid = CheckData(path, data.size());
+  if (!valid.ok()) {
+    impl->PostEvent([done = std::move(done), valid] { done(valid); });
+    return;
+  }
+  if (!create_parents || ParentPath(path) == "/") {
+    CreateOnce(impl, path, data, mode, std::move(done));
+    return;
+  }
+  // Try first: parents usually exist. On ZNONODE, make them (each with its own
+  // parents), then try once more.
+  CreateOnce(
+      impl, path, data, mode,
+      [this, impl, path, data, mode, done](absl::StatusOr<std::string> result) {
+        if (!absl::IsNotFound(result.status())) {
+          done(std::move(result));
+          return;
+        }
+        CreateAsync(
+            ParentPath(path), "", CreateMode::kPersistent, true,
+            [impl, path, data, mode, done](absl::StatusOr<std::string> parent) {
+              if (!parent.ok() && !absl::IsAlreadyExists(parent.status())) {
+                done(parent.status());
+                return;
+              }
+              CreateOnce(impl, path, data, mode, done);
+            });
+      });
+}
+
+namespace {
+
+void CreateOnce(ZooKeeperClient::Impl* impl, const std::string& path,
+                const std::string& data, CreateMode mode,
+                std::function<void(absl::StatusOr<std::string>)> done) {
+  using Result = absl::StatusOr<std::string>;
+  using Impl = ZooKeeperClient::Impl;
+  auto* call = new Call<Result>{impl, 0, "create", path, std::move(done)};
+  impl->Issue(
+      [&](Impl::Handle* handle) {
+        call->generation = handle->generation;
+        return zoo_acreate(
+            handle->zh, path.c_str(), data.data(),
+            static_cast<int>(data.size()), AclFor(impl->options_.acl),
+            CreateFlags(mode),
+            [](int rc, const char* created, const void* context) {
+              std::unique_ptr<Call<Result>> call(
+                  static_cast<Call<Result>*>(const_cast<void*>(context)));
+              Result result =
+                  rc == ZOK
+                      ? Result(std::string(created))
+                      : Result(call->impl->Error(rc, call->operation,
+                                                 call->path, call->generation));
+              Deliver(call->impl, std::move(call->done), std::move(result));
+            },
+            call);
+      },
+      [call](int rc, uint64_t generation) {
+        std::unique_ptr<Call<Result>> owned(call);
+        owned->done(
+            owned->impl->Error(rc, owned->operation, owned->path, generation));
+      });
+}
+
+}  // namespace
+
+void ZooKeeperClient::GetAsync(
+    const std::string& path, WatchCallback watch,
+    std::function<void(absl::StatusOr<NodeData>)> done) {
+  using Result = absl::StatusOr<NodeData>;
+  Impl* impl = impl_.get();
+  if (absl::Status s = ValidatePath(path); !s.ok()) {
+    impl->PostEvent([done = std::move(done), s] { done(s); });
+    return;
+  }
+  auto* call = new Call<Result>{impl, 0, "get", path, std::move(done)};
+  impl->Issue(
+      [&](Impl::Handle* handle) {
+        call->generation = handle->generation;
+        void* watch_id = impl->RegisterWatch(handle, std::move(watch));
+        call->handle = handle;
+        call->watch_id = watch_id;
+        return zoo_awget(
+            handle->zh, path.c_str(),
+            watch_id != nullptr ? &Impl::OnWatch : nullptr, watch_id,
+            [](int rc, const char* value, int length, const Stat* stat,
+               const void* context) {
+              std::unique_ptr<Call<Result>> call(
+                  static_cast<Call<Result>*>(const_cast<void*>(context)));
+              call->DropWatchIfFailed(rc);
+              Result result =
+                  rc == ZOK
+                      ? Result(
+                            NodeData{std::string(value != nullptr ? value : "",
+                                                 length > 0 ? length : 0),
+                                     ToNodeStat(stat)})
+                      : Result(call->impl->Error(rc, call->operation,
+                                                 call->path, call->generation));
+              Deliver(call->impl, std::move(call->done), std::move(result));
+            },
+            call);
+      },
+      [call](int rc, uint64_t generation) {
+        std::unique_ptr<Call<Result>> owned(call);
+        owned->done(
+            owned->impl->Error(rc, owned->operation, owned->path, generation));
+      });
+}
+
+void ZooKeeperClient::SetAsync(
+    const std::string& path, std::string data, int32_t version,
+    std::function<void(absl::StatusOr<NodeStat>)> done) {
+  using Result = absl::StatusOr<NodeStat>;
+  Impl* impl = impl_.get();
+  absl::Status valid = ValidatePath(path);
+  if (valid.ok()) valid = CheckData(path, data.size());
+  if (!valid.ok()) {
+    impl->PostEvent([done = std::move(done), valid] { done(valid); });
+    return;
+  }
+  auto* call = new Call<Result>{impl, 0, "set", path, std::move(done)};
+  impl->Issue(
+      [&](Impl::Handle* handle) {
+        call->generation = handle->generation;
+        return zoo_aset(
+            handle->zh, path.c_str(), data.data(),
+            static_cast<int>(data.size()), version,
+            [](int rc, const Stat* stat, const void* context) {
+              std::unique_ptr<Call<Result>> call(
+                  static_cast<Call<Result>*>(const_cast<void*>(context)));
+              Result result =
+                  rc == ZOK
+                      ? Result(ToNodeStat(stat))
+                      : Result(call->impl->Error(rc, call->operation,
+                                                 call->path, call->generation));
+              Deliver(call->impl, std::move(call->done), std::move(result));
+            },
+            call);
+      },
+      [call](int rc, uint64_t generation) {
+        std::unique_ptr<Call<Result>> owned(call);
+        owned->done(
+            owned->impl->Error(rc, owned->operation, owned->path, generation));
+      });
+}
+
+void ZooKeeperClient::DeleteAsync(const std::string& path, int32_t version,
+                                  std::function<void(absl::Status)> done) {
+  using Result = absl::Status;
+  Impl* impl = impl_.get();
+  if (absl::Status s = ValidatePath(path); !s.ok()) {
+    impl->PostEvent([done = std::move(done), s] { done(s); });
+    return;
+  }
+  auto* call = new Call<Result>{impl, 0, "delete", path, std::move(done)};
+  impl->Issue(
+      [&](Impl::Handle* handle) {
+        call->generation = handle->generation;
+        return zoo_adelete(
+            handle->zh, path.c_str(), version,
+            [](int rc, const void* context) {
+              std::unique_ptr<Call<Result>> call(
+                  static_cast<Call<Result>*>(const_cast<void*>(context)));
+              Result result =
+                  rc == ZOK ? absl::OkStatus()
+                            : call->impl->Error(rc, call->operation, call->path,
+                                                call->generation);
+              Deliver(call->impl, std::move(call->done), std::move(result));
+            },
+            call);
+      },
+      [call](int rc, uint64_t generation) {
+        std::unique_ptr<Call<Result>> owned(call);
+        owned->done(
+            owned->impl->Error(rc, owned->operation, owned->path, generation));
+      });
+}
+
+void ZooKeeperClient::ExistsAsync(
+    const std::string& path, WatchCallback watch,
+    std::function<void(absl::StatusOr<std::optional<NodeStat>>)> done) {
+  using Result = absl::StatusOr<std::optional<NodeStat>>;
+  Impl* impl = impl_.get();
+  if (absl::Status s = ValidatePath(path); !s.ok()) {
+    impl->PostEvent([done = std::move(done), s] { done(s); });
+    return;
+  }
+  auto* call = new Call<Result>{impl, 0, "exists", path, std::move(done)};
+  impl->Issue(
+      [&](Impl::Handle* handle) {
+        call->generation = handle->generation;
+        void* watch_id = impl->RegisterWatch(handle, std::move(watch));
+        return zoo_awexists(
+            handle->zh, path.c_str(),
+            watch_id != nullptr ? &Impl::OnWatch : nullptr, watch_id,
+            [](int rc, const Stat* stat, const void* context) {
+              std::unique_ptr<Call<Result>> call(
+                  static_cast<Call<Result>*>(const_cast<void*>(context)));
+              Result result =
+                  rc == ZOK ? Result(std::optional<NodeStat>(ToNodeStat(stat)))
+                  : rc == ZNONODE
+                      ? Result(std::optional<NodeStat>())
+                      : Result(call->impl->Error(rc, call->operation,
+                                                 call->path, call->generation));
+              Deliver(call->impl, std::move(call->done), std::move(result));
+            },
+            call);
+      },
+      [call](int rc, uint64_t generation) {
+        std::unique_ptr<Call<Result>> owned(call);
+        owned->done(
+            owned->impl->Error(rc, owned->operation, owned->path, generation));
+      });
+}
+
+void ZooKeeperClient::GetChildrenAsync(
+    const std::string& path, WatchCallback watch,
+    std::function<void(absl::StatusOr<NodeChildren>)> done) {
+  using Result = absl::StatusOr<NodeChildren>;
+  Impl* impl = impl_.get();
+  if (absl::Status s = ValidatePath(path); !s.ok()) {
+    impl->PostEvent([done = std::move(done), s] { done(s); });
+    return;
+  }
+  auto* call =
+      new Call<Result>{impl, 0, "get children of", path, std::move(done)};
+  impl->Issue(
+      [&](Impl::Handle* handle) {
+        call->generation = handle->generation;
+        void* watch_id = impl->RegisterWatch(handle, std::move(watch));
+        call->handle = handle;
+        call->watch_id = watch_id;
+        return zoo_awget_children2(
+            handle->zh, path.c_str(),
+            watch_id != nullptr ? &Impl::OnWatch : nullptr, watch_id,
+            [](int rc, const String_vector* strings, const Stat* stat,
+               const void* context) {
+              std::unique_ptr<Call<Result>> call(
+                  static_cast<Call<Result>*>(const_cast<void*>(context)));
+              call->DropWatchIfFailed(rc);
+              Result result = absl::UnknownError("");
+              if (rc == ZOK) {
+                NodeChildren children;
+                children.stat = ToNodeStat(stat);
+                if (strings != nullptr) {
+                  for (int i = 0; i < strings->count; ++i) {
+                    children.names.emplace_back(strings->data[i]);
+                  }
+                }
+                result = std::move(children);
+              } else {
+                result = call->impl->Error(rc, call->operation, call->path,
+                                           call->generation);
+              }
+              Deliver(call->impl, std::move(call->done), std::move(result));
+            },
+            call);
+      },
+      [call](int rc, uint64_t generation) {
+        std::unique_ptr<Call<Result>> owned(call);
+        owned->done(
+            owned->impl->Error(rc, owned->operation, owned->path, generation));
+      });
+}
+
+void ZooKeeperClient::MultiAsync(
+    std::vector<Op> ops,
+    std::function<void(absl::StatusOr<std::vector<OpResult>>)> done) {
+  using Result = absl::StatusOr<std::vector<OpResult>>;
+  Impl* impl = impl_.get();
+  for (const Op& op : ops) {
+    absl::Status valid = ValidatePath(op.path);
+    if (valid.ok()) valid = CheckData(op.path, op.data.size());
+    if (!valid.ok()) {
+      impl->PostEvent([done = std::move(done), valid] { done(valid); });
+      return;
+    }
+  }
+  if (ops.empty()) {
+    impl->PostEvent(
+        [done = std::move(done)] { done(std::vector<OpResult>()); });
+    return;
+  }
+  // What the C client reads and writes until the completion runs.
+  struct MultiCall : Call<Result> {
+    std::vector<Op> ops;
+    std::vector<zoo_op_t> c_ops;
+    std::vector<zoo_op_result_t> results;
+    std::vector<std::string> created;  // Buffers for created paths.
+    std::vector<Stat> stats;
+  };
+  auto* call = new MultiCall;
+  call->impl = impl;
+  call->operation = "multi";
+  call->path = absl::StrJoin(ops, ", ", [](std::string* out, const Op& op) {
+    absl::StrAppend(out, op.path);
+  });
+  call->done = std::move(done);
+  call->ops = std::move(ops);
+  const size_t n = call->ops.size();
+  call->c_ops.resize(n);
+  call->results.resize(n);
+  call->created.resize(n);
+  call->stats.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const Op& op = call->ops[i];
+    switch (op.type) {
+      case Op::Type::kCreate:
+        call->created[i].resize(op.path.size() + 32);
+        zoo_create_op_init(&call->c_ops[i], op.path.c_str(), op.data.data(),
+                           static_cast<int>(op.data.size()),
+                           AclFor(impl->options_.acl), CreateFlags(op.mode),
+                           call->created[i].data(),
+                           static_cast<int>(call->created[i].size()));
+        break;
+      case Op::Type::kDelete:
+        zoo_delete_op_init(&call->c_ops[i], op.path.c_str(), op.version);
+        break;
+      case Op::Type::kSet:
+        zoo_set_op_init(&call->c_ops[i], op.path.c_str(), op.data.data(),
+                        static_cast<int>(op.data.size()), op.version,
+                        &call->stats[i]);
+        break;
+      case Op::Type::kCheck:
+        zoo_check_op_init(&call->c_ops[i], op.path.c_str(), op.version);
+        break;
+    }
+  }
+  impl->Issue(
+      [&](Impl::Handle* handle) {
+        call->generation = handle->generation;
+        return zoo_amulti(
+            handle->zh, static_cast<int>(n), call->c_ops.data(),
+            call->results.data(),
+            [](int rc, const void* context) {
+              std::unique_ptr<MultiCall> call(
+                  static_cast<MultiCall*>(const_cast<void*>(context)));
+              Result result = absl::UnknownError("");
+              if (rc == ZOK) {
+                std::vector<OpResult> results(call->ops.size());
+                for (size_t i = 0; i < call->ops.size(); ++i) {
+                  if (call->ops[i].type == Op::Type::kCreate) {
+                    results[i].created_path = call->created[i].c_str();
+                  } else if (call->ops[i].type == Op::Type::kSet) {
+                    results[i].stat = ToNodeStat(&call->stats[i]);
+                  }
+                }
+                result = std::move(results);
+              } else {
+                // Name the operation that failed, not just the multi.
+                std::string failed = call->path;
+                for (size_t i = 0; i < call->ops.size(); ++i) {
+                  if (call->results[i].err != ZOK &&
+                      call->results[i].err != ZRUNTIMEINCONSISTENCY) {
+                    failed = absl::StrCat(call->ops[i].path, " (operation ",
+                                          i + 1, " of ", call->ops.size(), ")");
+                    break;
+                  }
+                }
+                result = call->impl->Error(rc, call->operation, failed,
+                                           call->generation);
+              }
+              Deliver(call->impl, std::move(call->done), std::move(result));
+            },
+            call);
+      },
+      [call](int rc, uint64_t generation) {
+        std::unique_ptr<MultiCall> owned(call);
+        owned->done(
+            owned->impl->Error(rc, owned->operation, owned->path, generation));
+      });
+}
+
+// --- Synchronous operations --------------------------------------------------
+
+namespace {
+
+// Waits for an asynchronous operation's result. The state is shared with the
+// `done` callback, which may run after the waiter gave up.
+template <typename Result>
+class Waiter {
+ public:
+  std::function<void(Result)> Callback() {
+    return [state = state_](Result result) {
+      std::lock_guard<std::mutex> lock(state->mu);
+      state->result = std::move(result);
+      state->cv.notify_all();
+    };
+  }
+
+  Result Wait(absl::Duration timeout, absl::string_view operation,
+              absl::string_view path) {
+    std::unique_lock<std::mutex> lock(state_->mu);
+    if (!state_->cv.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+                             [&] { return state_->result.has_value(); })) {
+      return Result(absl::DeadlineExceededError(absl::StrCat(
+          operation, " ", path, ": no answer from ZooKeeper within ",
+          absl::FormatDuration(timeout),
+          "; the operation may still be applied")));
+    }
+    return std::move(*state_->result);
+  }
+
+ private:
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Result> result;
+  };
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
+absl::Status NotOnEventThread(absl::string_view operation,
+                              absl::string_view path) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      operation, " ", path,
+      ": a synchronous ZooKeeper call on the client's event thread would "
+      "deadlock; use the asynchronous form there"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ZooKeeperClient::Create(const std::string& path,
+                                                    absl::string_view data,
+                                                    CreateMode mode,
+                                                    bool create_parents) {
+  if (IsEventThread()) return NotOnEventThread("create", path);
+  Waiter<absl::StatusOr<std::string>> waiter;
+  CreateAsync(path, std::string(data), mode, create_parents, waiter.Callback());
+  return waiter.Wait(impl_->options_.operation_timeout, "create", path);
+}
+
+absl::StatusOr<NodeData> ZooKeeperClient::Get(const std::string& path,
+                                              WatchCallback watch) {
+  if (IsEventThread()) return NotOnEventThread("get", path);
+  Waiter<absl::StatusOr<NodeData>> waiter;
+  GetAsync(path, std::move(watch), waiter.Callback());
+  return waiter.Wait(impl_->options_.operation_timeout, "get", path);
+}
+
+absl::StatusOr<NodeStat> ZooKeeperClient::Set(const std::string& path,
+                                              absl::string_view data,
+                                              int32_t version) {
+  if (IsEventThread()) return NotOnEventThread("set", path);
+  Waiter<absl::StatusOr<NodeStat>> waiter;
+  SetAsync(path, std::string(data), version, waiter.Callback());
+  return waiter.Wait(impl_->options_.operation_timeout, "set", path);
+}
+
+absl::Status ZooKeeperClient::Delete(const std::string& path, int32_t version) {
+  if (IsEventThread()) return NotOnEventThread("delete", path);
+  Waiter<absl::Status> waiter;
+  DeleteAsync(path, version, waiter.Callback());
+  return waiter.Wait(impl_->options_.operation_timeout, "delete", path);
+}
+
+absl::StatusOr<std::optional<NodeStat>> ZooKeeperClient::Exists(
+    const std::string& path, WatchCallback watch) {
+  if (IsEventThread()) return NotOnEventThread("exists", path);
+  Waiter<absl::StatusOr<std::optional<NodeStat>>> waiter;
+  ExistsAsync(path, std::move(watch), waiter.Callback());
+  return waiter.Wait(impl_->options_.operation_timeout, "exists", path);
+}
+
+absl::StatusOr<NodeChildren> ZooKeeperClient::GetChildren(
+    const std::string& path, WatchCallback watch) {
+  if (IsEventThread()) return NotOnEventThread("get children of", path);
+  Waiter<absl::StatusOr<NodeChildren>> waiter;
+  GetChildrenAsync(path, std::move(watch), waiter.Callback());
+  return waiter.Wait(impl_->options_.operation_timeout, "get children of",
+                     path);
+}
+
+absl::StatusOr<std::vector<OpResult>> ZooKeeperClient::Multi(
+    const std::vector<Op>& ops) {
+  if (IsEventThread()) return NotOnEventThread("multi", "");
+  Waiter<absl::StatusOr<std::vector<OpResult>>> waiter;
+  MultiAsync(ops, waiter.Callback());
+  return waiter.Wait(impl_->options_.operation_timeout, "multi", "");
+}
+
+// --- State, listeners, threads
+// ------------------------------------------------
+
+ConnectionState ZooKeeperClient::state() const {
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  return impl_->state_;
+}
+
+int64_t ZooKeeperClient::session_id() const {
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  return impl_->session_id_;
+}
+
+std::pair<int64_t, std::string> ZooKeeperClient::session_credentials() const {
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  return {impl_->session_id_, impl_->session_password_};
+}
+
+absl::Duration ZooKeeperClient::negotiated_session_timeout() const {
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  return impl_->negotiated_timeout_;
+}
+
+std::string ZooKeeperClient::hosts() const {
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  return impl_->hosts_;
+}
+
+int ZooKeeperClient::AddConnectionListener(
+    std::function<void(ConnectionState)> listener) {
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  const int id = impl_->next_listener_id_++;
+  impl_->connection_listeners_.emplace(
+      id, std::make_shared<std::function<void(ConnectionState)>>(
+              std::move(listener)));
+  return id;
+}
+
+void ZooKeeperClient::RemoveConnectionListener(int id) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu_);
+    impl_->connection_listeners_.erase(id);
+  }
+  impl_->listeners_.Barrier();  // A run in progress finishes first.
+}
+
+int ZooKeeperClient::Subscribe(
+    std::function<void(ConnectionState)> subscriber) {
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  const int id = impl_->next_listener_id_++;
+  impl_->subscribers_.emplace(
+      id, std::make_shared<std::function<void(ConnectionState)>>(
+              std::move(subscriber)));
+  return id;
+}
+
+void ZooKeeperClient::Unsubscribe(int id) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu_);
+    impl_->subscribers_.erase(id);
+  }
+  impl_->events_.Barrier();
+}
+
+void ZooKeeperClient::RunOnEventThread(std::function<void()> task) {
+  impl_->events_.Post(std::move(task));
+}
+
+void ZooKeeperClient::RunOnEventThreadAfter(absl::Duration delay,
+                                            std::function<void()> task) {
+  impl_->events_.PostAfter(delay, std::move(task));
+}
+
+void ZooKeeperClient::RunOnListenerThread(std::function<void()> task) {
+  impl_->listeners_.Post(std::move(task));
+}
+
+bool ZooKeeperClient::IsEventThread() const {
+  return impl_->events_.IsCurrentThread();
+}
+
+bool ZooKeeperClient::IsListenerThread() const {
+  return impl_->listeners_.IsCurrentThread();
+}
+
+absl::Status ZooKeeperClient::UpdateEnsemble(const std::string& hosts) {
+  return impl_->SetHosts(hosts);
+}
+
+}  // namespace slacker::discovery
