@@ -1,0 +1,783 @@
+#include "discovery/leader_election.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "discovery/zookeeper_paths.h"
+#include "framework/logging.h"
+
+namespace slacker::discovery {
+namespace {
+
+using slacker::internal::Log;
+
+// Curator's LeaderLatch names its candidates "_c_<uuid>-latch-<sequence>"
+// (protected mode adds the "_c_<uuid>-"); using the same names lets Curator
+// participants and ours share an election.
+constexpr absl::string_view kProtectedPrefix = "_c_";
+constexpr absl::string_view kLatchName = "latch-";
+
+struct Candidate {
+  int64_t sequence;
+  std::string name;
+};
+
+// The candidates among `names`, lowest sequence (the leader) first. Other
+// children are not candidates and are skipped: whatever else sits under the
+// election path cannot disturb it.
+std::vector<Candidate> SortedCandidates(const std::vector<std::string>& names) {
+  std::vector<Candidate> candidates;
+  for (const std::string& name : names) {
+    if (!absl::StrContains(name, kLatchName)) continue;
+    std::optional<int64_t> sequence = SequenceNumber(name);
+    if (!sequence.has_value()) continue;
+    candidates.push_back({*sequence, name});
+  }
+  // By sequence, not by name: the GUIDs in front would scramble name order.
+  std::sort(candidates.begin(), candidates.end(),
+            [](const Candidate& a, const Candidate& b) {
+              if (a.sequence != b.sequence) return a.sequence < b.sequence;
+              return a.name < b.name;
+            });
+  return candidates;
+}
+
+// A random (version 4) UUID, as Java's UUID.randomUUID().toString() spells it.
+std::string NewGuid() {
+  std::random_device device;
+  uint8_t bytes[16];
+  for (int i = 0; i < 16; i += 4) {
+    const uint32_t word = device();
+    for (int j = 0; j < 4; ++j) bytes[i + j] = (word >> (8 * j)) & 0xff;
+  }
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  std::string guid;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) guid += '-';
+    char hex[3];
+    std::snprintf(hex, sizeof(hex), "%02x", bytes[i]);
+    guid += hex;
+  }
+  return guid;
+}
+
+// The participants' ids in order; only the first if `first_only`.
+absl::StatusOr<std::vector<std::string>> ReadParticipants(
+    ZooKeeperClient& client, const std::string& election_path,
+    bool first_only) {
+  if (absl::Status valid = ValidatePath(election_path); !valid.ok()) {
+    return valid;
+  }
+  absl::StatusOr<NodeChildren> children = client.GetChildren(election_path);
+  if (absl::IsNotFound(children.status())) {
+    return std::vector<std::string>();
+  }
+  if (!children.ok()) return children.status();
+  std::vector<std::string> ids;
+  for (const Candidate& candidate : SortedCandidates(children->names)) {
+    absl::StatusOr<NodeData> data =
+        client.Get(JoinPath(election_path, candidate.name));
+    // Gone since the listing: that participant left; the next one counts.
+    if (absl::IsNotFound(data.status())) continue;
+    if (!data.ok()) return data.status();
+    ids.push_back(std::move(data->data));
+    if (first_only) break;
+  }
+  return ids;
+}
+
+}  // namespace
+
+// The election's state machine. Everything it does with ZooKeeper happens on
+// the client's event thread, one step at a time: at most one "pass" is in
+// flight (list the candidates, then create, delete or watch), and what
+// arrives meanwhile only marks the state dirty, so that another pass follows.
+// Callbacks given to the client hold a shared_ptr (operations: they must run
+// to keep the state right) or a weak_ptr (watches and subscriptions: they may
+// never fire, and must not keep the Core alive).
+class LeaderElection::Core : public std::enable_shared_from_this<Core> {
+ public:
+  Core(ZooKeeperClient* client, std::string election_path,
+       std::string participant_id, LeaderElectionOptions options)
+      : election_path(std::move(election_path)),
+        participant_id(std::move(participant_id)),
+        client_(client),
+        options_(std::move(options)),
+        guid_prefix_(absl::StrCat(kProtectedPrefix, NewGuid(), "-")) {
+    stats_.settled = true;  // Nothing to do before Start().
+  }
+
+  absl::Status Start();
+  absl::Status Requeue();
+  void Leave();
+  // For ~LeaderElection: no user callback runs after this returns.
+  void Detach();
+
+  bool IsLeader() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return leader_;
+  }
+  LeaderElectionStats stats() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stats_;
+  }
+
+  const std::string election_path;
+  const std::string participant_id;
+
+ private:
+  // --- Event thread only.
+  void OnStart();
+  void OnConnectionState(ConnectionState state);
+  void OnRequeue();
+  void OnLeave();
+  void OnHandoffDone();
+
+  // Starts a pass unless one is in flight (then marks the state dirty) or the
+  // connection is down (the next connection event starts one).
+  void Kick();
+  void ReadCandidates();
+  void OnCandidates(absl::StatusOr<NodeChildren> children);
+  void CreateCandidate();
+  void DeleteCandidate(const std::string& name);
+  void WatchPredecessor(const std::string& name);
+  void WatchOwnNode();
+  void OnPredecessorEvent(const std::string& name);
+  void OnOwnNodeEvent(const std::string& name);
+  // Ends the pass; another follows if `again` or the state became dirty.
+  void EndPass(bool again);
+  void FailPass(const absl::Status& status, absl::string_view what);
+  void RetryLater();
+  // Left the election and no candidate is left behind.
+  void Finish();
+  void TakeLeadership();
+  // `voluntary`: the candidate stays (and no pass deletes it) until on_lost
+  // has returned, so nobody else can lead while on_lost still runs.
+  void LoseLeadership(bool voluntary);
+  void DeliverToUser(bool taken, bool report_back);
+  // Copies what stats() shows from the event thread's state.
+  void Publish();
+  void Count(int64_t LeaderElectionStats::*counter);
+  std::string Describe() const;
+
+  // --- Listener thread.
+  void RunUserCallback(bool taken);
+
+  ZooKeeperClient* const client_;
+  const LeaderElectionOptions options_;
+  // "_c_<guid>-": every candidate this participant makes starts with it.
+  const std::string guid_prefix_;
+
+  mutable std::mutex mu_;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool left_ ABSL_GUARDED_BY(mu_) = false;
+  bool callbacks_enabled_ ABSL_GUARDED_BY(mu_) = true;
+  bool leader_ ABSL_GUARDED_BY(mu_) = false;
+  int subscription_ ABSL_GUARDED_BY(mu_) = 0;
+  LeaderElectionStats stats_ ABSL_GUARDED_BY(mu_);
+
+  // Held while on_taken or on_lost runs, so that Detach() can wait for it.
+  std::mutex callback_mu_;
+
+  // Event thread only (the client's event thread runs one task at a time, and
+  // its queue orders these after the constructor).
+  bool running_ = false;          // Started, and the client is not closed.
+  bool connected_ = false;        // As the last connection state said.
+  bool leaving_ = false;          // Leave() was called.
+  bool requeue_pending_ = false;  // Requeue(): delete, then create anew.
+  bool handoff_pending_ = false;  // A voluntary on_lost has not returned.
+  bool busy_ = false;             // A pass is in flight.
+  bool dirty_ = false;            // Something happened during the pass.
+  bool retry_pending_ = false;    // A RetryLater() task is queued.
+  bool finished_ = false;         // Left, and the candidate is gone.
+  bool leading_ = false;
+  // Bumped when the session ends: results of the old session's operations
+  // describe nodes that are gone, and are dropped.
+  uint64_t epoch_ = 0;
+  std::string node_;                 // Our candidate, as last listed.
+  std::string own_watched_;          // Our candidate whose watch is armed.
+  std::string watched_predecessor_;  // The predecessor whose watch is armed.
+  // Set while leaving after the LeaderElection died: keeps the Core alive
+  // until its candidate is gone or the client closes.
+  std::shared_ptr<Core> keep_alive_;
+};
+
+absl::Status LeaderElection::Core::Start() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (left_) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("leader election ", Describe(),
+                       " was left; create a new LeaderElection to join again"));
+    }
+    if (started_) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("leader election ", Describe(), " is already started"));
+    }
+    started_ = true;
+    stats_.settled = false;
+  }
+  std::weak_ptr<Core> weak = weak_from_this();
+  const int subscription = client_->Subscribe([weak](ConnectionState state) {
+    if (std::shared_ptr<Core> self = weak.lock()) {
+      self->OnConnectionState(state);
+      self->Publish();
+    }
+  });
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    subscription_ = subscription;
+  }
+  client_->RunOnEventThread([self = shared_from_this()] {
+    self->OnStart();
+    self->Publish();
+  });
+  return absl::OkStatus();
+}
+
+absl::Status LeaderElection::Core::Requeue() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!started_ || left_) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot requeue in leader election ", Describe(), ": it ",
+          left_ ? "was left" : "is not started; call Start() first"));
+    }
+  }
+  client_->RunOnEventThread([self = shared_from_this()] {
+    self->OnRequeue();
+    self->Publish();
+  });
+  return absl::OkStatus();
+}
+
+void LeaderElection::Core::Leave() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (left_) return;
+    left_ = true;
+    if (!started_) return;
+  }
+  client_->RunOnEventThread([self = shared_from_this()] {
+    self->OnLeave();
+    self->Publish();
+  });
+}
+
+void LeaderElection::Core::Detach() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    callbacks_enabled_ = false;
+  }
+  // On the listener thread no callback of ours can be running but the caller.
+  if (!client_->IsListenerThread()) {
+    std::lock_guard<std::mutex> wait_for_callback(callback_mu_);
+  }
+  Leave();
+}
+
+void LeaderElection::Core::OnStart() {
+  const ConnectionState state = client_->state();
+  running_ = state != ConnectionState::kClosed;
+  connected_ = state == ConnectionState::kConnected ||
+               state == ConnectionState::kReconnected ||
+               state == ConnectionState::kNewSession;
+  Kick();
+}
+
+void LeaderElection::Core::OnConnectionState(ConnectionState state) {
+  // Before OnStart the subscription is ignored: OnStart reads the state.
+  if (!running_) return;
+  switch (state) {
+    case ConnectionState::kConnected:
+    case ConnectionState::kReconnected:
+    case ConnectionState::kNewSession:
+      // Same session: our candidate and watches are still there, but a
+      // predecessor may have gone meanwhile, or we may still be first (then
+      // we lead again). New session: the pass finds no candidate and makes
+      // one at the back.
+      connected_ = true;
+      Kick();
+      break;
+    case ConnectionState::kSuspended:
+      // The session may expire any moment, and with it our candidate; the
+      // others can win only after that, so giving up now is always in time.
+      connected_ = false;
+      LoseLeadership(/*voluntary=*/false);
+      break;
+    case ConnectionState::kExpired:
+      connected_ = false;
+      ++epoch_;
+      busy_ = false;
+      dirty_ = false;
+      node_.clear();
+      own_watched_.clear();
+      watched_predecessor_.clear();
+      LoseLeadership(/*voluntary=*/false);
+      break;
+    case ConnectionState::kClosed:
+      running_ = false;
+      connected_ = false;
+      ++epoch_;
+      busy_ = false;
+      LoseLeadership(/*voluntary=*/false);
+      keep_alive_.reset();  // The caller holds a reference until it returns.
+      break;
+  }
+}
+
+void LeaderElection::Core::OnRequeue() {
+  if (leaving_ || finished_) return;
+  requeue_pending_ = true;
+  LoseLeadership(/*voluntary=*/true);
+  Kick();
+}
+
+void LeaderElection::Core::OnLeave() {
+  leaving_ = true;
+  requeue_pending_ = false;
+  if (!running_) return;  // Never ran, or the client is closed.
+  keep_alive_ = shared_from_this();
+  LoseLeadership(/*voluntary=*/true);
+  Kick();
+}
+
+void LeaderElection::Core::OnHandoffDone() {
+  handoff_pending_ = false;
+  Kick();
+}
+
+void LeaderElection::Core::Kick() {
+  if (!running_ || finished_) return;
+  if (busy_ || handoff_pending_) {
+    dirty_ = true;
+    return;
+  }
+  if (!connected_) return;
+  busy_ = true;
+  dirty_ = false;
+  ReadCandidates();
+}
+
+void LeaderElection::Core::ReadCandidates() {
+  Count(&LeaderElectionStats::children_reads);
+  client_->GetChildrenAsync(election_path, nullptr,
+                            [self = shared_from_this(), epoch = epoch_](
+                                absl::StatusOr<NodeChildren> children) {
+                              if (epoch != self->epoch_) return;
+                              self->OnCandidates(std::move(children));
+                              self->Publish();
+                            });
+}
+
+void LeaderElection::Core::OnCandidates(absl::StatusOr<NodeChildren> children) {
+  std::vector<Candidate> candidates;
+  if (children.ok()) {
+    candidates = SortedCandidates(children->names);
+  } else if (!absl::IsNotFound(children.status())) {
+    // NotFound: no election path yet; the creation makes it.
+    FailPass(children.status(), "list the candidates");
+    return;
+  }
+  std::vector<std::string> mine;
+  for (const Candidate& candidate : candidates) {
+    if (absl::StartsWith(candidate.name, guid_prefix_)) {
+      mine.push_back(candidate.name);
+    }
+  }
+
+  if (leaving_ || requeue_pending_) {
+    if (handoff_pending_) {
+      // on_lost still runs: the candidate stays until it returns.
+      busy_ = false;
+      return;
+    }
+    if (!mine.empty()) {
+      DeleteCandidate(mine.front());
+      return;
+    }
+    node_.clear();
+    watched_predecessor_.clear();
+    if (leaving_) {
+      Finish();
+      return;
+    }
+    requeue_pending_ = false;
+  }
+
+  if (mine.size() > 1) {
+    // Not made by this code (it creates only after seeing none), but should
+    // one appear, keep the one that is further ahead.
+    DeleteCandidate(mine.back());
+    return;
+  }
+  if (mine.empty()) {
+    if (!node_.empty()) {
+      Log(LogLevel::kWarning,
+          absl::StrCat("leader election ", Describe(), ": candidate ", node_,
+                       " was deleted by someone else; joining again"));
+      node_.clear();
+      watched_predecessor_.clear();
+      LoseLeadership(/*voluntary=*/false);
+    }
+    CreateCandidate();
+    return;
+  }
+
+  node_ = mine.front();
+  if (own_watched_ != node_) WatchOwnNode();
+  size_t index = 0;
+  while (candidates[index].name != node_) ++index;
+  if (index == 0) {
+    watched_predecessor_.clear();  // A late event of its watch is ignored.
+    TakeLeadership();
+    EndPass(/*again=*/false);
+    return;
+  }
+  // Sequences only grow, so nobody gets ahead of a leader; should it happen
+  // all the same, that one leads now.
+  LoseLeadership(/*voluntary=*/false);
+  const std::string& predecessor = candidates[index - 1].name;
+  if (predecessor == watched_predecessor_) {
+    EndPass(/*again=*/false);  // Its watch is still armed.
+    return;
+  }
+  WatchPredecessor(predecessor);
+}
+
+void LeaderElection::Core::CreateCandidate() {
+  Count(&LeaderElectionStats::candidates_created);
+  client_->CreateAsync(
+      JoinPath(election_path, absl::StrCat(guid_prefix_, kLatchName)),
+      participant_id, CreateMode::kEphemeralSequential,
+      /*create_parents=*/true,
+      [self = shared_from_this(),
+       epoch = epoch_](absl::StatusOr<std::string> created) {
+        if (epoch != self->epoch_) return;
+        if (created.ok()) {
+          Log(LogLevel::kDebug,
+              absl::StrCat("leader election ", self->Describe(), ": candidate ",
+                           *created));
+          self->EndPass(/*again=*/true);  // To learn its place.
+        } else {
+          // The creation may have happened even so (a lost connection): the
+          // next pass finds the candidate by its GUID instead of making
+          // another.
+          self->FailPass(created.status(), "create a candidate");
+        }
+        self->Publish();
+      });
+}
+
+void LeaderElection::Core::DeleteCandidate(const std::string& name) {
+  // Our own deletion is no news to us.
+  if (own_watched_ == name) own_watched_.clear();
+  client_->DeleteAsync(
+      JoinPath(election_path, name), -1,
+      [self = shared_from_this(), epoch = epoch_, name](absl::Status status) {
+        if (epoch != self->epoch_) return;
+        if (status.ok() || absl::IsNotFound(status)) {
+          if (self->node_ == name) self->node_.clear();
+          self->EndPass(/*again=*/true);
+        } else {
+          self->FailPass(status, absl::StrCat("delete candidate ", name));
+        }
+        self->Publish();
+      });
+}
+
+void LeaderElection::Core::WatchPredecessor(const std::string& name) {
+  // Set before the read: the watch callback recognises the current watch by
+  // it. getData rather than exists: on a node that is already gone, exists
+  // would leave a creation watch behind that never fires.
+  watched_predecessor_ = name;
+  std::weak_ptr<Core> weak = weak_from_this();
+  client_->GetAsync(
+      JoinPath(election_path, name),
+      [weak, name](WatchEventType, const std::string&) {
+        if (std::shared_ptr<Core> self = weak.lock()) {
+          self->OnPredecessorEvent(name);
+          self->Publish();
+        }
+      },
+      [self = shared_from_this(), epoch = epoch_,
+       name](absl::StatusOr<NodeData> data) {
+        if (epoch != self->epoch_) return;
+        if (data.ok()) {
+          self->EndPass(/*again=*/false);  // Wait for the watch.
+        } else {
+          if (self->watched_predecessor_ == name) {
+            self->watched_predecessor_.clear();
+          }
+          if (absl::IsNotFound(data.status())) {
+            self->EndPass(/*again=*/true);  // Gone already: look again.
+          } else {
+            self->FailPass(data.status(),
+                           absl::StrCat("watch predecessor ", name));
+          }
+        }
+        self->Publish();
+      });
+}
+
+void LeaderElection::Core::WatchOwnNode() {
+  // Outside the pass: it only tells us if someone else deletes our candidate
+  // (a leader would otherwise lead on without one).
+  own_watched_ = node_;
+  const std::string name = node_;
+  std::weak_ptr<Core> weak = weak_from_this();
+  client_->GetAsync(
+      JoinPath(election_path, name),
+      [weak, name](WatchEventType, const std::string&) {
+        if (std::shared_ptr<Core> self = weak.lock()) {
+          self->OnOwnNodeEvent(name);
+          self->Publish();
+        }
+      },
+      [self = shared_from_this(), epoch = epoch_,
+       name](absl::StatusOr<NodeData> data) {
+        if (epoch != self->epoch_ || data.ok()) return;
+        if (self->own_watched_ == name) self->own_watched_.clear();
+        if (absl::IsNotFound(data.status())) {
+          self->Kick();
+        } else if (!absl::IsCancelled(data.status())) {
+          self->RetryLater();
+        }
+        self->Publish();
+      });
+}
+
+void LeaderElection::Core::OnPredecessorEvent(const std::string& name) {
+  if (name != watched_predecessor_) return;  // An older watch's.
+  watched_predecessor_.clear();
+  Count(&LeaderElectionStats::predecessor_events);
+  Kick();
+}
+
+void LeaderElection::Core::OnOwnNodeEvent(const std::string& name) {
+  if (name != own_watched_) return;
+  own_watched_.clear();
+  Count(&LeaderElectionStats::own_node_events);
+  Kick();
+}
+
+void LeaderElection::Core::EndPass(bool again) {
+  busy_ = false;
+  if (again || dirty_) Kick();
+}
+
+void LeaderElection::Core::FailPass(const absl::Status& status,
+                                    absl::string_view what) {
+  busy_ = false;
+  if (absl::IsCancelled(status)) return;  // The client is closing.
+  if (dirty_ && connected_) {
+    // Reconnected while the pass failed for the disconnection: go on now.
+    Kick();
+    return;
+  }
+  // While disconnected, failures are expected and the reconnection starts
+  // the next pass; otherwise the failure is worth a line.
+  Log(connected_ ? LogLevel::kWarning : LogLevel::kDebug,
+      absl::StrCat("leader election ", Describe(), ": cannot ", what, ": ",
+                   status.ToString(), "; retrying in ",
+                   absl::FormatDuration(options_.retry_delay)));
+  RetryLater();
+}
+
+void LeaderElection::Core::RetryLater() {
+  if (retry_pending_) return;
+  retry_pending_ = true;
+  std::weak_ptr<Core> weak = weak_from_this();
+  client_->RunOnEventThreadAfter(options_.retry_delay, [weak] {
+    if (std::shared_ptr<Core> self = weak.lock()) {
+      self->retry_pending_ = false;
+      self->Kick();
+      self->Publish();
+    }
+  });
+}
+
+void LeaderElection::Core::Finish() {
+  busy_ = false;
+  finished_ = true;
+  int subscription;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    subscription = subscription_;
+  }
+  // Allowed on the event thread: it returns at once there.
+  client_->Unsubscribe(subscription);
+  Log(LogLevel::kDebug, absl::StrCat("leader election ", Describe(), ": left"));
+  keep_alive_.reset();  // The caller holds a reference until it returns.
+}
+
+void LeaderElection::Core::TakeLeadership() {
+  if (leading_ || !connected_) return;
+  leading_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    leader_ = true;
+    ++stats_.times_taken;
+  }
+  Log(LogLevel::kInfo,
+      absl::StrCat("leader election ", Describe(), ": leader now"));
+  if (options_.write_leader_data) {
+    client_->SetAsync(
+        election_path, participant_id, -1,
+        [self = shared_from_this()](absl::StatusOr<NodeStat> stat) {
+          if (stat.ok() || absl::IsCancelled(stat.status())) return;
+          Log(LogLevel::kWarning,
+              absl::StrCat("leader election ", self->Describe(),
+                           ": cannot record the leader in the election "
+                           "path's data (only a hint for tools): ",
+                           stat.status().ToString()));
+        });
+  }
+  DeliverToUser(/*taken=*/true, /*report_back=*/false);
+}
+
+void LeaderElection::Core::LoseLeadership(bool voluntary) {
+  if (!leading_) return;
+  leading_ = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    leader_ = false;
+  }
+  Log(LogLevel::kInfo,
+      absl::StrCat("leader election ", Describe(), ": leadership ",
+                   voluntary ? "given up" : "lost"));
+  if (voluntary) handoff_pending_ = true;
+  DeliverToUser(/*taken=*/false, /*report_back=*/voluntary);
+}
+
+void LeaderElection::Core::DeliverToUser(bool taken, bool report_back) {
+  client_->RunOnListenerThread([self = shared_from_this(), taken, report_back] {
+    self->RunUserCallback(taken);
+    if (report_back) {
+      self->client_->RunOnEventThread([self] {
+        self->OnHandoffDone();
+        self->Publish();
+      });
+    }
+  });
+}
+
+void LeaderElection::Core::RunUserCallback(bool taken) {
+  std::lock_guard<std::mutex> callback_lock(callback_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!callbacks_enabled_) return;
+  }
+  const std::function<void()>& callback =
+      taken ? options_.on_taken : options_.on_lost;
+  if (callback) callback();
+}
+
+void LeaderElection::Core::Publish() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.candidate = node_;
+  stats_.predecessor = watched_predecessor_;
+  stats_.settled = !busy_ && !handoff_pending_ && !retry_pending_;
+}
+
+void LeaderElection::Core::Count(int64_t LeaderElectionStats::*counter) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++(stats_.*counter);
+}
+
+std::string LeaderElection::Core::Describe() const {
+  return absl::StrCat(election_path, " (participant ", participant_id, ")");
+}
+
+// --- LeaderElection.
+
+absl::StatusOr<std::unique_ptr<LeaderElection>> LeaderElection::Create(
+    ZooKeeperClient* client, std::string election_path,
+    std::string participant_id, LeaderElectionOptions options) {
+  if (client == nullptr) {
+    return absl::InvalidArgumentError(
+        "leader election needs a ZooKeeper client; got null");
+  }
+  if (absl::Status valid = ValidatePath(election_path); !valid.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad leader election path: ", valid.message()));
+  }
+  if (election_path == "/") {
+    return absl::InvalidArgumentError(
+        "leader election path must not be \"/\": give the election its own "
+        "node, e.g. /<app>/_leader");
+  }
+  if (participant_id.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "leader election ", election_path,
+        ": participant id is empty; give each participant an id that names "
+        "it, e.g. its host:port"));
+  }
+  if (participant_id.size() > ZooKeeperClient::kMaxDataBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("leader election ", election_path, ": participant id has ",
+                     participant_id.size(), " bytes; at most ",
+                     ZooKeeperClient::kMaxDataBytes, " fit in a node"));
+  }
+  if (options.retry_delay <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("leader election ", election_path,
+                     ": retry_delay must be positive, "
+                     "got ",
+                     absl::FormatDuration(options.retry_delay)));
+  }
+  return std::unique_ptr<LeaderElection>(new LeaderElection(
+      std::make_shared<Core>(client, std::move(election_path),
+                             std::move(participant_id), std::move(options))));
+}
+
+LeaderElection::LeaderElection(std::shared_ptr<Core> core)
+    : core_(std::move(core)) {}
+
+LeaderElection::~LeaderElection() { core_->Detach(); }
+
+absl::Status LeaderElection::Start() { return core_->Start(); }
+
+absl::Status LeaderElection::Requeue() { return core_->Requeue(); }
+
+void LeaderElection::Leave() { core_->Leave(); }
+
+bool LeaderElection::IsLeader() const { return core_->IsLeader(); }
+
+const std::string& LeaderElection::election_path() const {
+  return core_->election_path;
+}
+
+const std::string& LeaderElection::participant_id() const {
+  return core_->participant_id;
+}
+
+LeaderElectionStats LeaderElection::stats() const { return core_->stats(); }
+
+absl::StatusOr<std::string> LeaderElection::CurrentLeader(
+    ZooKeeperClient& client, const std::string& election_path) {
+  absl::StatusOr<std::vector<std::string>> ids =
+      ReadParticipants(client, election_path, /*first_only=*/true);
+  if (!ids.ok()) return ids.status();
+  if (ids->empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        "leader election ", election_path,
+        ": no participant, so no leader (has any participant started?)"));
+  }
+  return std::move(ids->front());
+}
+
+absl::StatusOr<std::vector<std::string>> LeaderElection::Participants(
+    ZooKeeperClient& client, const std::string& election_path) {
+  return ReadParticipants(client, election_path, /*first_only=*/false);
+}
+
+}  // namespace slacker::discovery

@@ -1,0 +1,74 @@
+// One participant of a leader election, as a process of its own, so that a
+// test can kill -9 it. It connects to ZooKeeper, joins the election and
+// reports on stdout, one flushed line each:
+//   JOINED <id>   Start() succeeded
+//   TAKEN <id>    it became the leader
+//   LOST <id>     it stopped being the leader
+// It runs until it is killed. Exits with 1 if it cannot connect or join.
+//
+//   election_participant --zookeeper=127.0.0.1:2181 --path=/app/_leader
+//       --id=p1 --session_timeout=2s
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "discovery/leader_election.h"
+#include "discovery/zookeeper_client.h"
+
+ABSL_FLAG(std::string, zookeeper, "", "ZooKeeper connect string (required).");
+ABSL_FLAG(std::string, path, "", "The election path (required).");
+ABSL_FLAG(std::string, id, "", "This participant's id (required).");
+ABSL_FLAG(absl::Duration, session_timeout, absl::Seconds(2),
+          "Requested ZooKeeper session timeout.");
+
+namespace {
+
+// From the listener thread and main: whole lines, flushed at once, so that
+// the test reading the pipe sees each event as it happens.
+void Report(absl::string_view what, absl::string_view id) {
+  const std::string line = absl::StrCat(what, " ", id, "\n");
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fflush(stdout);
+}
+
+int Fail(const absl::Status& status) {
+  std::cerr << "election_participant: " << status << std::endl;
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const std::string id = absl::GetFlag(FLAGS_id);
+
+  slacker::discovery::ZooKeeperOptions options;
+  options.connect_string = absl::GetFlag(FLAGS_zookeeper);
+  options.session_timeout = absl::GetFlag(FLAGS_session_timeout);
+  absl::StatusOr<std::unique_ptr<slacker::discovery::ZooKeeperClient>> client =
+      slacker::discovery::ZooKeeperClient::Connect(options);
+  if (!client.ok()) return Fail(client.status());
+
+  slacker::discovery::LeaderElectionOptions election_options;
+  election_options.on_taken = [id] { Report("TAKEN", id); };
+  election_options.on_lost = [id] { Report("LOST", id); };
+  absl::StatusOr<std::unique_ptr<slacker::discovery::LeaderElection>> election =
+      slacker::discovery::LeaderElection::Create(client->get(),
+                                                 absl::GetFlag(FLAGS_path), id,
+                                                 std::move(election_options));
+  if (!election.ok()) return Fail(election.status());
+  if (absl::Status started = (*election)->Start(); !started.ok()) {
+    return Fail(started);
+  }
+  Report("JOINED", id);
+  while (true) pause();  // Until a signal ends the process.
+}
