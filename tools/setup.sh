@@ -17,6 +17,11 @@ readonly PACKAGES=(
   libzookeeper-mt-dev zookeeper libslf4j-java default-jre-headless
   # Tests and benchmarks (procps: pgrep, which the launcher's test uses).
   libgtest-dev libgmock-dev libbenchmark-dev procps
+  # Curator interop test: a Java probe compiled (javac) against Debian's Curator jars and
+  # the jars on its class path (tests/curator/curator_interop_test.sh).
+  default-jdk-headless libcurator-discovery-java libcurator-framework-java libcurator-client-java
+  libzookeeper-java libguava-java libjackson2-databind-java libjackson2-core-java
+  libjackson2-annotations-java
 )
 
 # Where the gRPC core headers are kept; bazel/grpc_core_headers.bzl reads the same place.
