@@ -1,0 +1,249 @@
+// The cluster server: an ordinary gRPC server that also registers itself and
+// each of its services (namespaces) in ZooKeeper under a cluster name, so that
+// cluster channels find it. Built like grpc::ServerBuilder:
+//
+//   slacker::ClusterOptions options;
+//   options.cluster = "orders";
+//   options.zookeeper = "zk1:2181,zk2:2181,zk3:2181";
+//   options.server_data = R"({"zone":"eu-1","weight":10})";
+//   slacker::ClusterServerBuilder builder(options);
+//   builder.AddListeningPort("0.0.0.0:0", grpc::InsecureServerCredentials());
+//   builder.RegisterService(&my_service);
+//   absl::StatusOr<std::unique_ptr<slacker::ClusterServer>> server =
+//       builder.BuildAndStart();
+//   if (!server.ok()) { /* message says what failed */ }
+//   (*server)->Wait();  // Until Shutdown() (see shutdown.h for SIGTERM).
+//
+// What it publishes (see DESIGN.md, "ZooKeeper layout"), with <address> the
+// node address and the real bound port ("10.0.0.7:36521"):
+//   <root>/<cluster>/servers/<address>            ephemeral; ServerInfo JSON
+//   <root>/<cluster>/namespaces/<ns>/<address>    ephemeral, per namespace
+//   <root>/<cluster>/namespaces/<ns>/_leader      election; data: the leader
+//   <root>/<cluster>/functions/<ns>/<method>      MethodInfo JSON
+// The gRPC server starts before anything is published, so no client is sent
+// to a server that is not listening yet. The ephemeral nodes and election
+// candidates come back by themselves after a ZooKeeper session expires.
+//
+// Health: the builder turns on gRPC's standard health service
+// (grpc.health.v1.Health); each namespace reports SERVING while published,
+// NOT_SERVING while unpublished, and everything is NOT_SERVING from the
+// start of Shutdown().
+
+#ifndef SLACKER_FRAMEWORK_CLUSTER_SERVER_H_
+#define SLACKER_FRAMEWORK_CLUSTER_SERVER_H_
+
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include <condition_variable>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "discovery/zookeeper_client.h"
+
+namespace slacker {
+
+class ClusterManagerService;
+namespace internal {
+class Registration;
+}  // namespace internal
+
+struct ClusterOptions {
+  // The cluster's name: one node name under `root` (no '/'). Required.
+  std::string cluster;
+
+  // ZooKeeper connect string, "host:port[,host:port...][/chroot]". Required.
+  std::string zookeeper;
+
+  // Where clusters live in ZooKeeper. Default "/slacker/cluster", as
+  // slacker-cluster's.
+  std::string root = "/slacker/cluster";
+
+  // The host (name or IP) clients connect to; the published address is this
+  // host with the real bound port. Empty (the default): the local IP address
+  // used to reach the first ZooKeeper host, as slacker's auto-detect-ip.
+  std::string address;
+
+  // The server's own data: JSON (any JSON value), at most kMaxServerDataBytes.
+  // Clients read it (weights, zones...). Empty (the default): none.
+  std::string server_data;
+  static constexpr size_t kMaxServerDataBytes = 64 * 1024;
+
+  // ZooKeeper session. Its timeout is also how long, at most, clients may keep
+  // sending calls to a server that died, and the default drain time.
+  absl::Duration session_timeout = absl::Seconds(10);
+  // How long BuildAndStart waits for ZooKeeper before it gives up.
+  absl::Duration connect_timeout = absl::Seconds(15);
+  // "user:password" for ZooKeeper's digest scheme; empty for none.
+  std::string zookeeper_digest;
+  // ACL of the nodes the server creates. Default: open.
+  discovery::AclPolicy zookeeper_acl = discovery::AclPolicy::kOpen;
+
+  // Graceful shutdown: how long to wait after unpublishing, so that clients
+  // see the server leave before it stops. Default (nullopt): the session
+  // timeout ZooKeeper granted.
+  std::optional<absl::Duration> drain_time;
+  // Then how long calls in flight may run before they are cancelled.
+  absl::Duration shutdown_deadline = absl::Seconds(30);
+
+  // Serve the ClusterManager service (protos/slacker/cluster/manager.proto):
+  // remote offline/online, server data and shutdown. Default: off.
+  bool enable_manager = false;
+  // Also publish the manager service as a namespace. Default: off (it is
+  // served, but clients of the cluster do not route to it).
+  bool publish_manager = false;
+};
+
+class ClusterServer;
+
+// Not thread-safe: use from one thread, like grpc::ServerBuilder.
+class ClusterServerBuilder {
+ public:
+  explicit ClusterServerBuilder(ClusterOptions options);
+  ~ClusterServerBuilder();
+  ClusterServerBuilder(const ClusterServerBuilder&) = delete;
+  ClusterServerBuilder& operator=(const ClusterServerBuilder&) = delete;
+
+  // As grpc::ServerBuilder's. The first port added is the one published
+  // (port 0 works: the bound port is published). `selected_port`, if given,
+  // receives the bound port once BuildAndStart has run.
+  ClusterServerBuilder& AddListeningPort(
+      const std::string& address,
+      std::shared_ptr<grpc::ServerCredentials> credentials,
+      int* selected_port = nullptr);
+  // Every service registered becomes a namespace, named by its full protobuf
+  // name, except gRPC's health and reflection services and the manager.
+  // `service` is not owned and must outlive the server.
+  ClusterServerBuilder& RegisterService(grpc::Service* service);
+  ClusterServerBuilder& SetOption(
+      std::unique_ptr<grpc::ServerBuilderOption> option);
+  template <typename T>
+  ClusterServerBuilder& AddChannelArgument(const std::string& name,
+                                           const T& value) {
+    builder_.AddChannelArgument(name, value);
+    return *this;
+  }
+  // Anything else grpc::ServerBuilder offers (message sizes, completion
+  // queues, resource quota...). Do not call its BuildAndStart.
+  grpc::ServerBuilder& grpc_builder() { return builder_; }
+
+  // Checks the options, connects to ZooKeeper, starts the gRPC server, then
+  // publishes. Errors, each naming what to fix:
+  //   InvalidArgument: a bad cluster name, root, address, namespace, server
+  //     data (not JSON, or over kMaxServerDataBytes), no listening port;
+  //   Unavailable: ZooKeeper not reachable within connect_timeout, or the
+  //     port could not be bound (in use: SO_REUSEPORT is off by default);
+  //   others from ZooKeeper while publishing.
+  // On error nothing stays running: the port is closed and ZooKeeper is left
+  // as it was (persistent method metadata aside). Call once.
+  absl::StatusOr<std::unique_ptr<ClusterServer>> BuildAndStart();
+
+ private:
+  ClusterOptions options_;
+  grpc::ServerBuilder builder_;
+  std::vector<grpc::Service*> services_;
+  bool has_port_ = false;
+  int published_port_ = 0;
+  int* user_selected_port_ = nullptr;
+};
+
+// A running cluster server. Thread-safe: every method may be called from any
+// thread, gRPC handlers included (but Shutdown from a handler deadlocks; see
+// ShutdownInBackground).
+class ClusterServer {
+ public:
+  // Shuts down at once (no drain) if Shutdown was not called, and waits for a
+  // shutdown in progress.
+  ~ClusterServer();
+  ClusterServer(const ClusterServer&) = delete;
+  ClusterServer& operator=(const ClusterServer&) = delete;
+
+  // The published "host:port".
+  const std::string& address() const { return address_; }
+  // The bound port.
+  int port() const { return port_; }
+  // The namespaces this server serves (published or not).
+  const std::vector<std::string>& namespaces() const { return namespaces_; }
+
+  // Unpublishes one namespace: its ephemeral node is deleted before this
+  // returns, and it leaves the namespace's election (a leader gives leadership
+  // up at once; its candidate node is deleted in the background right after);
+  // health reports it NOT_SERVING. Calls keep being served. OK if already
+  // unpublished.
+  // NotFound for a namespace this server does not serve; FailedPrecondition
+  // once shutting down.
+  absl::Status Unpublish(const std::string& ns);
+  // Publishes it again (node, election candidate at the back of the queue);
+  // returns once the node exists. Same errors, and ZooKeeper's.
+  absl::Status Publish(const std::string& ns);
+  // Every namespace; the server node stays (with no namespaces listed).
+  absl::Status Offline();
+  absl::Status Online();
+  bool IsPublished(const std::string& ns) const;
+  // Whether this server leads the namespace's election.
+  bool IsLeader(const std::string& ns) const;
+
+  // Replaces the server data (JSON, at most kMaxServerDataBytes): written into
+  // the server node, which clients watch. InvalidArgument if not JSON or too
+  // large (the data is then unchanged).
+  absl::Status SetServerData(const std::string& json);
+  // The server data as JSON ("" if none).
+  std::string server_data() const;
+
+  // Graceful shutdown: unpublishes everything and reports NOT_SERVING, waits
+  // `drain` (default: options.drain_time, else the negotiated session
+  // timeout) so that clients see the server leave, then stops the gRPC
+  // server, letting calls in flight finish up to options.shutdown_deadline,
+  // and closes the ZooKeeper session. The first call does it; later and
+  // concurrent calls wait for it to finish. REQUIRES: not called from a gRPC
+  // handler of this server (it waits for the handlers).
+  void Shutdown(std::optional<absl::Duration> drain = std::nullopt);
+  // Starts Shutdown on a thread of this server and returns at once; for
+  // gRPC handlers (the manager's Shutdown) and signal handlers.
+  void ShutdownInBackground(std::optional<absl::Duration> drain = std::nullopt);
+  // Blocks until a shutdown has finished.
+  void Wait();
+
+  // The server's ZooKeeper session (id, password), so that tests can expire
+  // it. Not for production use.
+  std::pair<int64_t, std::string> zookeeper_session_for_testing() const;
+
+ private:
+  friend class ClusterServerBuilder;
+  explicit ClusterServer(ClusterOptions options);
+
+  // The registration once the server is published; nullptr while starting.
+  internal::Registration* registration() const;
+  void SetHealth(const std::string& ns, bool serving);
+
+  const ClusterOptions options_;
+  // Set by the builder before the server is handed out.
+  std::vector<std::string> namespaces_;
+  std::string address_;
+  int port_ = 0;
+  std::unique_ptr<discovery::ZooKeeperClient> zookeeper_;
+  std::unique_ptr<ClusterManagerService> manager_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<internal::Registration> registration_;
+
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  bool published_ = false;          // ABSL_GUARDED_BY(mu_)
+  bool shutdown_started_ = false;   // ABSL_GUARDED_BY(mu_)
+  bool shutdown_finished_ = false;  // ABSL_GUARDED_BY(mu_)
+  std::thread background_;          // ABSL_GUARDED_BY(mu_)
+};
+
+}  // namespace slacker
+
+#endif  // SLACKER_FRAMEWORK_CLUSTER_SERVER_H_

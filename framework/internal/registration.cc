@@ -1,0 +1,255 @@
+#include "framework/internal/registration.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "discovery/zookeeper_paths.h"
+#include "framework/internal/service_catalog.h"
+#include "framework/logging.h"
+
+namespace slacker::internal {
+
+using discovery::JoinPath;
+
+Registration::Registration(discovery::ZooKeeperClient* client,
+                           RegistrationConfig config)
+    : client_(client),
+      config_(std::move(config)),
+      server_data_(config_.server_data) {}
+
+Registration::~Registration() { Close(); }
+
+std::string Registration::ServerPath(const RegistrationConfig& config) {
+  return JoinPath(JoinPath(JoinPath(config.root, config.cluster), "servers"),
+                  config.address);
+}
+
+std::string Registration::NamespacePath(const RegistrationConfig& config,
+                                        const std::string& ns) {
+  return JoinPath(JoinPath(JoinPath(config.root, config.cluster), "namespaces"),
+                  ns);
+}
+
+std::string Registration::FunctionsPath(const RegistrationConfig& config,
+                                        const std::string& ns) {
+  return JoinPath(JoinPath(JoinPath(config.root, config.cluster), "functions"),
+                  ns);
+}
+
+absl::Status Registration::WriteFunctions(const std::string& ns) {
+  absl::StatusOr<ServiceDescription> description = DescribeService(ns);
+  if (!description.ok()) {
+    // A service registered through the generic API has no descriptors: it is
+    // still served and published, only not described.
+    Log(LogLevel::kWarning,
+        absl::StrCat("no method metadata published for namespace ", ns, ": ",
+                     description.status().message()));
+    return absl::OkStatus();
+  }
+  for (const auto& [method, info] : description->methods) {
+    std::string json;
+    const auto printed =
+        google::protobuf::util::MessageToJsonString(info, &json);
+    if (!printed.ok()) {
+      return absl::InternalError(
+          absl::StrCat("cannot write metadata of ", ns, "/", method,
+                       " as JSON: ", printed.ToString()));
+    }
+    const std::string path = JoinPath(FunctionsPath(config_, ns), method);
+    absl::Status written =
+        client_
+            ->Create(path, json, discovery::CreateMode::kPersistent,
+                     /*create_parents=*/true)
+            .status();
+    if (absl::IsAlreadyExists(written)) {
+      // Another server (or an earlier run) wrote it; the newest build wins.
+      written = client_->Set(path, json).status();
+    }
+    if (!written.ok()) {
+      return absl::Status(written.code(),
+                          absl::StrCat("cannot write the method metadata of ",
+                                       ns, ": ", written.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Registration::Start() {
+  for (const std::string& ns : config_.namespaces) {
+    absl::Status written = WriteFunctions(ns);
+    if (!written.ok()) return written;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) return absl::FailedPreconditionError("registration closed");
+  absl::StatusOr<std::unique_ptr<discovery::PersistentEphemeralNode>> node =
+      discovery::PersistentEphemeralNode::Start(client_, ServerPath(config_),
+                                                ServerInfoJsonLocked());
+  if (!node.ok()) return node.status();
+  server_node_ = *std::move(node);
+  absl::Status created = server_node_->WaitForInitialCreate(config_.timeout);
+  if (!created.ok()) {
+    server_node_.reset();
+    return absl::Status(
+        created.code(),
+        absl::StrCat("cannot register the server node ", ServerPath(config_),
+                     ": ", created.message()));
+  }
+  for (const std::string& ns : config_.namespaces) {
+    absl::Status published = PublishLocked(ns);
+    if (!published.ok()) {
+      for (const std::string& other : config_.namespaces) {
+        UnpublishLocked(other);
+      }
+      server_node_.reset();
+      return published;
+    }
+  }
+  UpdateServerNodeLocked();
+  return absl::OkStatus();
+}
+
+absl::Status Registration::Publish(const std::string& ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot publish namespace ", ns, ": the server is shutting down"));
+  }
+  absl::Status published = PublishLocked(ns);
+  UpdateServerNodeLocked();
+  return published;
+}
+
+absl::Status Registration::PublishLocked(const std::string& ns) {
+  bool known = false;
+  for (const std::string& name : config_.namespaces) known |= name == ns;
+  if (!known) {
+    return absl::NotFoundError(
+        absl::StrCat("namespace ", ns, " is not served by this server"));
+  }
+  if (published_.count(ns) > 0) return absl::OkStatus();
+  const std::string ns_path = NamespacePath(config_, ns);
+  Published entry;
+  absl::StatusOr<std::unique_ptr<discovery::PersistentEphemeralNode>> node =
+      discovery::PersistentEphemeralNode::Start(
+          client_, JoinPath(ns_path, config_.address), "");
+  if (!node.ok()) return node.status();
+  entry.node = *std::move(node);
+  discovery::LeaderElectionOptions election_options;
+  election_options.write_leader_data = true;
+  absl::StatusOr<std::unique_ptr<discovery::LeaderElection>> election =
+      discovery::LeaderElection::Create(client_, JoinPath(ns_path, "_leader"),
+                                        config_.address,
+                                        std::move(election_options));
+  if (!election.ok()) return election.status();
+  entry.election = *std::move(election);
+  absl::Status created = entry.node->WaitForInitialCreate(config_.timeout);
+  if (!created.ok()) {
+    return absl::Status(
+        created.code(),
+        absl::StrCat("cannot publish namespace ", ns, ": ", created.message()));
+  }
+  absl::Status started = entry.election->Start();
+  if (!started.ok()) return started;
+  published_.emplace(ns, std::move(entry));
+  return absl::OkStatus();
+}
+
+absl::Status Registration::Unpublish(const std::string& ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  bool known = false;
+  for (const std::string& name : config_.namespaces) known |= name == ns;
+  if (!known) {
+    return absl::NotFoundError(
+        absl::StrCat("namespace ", ns, " is not served by this server"));
+  }
+  UnpublishLocked(ns);
+  UpdateServerNodeLocked();
+  return absl::OkStatus();
+}
+
+void Registration::UnpublishLocked(const std::string& ns) {
+  auto it = published_.find(ns);
+  if (it == published_.end()) return;
+  it->second.election->Leave();
+  absl::Status closed = it->second.node->Close();
+  if (!closed.ok()) {
+    // The node goes when the session ends; clients may see it until then.
+    Log(LogLevel::kWarning,
+        absl::StrCat("unpublishing namespace ", ns, ": ", closed.message()));
+  }
+  published_.erase(it);
+}
+
+absl::Status Registration::SetServerData(google::protobuf::Value data) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) {
+    return absl::FailedPreconditionError(
+        "cannot set the server data: the server is shutting down");
+  }
+  server_data_ = std::move(data);
+  if (server_node_ == nullptr) return absl::OkStatus();
+  return server_node_->SetData(ServerInfoJsonLocked());
+}
+
+google::protobuf::Value Registration::server_data() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return server_data_;
+}
+
+bool Registration::IsPublished(const std::string& ns) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return published_.count(ns) > 0;
+}
+
+bool Registration::IsLeader(const std::string& ns) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = published_.find(ns);
+  return it != published_.end() && it->second.election->IsLeader();
+}
+
+std::string Registration::ServerInfoJsonLocked() const {
+  cluster::ServerInfo info;
+  info.set_address(config_.address);
+  // Namespaces in the server's order, only those published.
+  for (const std::string& ns : config_.namespaces) {
+    if (published_.count(ns) > 0) info.add_namespaces(ns);
+  }
+  if (server_data_.kind_case() != google::protobuf::Value::KIND_NOT_SET) {
+    *info.mutable_server_data() = server_data_;
+  }
+  info.set_version(config_.version);
+  std::string json;
+  // Cannot fail: every field is set from valid values.
+  (void)google::protobuf::util::MessageToJsonString(info, &json);
+  return json;
+}
+
+void Registration::UpdateServerNodeLocked() {
+  if (server_node_ == nullptr) return;
+  absl::Status set = server_node_->SetData(ServerInfoJsonLocked());
+  if (!set.ok()) {
+    Log(LogLevel::kWarning,
+        absl::StrCat("updating the server node ", ServerPath(config_), ": ",
+                     set.message()));
+  }
+}
+
+void Registration::Close() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) return;
+  closed_ = true;
+  for (const std::string& ns : config_.namespaces) UnpublishLocked(ns);
+  if (server_node_ != nullptr) {
+    absl::Status closed = server_node_->Close();
+    if (!closed.ok()) {
+      Log(LogLevel::kWarning,
+          absl::StrCat("unregistering the server node ", ServerPath(config_),
+                       ": ", closed.message()));
+    }
+    server_node_.reset();
+  }
+}
+
+}  // namespace slacker::internal

@@ -1,0 +1,114 @@
+// A cluster server's registration in ZooKeeper, in the layout of DESIGN.md:
+//
+//   <root>/<cluster>/servers/<address>            ephemeral; ServerInfo JSON
+//   <root>/<cluster>/namespaces/<ns>              persistent
+//   <root>/<cluster>/namespaces/<ns>/<address>    ephemeral; empty
+//   <root>/<cluster>/namespaces/<ns>/_leader      persistent; leader's address
+//   <root>/<cluster>/namespaces/<ns>/_leader/...  election candidates
+//   <root>/<cluster>/functions/<ns>/<method>      persistent; MethodInfo JSON
+//
+// The ephemeral nodes and candidates are kept by the discovery recipes
+// (PersistentEphemeralNode, LeaderElection), which restore them after a lost
+// session; this class decides which exist.
+//
+// Thread-safe. Every method is synchronous (it waits for ZooKeeper): REQUIRES
+// not called on the client's event thread. `client` is not owned and must
+// outlive this object.
+
+#ifndef SLACKER_FRAMEWORK_INTERNAL_REGISTRATION_H_
+#define SLACKER_FRAMEWORK_INTERNAL_REGISTRATION_H_
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "discovery/leader_election.h"
+#include "discovery/persistent_ephemeral_node.h"
+#include "discovery/zookeeper_client.h"
+#include "protos/slacker/cluster/registry.pb.h"
+
+namespace slacker::internal {
+
+struct RegistrationConfig {
+  std::string root;                     // "/slacker/cluster"
+  std::string cluster;                  // A valid node name.
+  std::string address;                  // "host:port"
+  std::vector<std::string> namespaces;  // Valid node names.
+  google::protobuf::Value server_data;
+  std::string version;  // Of the framework, written into ServerInfo.
+  // How long Publish and the first registration wait for ZooKeeper.
+  absl::Duration timeout = absl::Seconds(15);
+};
+
+class Registration {
+ public:
+  Registration(discovery::ZooKeeperClient* client, RegistrationConfig config);
+  // Close()s.
+  ~Registration();
+  Registration(const Registration&) = delete;
+  Registration& operator=(const Registration&) = delete;
+
+  // Writes the method metadata of every namespace, then publishes the server
+  // node and every namespace; returns once all exist in ZooKeeper. On error
+  // (the message names the node), what was made is removed again.
+  absl::Status Start();
+
+  // Publishes one namespace: its ephemeral node and election candidate.
+  // Returns once the node exists. OK if already published. NotFound if the
+  // server has no such namespace; FailedPrecondition after Close().
+  absl::Status Publish(const std::string& ns);
+  // Deletes the namespace's ephemeral node and leaves its election (giving up
+  // leadership). OK if not published. NotFound for an unknown namespace.
+  absl::Status Unpublish(const std::string& ns);
+
+  // Makes `data` the server data in the server node (now and on every
+  // re-creation).
+  absl::Status SetServerData(google::protobuf::Value data);
+  google::protobuf::Value server_data() const;
+
+  bool IsPublished(const std::string& ns) const;
+  const std::vector<std::string>& namespaces() const {
+    return config_.namespaces;
+  }
+  // Whether this server leads `ns`'s election (false if not published).
+  bool IsLeader(const std::string& ns) const;
+
+  // Deletes every node of this server (not the persistent ones). Idempotent.
+  void Close();
+
+  // Paths, for tests and tools.
+  static std::string ServerPath(const RegistrationConfig& config);
+  static std::string NamespacePath(const RegistrationConfig& config,
+                                   const std::string& ns);
+  static std::string FunctionsPath(const RegistrationConfig& config,
+                                   const std::string& ns);
+
+ private:
+  struct Published {
+    std::unique_ptr<discovery::PersistentEphemeralNode> node;
+    std::unique_ptr<discovery::LeaderElection> election;
+  };
+
+  absl::Status WriteFunctions(const std::string& ns);
+  absl::Status PublishLocked(const std::string& ns);
+  void UnpublishLocked(const std::string& ns);
+  std::string ServerInfoJsonLocked() const;
+  void UpdateServerNodeLocked();
+
+  discovery::ZooKeeperClient* const client_;
+  const RegistrationConfig config_;
+
+  mutable std::mutex mu_;
+  bool closed_ = false;
+  google::protobuf::Value server_data_;
+  std::unique_ptr<discovery::PersistentEphemeralNode> server_node_;
+  std::map<std::string, Published> published_;
+};
+
+}  // namespace slacker::internal
+
+#endif  // SLACKER_FRAMEWORK_INTERNAL_REGISTRATION_H_
