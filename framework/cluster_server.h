@@ -49,6 +49,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "discovery/curator_service_instance.h"
 #include "discovery/zookeeper_client.h"
 
 namespace slacker {
@@ -102,6 +103,15 @@ struct ClusterOptions {
   // Also publish the manager service as a namespace. Default: off (it is
   // served, but clients of the cluster do not route to it).
   bool publish_manager = false;
+
+  // Also register in Apache Curator's service-discovery format, so that JVM
+  // services using curator-x-discovery find this server: a ServiceInstance
+  // node <base_path>/<service_name>/<host:port> (see
+  // discovery/curator_service_instance.h), present while at least one
+  // namespace is published. Set `service_name` (required), and optionally
+  // `base_path` (default "/services"), `id` and `payload_json`; address and
+  // port are the server's own. Default (nullopt): no Curator registration.
+  std::optional<discovery::CuratorServiceInstanceOptions> curator;
 };
 
 class ClusterServer;

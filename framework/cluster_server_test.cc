@@ -463,6 +463,36 @@ TEST_F(ClusterServerTest, GracefulShutdownFailsNoCallStartedBeforeTheDrain) {
 
 // --- Bad input.
 
+TEST_F(ClusterServerTest, RegistersInCuratorDiscoveryWhilePublished) {
+  slacker::ClusterOptions options = Options();
+  options.curator.emplace();
+  options.curator->service_name = "echo";
+  options.curator->payload_json = R"({"grpc":"slacker.testing.EchoService"})";
+  auto server = Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string address = (*server)->address();
+  const std::string instance = "/services/echo/" + address;
+  const std::string json = Data(instance);
+  EXPECT_THAT(json, HasSubstr(R"("name":"echo")"));
+  EXPECT_THAT(json, HasSubstr(R"("address":"127.0.0.1")"));
+  EXPECT_THAT(json, HasSubstr(absl::StrCat(R"("port":)", (*server)->port())));
+  EXPECT_THAT(json, HasSubstr(R"("grpc":"slacker.testing.EchoService")"));
+  EXPECT_NE(zk_->Get(instance)->stat.ephemeral_owner, 0);
+
+  ASSERT_TRUE((*server)->Offline().ok());
+  EXPECT_FALSE(Exists(instance)) << "an offline server stays in Curator";
+  ASSERT_TRUE((*server)->Online().ok());
+  EXPECT_TRUE(Exists(instance));
+
+  slacker::ClusterOptions bad = Options();
+  bad.curator.emplace();  // No service name.
+  auto refused = Start(bad);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+
+  (*server)->Shutdown(absl::ZeroDuration());
+  EXPECT_FALSE(Exists(instance));
+}
+
 TEST_F(ClusterServerTest, RefusesBadClusterNamesAndRoots) {
   for (const char* name : {"", "a/b", "..", "."}) {
     slacker::ClusterOptions options = Options();

@@ -107,6 +107,46 @@ absl::Status Registration::Start() {
     }
   }
   UpdateServerNodeLocked();
+  return SyncCuratorLocked();
+}
+
+absl::Status Registration::SyncCuratorLocked() {
+  if (!config_.curator.has_value()) return absl::OkStatus();
+  bool any_published = false;
+  for (const std::string& ns : config_.namespaces) {
+    any_published |= published_.count(ns) > 0;
+  }
+  if (!any_published || closed_) {
+    if (curator_ != nullptr) {
+      absl::Status closed = curator_->Close();
+      if (!closed.ok()) {
+        Log(LogLevel::kWarning,
+            absl::StrCat("unregistering from Curator discovery: ",
+                         closed.message()));
+      }
+      curator_.reset();
+    }
+    return absl::OkStatus();
+  }
+  if (curator_ != nullptr) return absl::OkStatus();
+  discovery::CuratorServiceInstanceOptions options = *config_.curator;
+  const size_t colon = config_.address.rfind(':');
+  options.address = config_.address.substr(0, colon);
+  if (options.address.size() > 2 && options.address.front() == '[') {
+    options.address = options.address.substr(1, options.address.size() - 2);
+  }
+  options.port = std::stoi(config_.address.substr(colon + 1));
+  absl::StatusOr<std::unique_ptr<discovery::CuratorServiceInstance>> instance =
+      discovery::CuratorServiceInstance::Start(client_, std::move(options));
+  if (!instance.ok()) return instance.status();
+  if (absl::Status registered =
+          (*instance)->WaitForRegistration(config_.timeout);
+      !registered.ok()) {
+    return absl::Status(registered.code(),
+                        absl::StrCat("cannot register in Curator discovery: ",
+                                     registered.message()));
+  }
+  curator_ = *std::move(instance);
   return absl::OkStatus();
 }
 
@@ -118,7 +158,8 @@ absl::Status Registration::Publish(const std::string& ns) {
   }
   absl::Status published = PublishLocked(ns);
   UpdateServerNodeLocked();
-  return published;
+  if (!published.ok()) return published;
+  return SyncCuratorLocked();
 }
 
 absl::Status Registration::PublishLocked(const std::string& ns) {
@@ -166,7 +207,7 @@ absl::Status Registration::Unpublish(const std::string& ns) {
   }
   UnpublishLocked(ns);
   UpdateServerNodeLocked();
-  return absl::OkStatus();
+  return SyncCuratorLocked();
 }
 
 void Registration::UnpublishLocked(const std::string& ns) {
@@ -241,6 +282,7 @@ void Registration::Close() {
   if (closed_) return;
   closed_ = true;
   for (const std::string& ns : config_.namespaces) UnpublishLocked(ns);
+  SyncCuratorLocked().IgnoreError();  // Closing it only logs.
   if (server_node_ != nullptr) {
     absl::Status closed = server_node_->Close();
     if (!closed.ok()) {

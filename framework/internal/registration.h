@@ -21,11 +21,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "discovery/curator_service_instance.h"
 #include "discovery/leader_election.h"
 #include "discovery/persistent_ephemeral_node.h"
 #include "discovery/zookeeper_client.h"
@@ -40,6 +42,9 @@ struct RegistrationConfig {
   std::vector<std::string> namespaces;  // Valid node names.
   google::protobuf::Value server_data;
   std::string version;  // Of the framework, written into ServerInfo.
+  // Also keep a Curator ServiceInstance registered while any namespace is
+  // published (address and port are filled in from `address`).
+  std::optional<discovery::CuratorServiceInstanceOptions> curator;
   // How long Publish and the first registration wait for ZooKeeper.
   absl::Duration timeout = absl::Seconds(15);
 };
@@ -98,12 +103,15 @@ class Registration {
   void UnpublishLocked(const std::string& ns);
   std::string ServerInfoJsonLocked() const;
   void UpdateServerNodeLocked();
+  // Registers in, or removes from, Curator discovery as publish state says.
+  absl::Status SyncCuratorLocked();
 
   discovery::ZooKeeperClient* const client_;
   const RegistrationConfig config_;
 
   mutable std::mutex mu_;
   bool closed_ = false;
+  std::unique_ptr<discovery::CuratorServiceInstance> curator_;
   google::protobuf::Value server_data_;
   std::unique_ptr<discovery::PersistentEphemeralNode> server_node_;
   std::map<std::string, Published> published_;
