@@ -890,7 +890,6 @@ const ZooKeeperOptions& ZooKeeperClient::options() const {
 
 namespace {
 
-// Heap state of one C client call, freed by its completion.
 // Runs `done(result)` on the event thread.
 template <typename Result>
 void Deliver(ZooKeeperClient::Impl* impl, std::function<void(Result)> done,
@@ -899,6 +898,8 @@ void Deliver(ZooKeeperClient::Impl* impl, std::function<void(Result)> done,
       [done = std::move(done), result = std::move(result)] { done(result); });
 }
 
+// Heap state of one C client call, freed by its completion, which the C client
+// runs exactly once (with ZCLOSING when the handle closes).
 template <typename Result>
 struct Call {
   ZooKeeperClient::Impl* impl;
@@ -912,21 +913,80 @@ struct Call {
   ZooKeeperClient::Impl::Handle* handle = nullptr;
   void* watch_id = nullptr;
 
-  void DropWatchIfFailed(int rc) {
-    if (rc == ZOK || watch_id == nullptr) return;
-    std::lock_guard<std::mutex> lock(handle->mu);
-    handle->watches.erase(reinterpret_cast<uintptr_t>(watch_id));
+  // The call behind a completion's context.
+  static std::unique_ptr<Call> Take(const void* context) {
+    return std::unique_ptr<Call>(
+        static_cast<Call*>(const_cast<void*>(context)));
+  }
+
+  // Delivers `ok()` if rc is ZOK, else the error for rc.
+  template <typename Ok>
+  void Finish(int rc, Ok ok) {
+    if (rc != ZOK && watch_id != nullptr) {
+      std::lock_guard<std::mutex> lock(handle->mu);
+      handle->watches.erase(reinterpret_cast<uintptr_t>(watch_id));
+    }
+    Result result = rc == ZOK
+                        ? Result(ok())
+                        : Result(impl->Error(rc, operation, path, generation));
+    Deliver(impl, std::move(done), std::move(result));
   }
 };
 
-}  // namespace
+// Validation failed: `done` hears it on the event thread. Returns whether it
+// did.
+template <typename Result>
+bool Refused(ZooKeeperClient::Impl* impl, const absl::Status& valid,
+             std::function<void(Result)>& done) {
+  if (valid.ok()) return false;
+  impl->PostEvent([done = std::move(done), valid] { done(valid); });
+  return true;
+}
 
-namespace {
+// Issues `call` on the current handle: `issue` calls the C client with
+// `call` as the completion's context, registering `watch` first if any.
+template <typename Result>
+void IssueCall(ZooKeeperClient::Impl* impl, Call<Result>* call,
+               WatchCallback watch,
+               const std::function<int(ZooKeeperClient::Impl::Handle*,
+                                       void* watch_id)>& issue) {
+  impl->Issue(
+      [&](ZooKeeperClient::Impl::Handle* handle) {
+        call->generation = handle->generation;
+        call->handle = handle;
+        call->watch_id = impl->RegisterWatch(handle, std::move(watch));
+        return issue(handle, call->watch_id);
+      },
+      [call](int rc, uint64_t generation) {
+        std::unique_ptr<Call<Result>> owned(call);
+        owned->done(
+            owned->impl->Error(rc, owned->operation, owned->path, generation));
+      });
+}
+
+watcher_fn WatcherFor(void* watch_id) {
+  return watch_id != nullptr ? &ZooKeeperClient::Impl::OnWatch : nullptr;
+}
 
 // One zoo_acreate, no parents made.
 void CreateOnce(ZooKeeperClient::Impl* impl, const std::string& path,
                 const std::string& data, CreateMode mode,
-                std::function<void(absl::StatusOr<std::string>)> done);
+                std::function<void(absl::StatusOr<std::string>)> done) {
+  using Result = absl::StatusOr<std::string>;
+  auto* call = new Call<Result>{impl, 0, "create", path, std::move(done)};
+  IssueCall<Result>(impl, call, nullptr,
+                    [&](ZooKeeperClient::Impl::Handle* handle, void*) {
+                      return zoo_acreate(
+                          handle->zh, path.c_str(), data.data(),
+                          static_cast<int>(data.size()),
+                          AclFor(impl->options_.acl), CreateFlags(mode),
+                          [](int rc, const char* created, const void* context) {
+                            Call<Result>::Take(context)->Finish(
+                                rc, [&] { return std::string(created); });
+                          },
+                          call);
+                    });
+}
 
 }  // namespace
 
@@ -937,10 +997,7 @@ void ZooKeeperClient::CreateAsync(
   Impl* impl = impl_.get();
   absl::Status valid = ValidatePath(path);
   if (valid.ok()) valid = CheckData(path, data.size());
-  if (!valid.ok()) {
-    impl->PostEvent([done = std::move(done), valid] { done(valid); });
-    return;
-  }
+  if (Refused(impl, valid, done)) return;
   if (!create_parents || ParentPath(path) == "/") {
     CreateOnce(impl, path, data, mode, std::move(done));
     return;
@@ -966,82 +1023,26 @@ void ZooKeeperClient::CreateAsync(
       });
 }
 
-namespace {
-
-void CreateOnce(ZooKeeperClient::Impl* impl, const std::string& path,
-                const std::string& data, CreateMode mode,
-                std::function<void(absl::StatusOr<std::string>)> done) {
-  using Result = absl::StatusOr<std::string>;
-  using Impl = ZooKeeperClient::Impl;
-  auto* call = new Call<Result>{impl, 0, "create", path, std::move(done)};
-  impl->Issue(
-      [&](Impl::Handle* handle) {
-        call->generation = handle->generation;
-        return zoo_acreate(
-            handle->zh, path.c_str(), data.data(),
-            static_cast<int>(data.size()), AclFor(impl->options_.acl),
-            CreateFlags(mode),
-            [](int rc, const char* created, const void* context) {
-              std::unique_ptr<Call<Result>> call(
-                  static_cast<Call<Result>*>(const_cast<void*>(context)));
-              Result result =
-                  rc == ZOK
-                      ? Result(std::string(created))
-                      : Result(call->impl->Error(rc, call->operation,
-                                                 call->path, call->generation));
-              Deliver(call->impl, std::move(call->done), std::move(result));
-            },
-            call);
-      },
-      [call](int rc, uint64_t generation) {
-        std::unique_ptr<Call<Result>> owned(call);
-        owned->done(
-            owned->impl->Error(rc, owned->operation, owned->path, generation));
-      });
-}
-
-}  // namespace
-
 void ZooKeeperClient::GetAsync(
     const std::string& path, WatchCallback watch,
     std::function<void(absl::StatusOr<NodeData>)> done) {
   using Result = absl::StatusOr<NodeData>;
   Impl* impl = impl_.get();
-  if (absl::Status s = ValidatePath(path); !s.ok()) {
-    impl->PostEvent([done = std::move(done), s] { done(s); });
-    return;
-  }
+  if (Refused(impl, ValidatePath(path), done)) return;
   auto* call = new Call<Result>{impl, 0, "get", path, std::move(done)};
-  impl->Issue(
-      [&](Impl::Handle* handle) {
-        call->generation = handle->generation;
-        void* watch_id = impl->RegisterWatch(handle, std::move(watch));
-        call->handle = handle;
-        call->watch_id = watch_id;
+  IssueCall<Result>(
+      impl, call, std::move(watch), [&](Impl::Handle* handle, void* watch_id) {
         return zoo_awget(
-            handle->zh, path.c_str(),
-            watch_id != nullptr ? &Impl::OnWatch : nullptr, watch_id,
+            handle->zh, path.c_str(), WatcherFor(watch_id), watch_id,
             [](int rc, const char* value, int length, const Stat* stat,
                const void* context) {
-              std::unique_ptr<Call<Result>> call(
-                  static_cast<Call<Result>*>(const_cast<void*>(context)));
-              call->DropWatchIfFailed(rc);
-              Result result =
-                  rc == ZOK
-                      ? Result(
-                            NodeData{std::string(value != nullptr ? value : "",
-                                                 length > 0 ? length : 0),
-                                     ToNodeStat(stat)})
-                      : Result(call->impl->Error(rc, call->operation,
-                                                 call->path, call->generation));
-              Deliver(call->impl, std::move(call->done), std::move(result));
+              Call<Result>::Take(context)->Finish(rc, [&] {
+                return NodeData{std::string(value != nullptr ? value : "",
+                                            length > 0 ? length : 0),
+                                ToNodeStat(stat)};
+              });
             },
             call);
-      },
-      [call](int rc, uint64_t generation) {
-        std::unique_ptr<Call<Result>> owned(call);
-        owned->done(
-            owned->impl->Error(rc, owned->operation, owned->path, generation));
       });
 }
 
@@ -1052,66 +1053,35 @@ void ZooKeeperClient::SetAsync(
   Impl* impl = impl_.get();
   absl::Status valid = ValidatePath(path);
   if (valid.ok()) valid = CheckData(path, data.size());
-  if (!valid.ok()) {
-    impl->PostEvent([done = std::move(done), valid] { done(valid); });
-    return;
-  }
+  if (Refused(impl, valid, done)) return;
   auto* call = new Call<Result>{impl, 0, "set", path, std::move(done)};
-  impl->Issue(
-      [&](Impl::Handle* handle) {
-        call->generation = handle->generation;
-        return zoo_aset(
-            handle->zh, path.c_str(), data.data(),
-            static_cast<int>(data.size()), version,
-            [](int rc, const Stat* stat, const void* context) {
-              std::unique_ptr<Call<Result>> call(
-                  static_cast<Call<Result>*>(const_cast<void*>(context)));
-              Result result =
-                  rc == ZOK
-                      ? Result(ToNodeStat(stat))
-                      : Result(call->impl->Error(rc, call->operation,
-                                                 call->path, call->generation));
-              Deliver(call->impl, std::move(call->done), std::move(result));
-            },
-            call);
-      },
-      [call](int rc, uint64_t generation) {
-        std::unique_ptr<Call<Result>> owned(call);
-        owned->done(
-            owned->impl->Error(rc, owned->operation, owned->path, generation));
-      });
+  IssueCall<Result>(impl, call, nullptr, [&](Impl::Handle* handle, void*) {
+    return zoo_aset(
+        handle->zh, path.c_str(), data.data(), static_cast<int>(data.size()),
+        version,
+        [](int rc, const Stat* stat, const void* context) {
+          Call<Result>::Take(context)->Finish(rc,
+                                              [&] { return ToNodeStat(stat); });
+        },
+        call);
+  });
 }
 
 void ZooKeeperClient::DeleteAsync(const std::string& path, int32_t version,
                                   std::function<void(absl::Status)> done) {
   using Result = absl::Status;
   Impl* impl = impl_.get();
-  if (absl::Status s = ValidatePath(path); !s.ok()) {
-    impl->PostEvent([done = std::move(done), s] { done(s); });
-    return;
-  }
+  if (Refused(impl, ValidatePath(path), done)) return;
   auto* call = new Call<Result>{impl, 0, "delete", path, std::move(done)};
-  impl->Issue(
-      [&](Impl::Handle* handle) {
-        call->generation = handle->generation;
-        return zoo_adelete(
-            handle->zh, path.c_str(), version,
-            [](int rc, const void* context) {
-              std::unique_ptr<Call<Result>> call(
-                  static_cast<Call<Result>*>(const_cast<void*>(context)));
-              Result result =
-                  rc == ZOK ? absl::OkStatus()
-                            : call->impl->Error(rc, call->operation, call->path,
-                                                call->generation);
-              Deliver(call->impl, std::move(call->done), std::move(result));
-            },
-            call);
-      },
-      [call](int rc, uint64_t generation) {
-        std::unique_ptr<Call<Result>> owned(call);
-        owned->done(
-            owned->impl->Error(rc, owned->operation, owned->path, generation));
-      });
+  IssueCall<Result>(impl, call, nullptr, [&](Impl::Handle* handle, void*) {
+    return zoo_adelete(
+        handle->zh, path.c_str(), version,
+        [](int rc, const void* context) {
+          Call<Result>::Take(context)->Finish(rc,
+                                              [] { return absl::OkStatus(); });
+        },
+        call);
+  });
 }
 
 void ZooKeeperClient::ExistsAsync(
@@ -1119,35 +1089,26 @@ void ZooKeeperClient::ExistsAsync(
     std::function<void(absl::StatusOr<std::optional<NodeStat>>)> done) {
   using Result = absl::StatusOr<std::optional<NodeStat>>;
   Impl* impl = impl_.get();
-  if (absl::Status s = ValidatePath(path); !s.ok()) {
-    impl->PostEvent([done = std::move(done), s] { done(s); });
-    return;
-  }
+  if (Refused(impl, ValidatePath(path), done)) return;
   auto* call = new Call<Result>{impl, 0, "exists", path, std::move(done)};
-  impl->Issue(
-      [&](Impl::Handle* handle) {
-        call->generation = handle->generation;
-        void* watch_id = impl->RegisterWatch(handle, std::move(watch));
+  IssueCall<Result>(
+      impl, call, std::move(watch), [&](Impl::Handle* handle, void* watch_id) {
         return zoo_awexists(
-            handle->zh, path.c_str(),
-            watch_id != nullptr ? &Impl::OnWatch : nullptr, watch_id,
+            handle->zh, path.c_str(), WatcherFor(watch_id), watch_id,
             [](int rc, const Stat* stat, const void* context) {
-              std::unique_ptr<Call<Result>> call(
-                  static_cast<Call<Result>*>(const_cast<void*>(context)));
-              Result result =
-                  rc == ZOK ? Result(std::optional<NodeStat>(ToNodeStat(stat)))
-                  : rc == ZNONODE
-                      ? Result(std::optional<NodeStat>())
-                      : Result(call->impl->Error(rc, call->operation,
-                                                 call->path, call->generation));
-              Deliver(call->impl, std::move(call->done), std::move(result));
+              std::unique_ptr<Call<Result>> call = Call<Result>::Take(context);
+              // A missing node is an answer, and its watch stays armed: it
+              // fires when the node is created.
+              if (rc == ZNONODE) {
+                call->watch_id = nullptr;
+                call->Finish(ZOK, [] { return std::optional<NodeStat>(); });
+                return;
+              }
+              call->Finish(rc, [&] {
+                return std::optional<NodeStat>(ToNodeStat(stat));
+              });
             },
             call);
-      },
-      [call](int rc, uint64_t generation) {
-        std::unique_ptr<Call<Result>> owned(call);
-        owned->done(
-            owned->impl->Error(rc, owned->operation, owned->path, generation));
       });
 }
 
@@ -1156,48 +1117,25 @@ void ZooKeeperClient::GetChildrenAsync(
     std::function<void(absl::StatusOr<NodeChildren>)> done) {
   using Result = absl::StatusOr<NodeChildren>;
   Impl* impl = impl_.get();
-  if (absl::Status s = ValidatePath(path); !s.ok()) {
-    impl->PostEvent([done = std::move(done), s] { done(s); });
-    return;
-  }
+  if (Refused(impl, ValidatePath(path), done)) return;
   auto* call =
       new Call<Result>{impl, 0, "get children of", path, std::move(done)};
-  impl->Issue(
-      [&](Impl::Handle* handle) {
-        call->generation = handle->generation;
-        void* watch_id = impl->RegisterWatch(handle, std::move(watch));
-        call->handle = handle;
-        call->watch_id = watch_id;
+  IssueCall<Result>(
+      impl, call, std::move(watch), [&](Impl::Handle* handle, void* watch_id) {
         return zoo_awget_children2(
-            handle->zh, path.c_str(),
-            watch_id != nullptr ? &Impl::OnWatch : nullptr, watch_id,
+            handle->zh, path.c_str(), WatcherFor(watch_id), watch_id,
             [](int rc, const String_vector* strings, const Stat* stat,
                const void* context) {
-              std::unique_ptr<Call<Result>> call(
-                  static_cast<Call<Result>*>(const_cast<void*>(context)));
-              call->DropWatchIfFailed(rc);
-              Result result = absl::UnknownError("");
-              if (rc == ZOK) {
+              Call<Result>::Take(context)->Finish(rc, [&] {
                 NodeChildren children;
                 children.stat = ToNodeStat(stat);
-                if (strings != nullptr) {
-                  for (int i = 0; i < strings->count; ++i) {
-                    children.names.emplace_back(strings->data[i]);
-                  }
+                for (int i = 0; strings != nullptr && i < strings->count; ++i) {
+                  children.names.emplace_back(strings->data[i]);
                 }
-                result = std::move(children);
-              } else {
-                result = call->impl->Error(rc, call->operation, call->path,
-                                           call->generation);
-              }
-              Deliver(call->impl, std::move(call->done), std::move(result));
+                return children;
+              });
             },
             call);
-      },
-      [call](int rc, uint64_t generation) {
-        std::unique_ptr<Call<Result>> owned(call);
-        owned->done(
-            owned->impl->Error(rc, owned->operation, owned->path, generation));
       });
 }
 
@@ -1209,10 +1147,7 @@ void ZooKeeperClient::MultiAsync(
   for (const Op& op : ops) {
     absl::Status valid = ValidatePath(op.path);
     if (valid.ok()) valid = CheckData(op.path, op.data.size());
-    if (!valid.ok()) {
-      impl->PostEvent([done = std::move(done), valid] { done(valid); });
-      return;
-    }
+    if (Refused(impl, valid, done)) return;
   }
   if (ops.empty()) {
     impl->PostEvent(
