@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <iostream>
@@ -113,16 +114,35 @@ int64_t MostUnreadBytes(int port) {
   return most;
 }
 
-// Continues a stopped process when it goes out of scope.
+// Whether every thread of process `pid` is stopped (SIGSTOP takes effect
+// thread by thread, after kill() returns).
+bool AllThreadsStopped(pid_t pid) {
+  std::error_code error;
+  for (const auto& task : std::filesystem::directory_iterator(
+           absl::StrCat("/proc/", pid, "/task"), error)) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat;
+    std::getline(in, stat);
+    // "tid (comm) S ...": the state follows the last ')'.
+    const size_t paren = stat.rfind(')');
+    if (paren == std::string::npos || paren + 2 >= stat.size() ||
+        stat[paren + 2] != 'T') {
+      return false;
+    }
+  }
+  return !error;
+}
+
+// Continues a stopped process group when it goes out of scope.
 class Resume {
  public:
-  explicit Resume(pid_t pid) : pid_(pid) {}
-  ~Resume() { kill(pid_, SIGCONT); }
+  explicit Resume(pid_t group) : group_(group) {}
+  ~Resume() { kill(-group_, SIGCONT); }
   Resume(const Resume&) = delete;
   Resume& operator=(const Resume&) = delete;
 
  private:
-  const pid_t pid_;
+  const pid_t group_;
 };
 
 class PersistentEphemeralNodeTest : public ZooKeeperTest {
@@ -204,8 +224,11 @@ class PersistentEphemeralNodeTest : public ZooKeeperTest {
     ASSERT_NE(server, 0);
     std::unique_ptr<PersistentEphemeralNode> node;
     {
-      ASSERT_EQ(kill(server, SIGSTOP), 0);
+      ASSERT_EQ(kill(-server, SIGSTOP), 0);
       Resume resume(server);
+      ASSERT_TRUE(Eventually([&] { return AllThreadsStopped(server); },
+                             absl::Seconds(5)))
+          << "ZooKeeper did not stop";
       node = Keep(client->get(), path, data, creations, node_options);
       ASSERT_NE(node, nullptr);
       ASSERT_TRUE(Eventually(
@@ -214,7 +237,8 @@ class PersistentEphemeralNodeTest : public ZooKeeperTest {
                    static_cast<int64_t>(data.size());
           },
           absl::Seconds(2)))
-          << "the create did not reach ZooKeeper's socket";
+          << "the create did not reach ZooKeeper's socket (most unread: "
+          << MostUnreadBytes(zookeeper().ClientPort(0)) << " bytes)";
       (*proxy)->Cut();  // The answer cannot come back now.
     }
     // Differs from what the lost create wrote: a node with other data than
