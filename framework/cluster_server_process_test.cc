@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "discovery/leader_election.h"
 #include "discovery/zookeeper_client.h"
+#include "framework/testing/child_process.h"
 #include "gtest/gtest.h"
 #include "tests/zookeeper/zookeeper_fixture.h"
 
@@ -37,96 +38,10 @@ ABSL_FLAG(std::string, server_program, "",
 namespace slacker {
 namespace {
 
+using ::slacker::testing::Child;
+
 constexpr char kEchoNamespace[] =
     "/slacker/cluster/test/namespaces/slacker.testing.EchoService";
-
-// A child process whose stdout lines are collected.
-class Child {
- public:
-  explicit Child(const std::vector<std::string>& args) {
-    std::vector<char*> argv;
-    for (const std::string& arg : args) {
-      argv.push_back(const_cast<char*>(arg.c_str()));
-    }
-    argv.push_back(nullptr);
-    int pipe_fds[2];
-    if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-      ADD_FAILURE() << "pipe2: " << std::strerror(errno);
-      return;
-    }
-    const pid_t parent = getpid();
-    pid_ = fork();
-    if (pid_ == 0) {
-      // Only async-signal-safe calls until exec; the child dies with us.
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(1);
-      dup2(pipe_fds[1], STDOUT_FILENO);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(pipe_fds[1]);
-    if (pid_ < 0) {
-      ADD_FAILURE() << "fork: " << std::strerror(errno);
-      close(pipe_fds[0]);
-      return;
-    }
-    reader_ = std::thread([this, fd = pipe_fds[0]] {
-      std::string pending;
-      char buffer[512];
-      ssize_t n;
-      while ((n = read(fd, buffer, sizeof(buffer))) > 0 ||
-             (n < 0 && errno == EINTR)) {
-        if (n < 0) continue;
-        pending.append(buffer, n);
-        size_t newline;
-        while ((newline = pending.find('\n')) != std::string::npos) {
-          std::lock_guard<std::mutex> lock(mu_);
-          lines_.push_back(pending.substr(0, newline));
-          pending.erase(0, newline + 1);
-          cv_.notify_all();
-        }
-      }
-      close(fd);
-    });
-  }
-  ~Child() { Kill(SIGKILL); }
-
-  // The first line starting with `prefix`, without it; nullopt after 30 s.
-  std::optional<std::string> WaitForLine(const std::string& prefix) {
-    std::unique_lock<std::mutex> lock(mu_);
-    std::optional<std::string> found;
-    cv_.wait_for(lock, std::chrono::seconds(30), [&] {
-      for (const std::string& line : lines_) {
-        if (absl::StartsWith(line, prefix)) {
-          found = line.substr(prefix.size());
-          return true;
-        }
-      }
-      return false;
-    });
-    return found;
-  }
-
-  // Sends `signal` and reaps the process; returns its wait status.
-  int Kill(int signal) {
-    int status = -1;
-    if (pid_ > 0) {
-      kill(pid_, signal);
-      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-      }
-      pid_ = 0;
-    }
-    if (reader_.joinable()) reader_.join();
-    return status;
-  }
-
- private:
-  pid_t pid_ = 0;
-  std::thread reader_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::string> lines_;
-};
 
 class ClusterServerProcessTest : public slacker::testing::ZooKeeperTest {
  protected:

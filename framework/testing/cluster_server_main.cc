@@ -1,15 +1,23 @@
-// A cluster server serving EchoService, for tests that need a server in
-// another process (to kill it with SIGKILL, or to send it SIGTERM). Prints
-// "published <host:port>" once published, and "stopped" after a graceful
-// shutdown (SIGTERM or SIGINT).
+// A cluster server for tests that need a server in another process (to kill
+// it with SIGKILL, or to send it SIGTERM). Prints "published <host:port>" once
+// published, and "stopped" after a graceful shutdown (SIGTERM or SIGINT).
+//
+// It serves slacker.testing.EchoService and/or OtherEchoService
+// (--services=echo,other). Their Echo returns the request, except that a
+// request whose text is "whoami" is answered with this server's address, so
+// a test sees which server a call reached; --fail=CODE makes every Echo fail
+// with that gRPC status code instead.
 
 #include <grpcpp/security/server_credentials.h>
 
+#include <atomic>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "framework/cluster_server.h"
 #include "framework/shutdown.h"
@@ -19,6 +27,53 @@ ABSL_FLAG(std::string, zookeeper, "", "ZooKeeper connect string");
 ABSL_FLAG(std::string, cluster, "test", "cluster name");
 ABSL_FLAG(int, session_timeout_ms, 2000, "ZooKeeper session timeout");
 ABSL_FLAG(int, drain_ms, 200, "drain time of the graceful shutdown");
+ABSL_FLAG(std::string, services, "echo", "comma-separated: echo, other");
+ABSL_FLAG(std::string, server_data, "", "server data (JSON)");
+ABSL_FLAG(int, fail, 0, "if not 0, Echo fails with this gRPC status code");
+
+namespace {
+
+std::string& Address() {
+  static std::string* address = new std::string();
+  return *address;
+}
+
+grpc::Status Answer(const slacker::testing::Ping* request,
+                    slacker::testing::Ping* response) {
+  const int fail = absl::GetFlag(FLAGS_fail);
+  if (fail != 0) {
+    return grpc::Status(static_cast<grpc::StatusCode>(fail),
+                        "failing as asked by --fail");
+  }
+  *response = *request;
+  if (request->text() == "whoami") response->set_text(Address());
+  return grpc::Status::OK;
+}
+
+class EchoImpl final : public slacker::testing::EchoService::Service {
+ public:
+  grpc::Status Echo(grpc::ServerContext* context,
+                    const slacker::testing::Ping* request,
+                    slacker::testing::Ping* response) override {
+    if (request->sequence() > 0 && absl::GetFlag(FLAGS_fail) == 0) {
+      return plain_.Echo(context, request, response);  // Sleeps `sequence` ms.
+    }
+    return Answer(request, response);
+  }
+
+ private:
+  slacker::testing::EchoServiceImpl plain_;
+};
+
+class OtherEchoImpl final : public slacker::testing::OtherEchoService::Service {
+ public:
+  grpc::Status Echo(grpc::ServerContext*, const slacker::testing::Ping* request,
+                    slacker::testing::Ping* response) override {
+    return Answer(request, response);
+  }
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   slacker::BlockShutdownSignals();
@@ -30,15 +85,28 @@ int main(int argc, char** argv) {
   options.session_timeout =
       absl::Milliseconds(absl::GetFlag(FLAGS_session_timeout_ms));
   options.drain_time = absl::Milliseconds(absl::GetFlag(FLAGS_drain_ms));
-  slacker::testing::EchoServiceImpl echo;
+  options.server_data = absl::GetFlag(FLAGS_server_data);
+  EchoImpl echo;
+  OtherEchoImpl other;
   slacker::ClusterServerBuilder builder(options);
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials());
-  builder.RegisterService(&echo);
+  for (absl::string_view service :
+       absl::StrSplit(absl::GetFlag(FLAGS_services), ',', absl::SkipEmpty())) {
+    if (service == "echo") {
+      builder.RegisterService(&echo);
+    } else if (service == "other") {
+      builder.RegisterService(&other);
+    } else {
+      std::cerr << "unknown service " << service << std::endl;
+      return 2;
+    }
+  }
   auto server = builder.BuildAndStart();
   if (!server.ok()) {
     std::cerr << server.status() << std::endl;
     return 1;
   }
+  Address() = (*server)->address();
   std::cout << "published " << (*server)->address() << std::endl;
   {
     slacker::ShutdownOnSignal on_signal(server->get());

@@ -1,0 +1,160 @@
+// The cluster channel: a grpc::Channel to every server of a Slacker cluster,
+// on which the ordinary generated stubs of any service in the cluster work.
+//
+//   slacker::ClusterChannelOptions options;
+//   options.grouping = "round_robin";                       // default: random
+//   options.method_groupings["slacker.example.Api/Echo"] = "leader";
+//   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+//       slacker::CreateClusterChannel("zk1:2181,zk2:2181", "orders", options);
+//   if (!channel.ok()) return channel.status();
+//   auto stub = orders::OrderService::NewStub(*channel);
+//
+// or, with gRPC's own function (after InitClusterChannels()):
+//
+//   grpc::CreateChannel("zk://zk1:2181,zk2:2181/orders?grouping=round_robin",
+//                       grpc::InsecureChannelCredentials());
+//
+// How a call is routed. The channel's `zk` resolver watches the cluster in
+// ZooKeeper (<root>/<cluster>/namespaces/<ns>/<host:port>, the leader
+// elections and server data; see README.md) and reports every change to the
+// channel's load-balancing policy, which keeps one connection per server
+// (shared by all the namespaces it serves) and, for each call, takes the
+// namespace from the call's method ("/pkg.Service/Method" -> "pkg.Service"),
+// keeps the READY servers that publish it, and lets the grouping in force pick
+// one. Servers that join are used as soon as they are READY; servers that
+// leave (unpublish, shut down, crash) stop receiving calls as soon as
+// ZooKeeper reports it or their connection breaks, whichever comes first.
+//
+// Which grouping: the call's (SetGrouping) beats the method's
+// (method_groupings, keyed by "pkg.Service/Method" or "pkg.Service") beats the
+// channel's (grouping). Names: random, round_robin, first, sticky, leader,
+// least_in_flight, weighted, hash (needs SetHashKey), "host:port" (that
+// server), or a function registered with slacker::RegisterGroupingFunction
+// (framework/grouping/grouping_registry.h).
+//
+// Failures. No server publishes the called namespace: the call fails at once
+// with UNAVAILABLE naming the cluster and namespace, unless it waits for ready
+// (wait_for_ready, the service config's "waitForReady", or the ClientContext's
+// set_wait_for_ready), in which case it waits for a server up to its
+// deadline. A server whose calls fail with UNAVAILABLE `set_aside_after` times
+// in a row is not picked for `set_aside_for` (unless no other server of the
+// namespace is READY). ZooKeeper unreachable: the channel keeps using the
+// servers it knew; if it never reached ZooKeeper, calls fail with UNAVAILABLE
+// naming ZooKeeper's address while it keeps trying.
+
+#ifndef SLACKER_FRAMEWORK_CLUSTER_CHANNEL_H_
+#define SLACKER_FRAMEWORK_CLUSTER_CHANNEL_H_
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace slacker {
+
+// Checks that this process can make cluster channels: the `zk` resolver and
+// its LB policy are registered with gRPC (they register themselves when
+// //framework:cluster_channel is linked), and the running gRPC is the version
+// they were built for. FailedPrecondition, saying what to do, otherwise.
+// CreateClusterChannel calls it; call it yourself before
+// grpc::CreateChannel("zk://..."). Thread-safe; cheap after the first call.
+absl::Status InitClusterChannels();
+
+// A server's data changed: `old_data` and `new_data` are JSON, "" when the
+// server had none (it joined) or has none now (it left).
+struct ServerDataChange {
+  std::string address;  // "host:port"
+  std::string old_data;
+  std::string new_data;
+};
+
+struct ClusterChannelOptions {
+  // Where the cluster lives in ZooKeeper.
+  std::string root = "/slacker/cluster";
+
+  // The channel's grouping (see above). Default: "random".
+  std::string grouping = "random";
+  // Per-method or per-service groupings: "pkg.Service/Method" or
+  // "pkg.Service" -> grouping.
+  std::map<std::string, std::string> method_groupings;
+
+  // Calls wait for a server (up to their deadline) instead of failing at once
+  // when none publishes their namespace or none is reachable.
+  bool wait_for_ready = false;
+
+  // The channel's own gRPC service config (JSON), e.g. a retry policy:
+  //   {"methodConfig": [{"name": [{}], "retryPolicy": {...}}]}
+  // Its loadBalancingConfig, if any, is replaced by the cluster's.
+  std::string service_config_json;
+
+  // Outlier handling: after this many consecutive UNAVAILABLE failures a
+  // server is set aside for `set_aside_for`. 0 turns it off.
+  int set_aside_after = 5;
+  absl::Duration set_aside_for = absl::Seconds(10);
+
+  // The ZooKeeper session the channel watches the cluster with.
+  absl::Duration session_timeout = absl::Seconds(10);
+  std::string zookeeper_digest;  // "user:password", or empty.
+
+  // Called when a server's data changes (and when servers join or leave
+  // with data), on the channel's ZooKeeper thread, one call at a time; it
+  // must not block for long (later cluster updates wait for it).
+  std::function<void(const ServerDataChange& change)> on_server_data_change;
+
+  // Any other gRPC channel argument.
+  grpc::ChannelArguments channel_arguments;
+};
+
+// "zk://<zookeeper>/<cluster>", the target CreateClusterChannel uses (and the
+// key of GetDiscoveryStats).
+std::string ClusterTarget(absl::string_view zookeeper,
+                          absl::string_view cluster);
+
+// Creates a channel to `cluster`, whose servers register in the ZooKeeper
+// ensemble `zookeeper` ("host:port[,host:port...]"). It returns at once; the
+// channel connects to ZooKeeper and the servers in the background.
+// InvalidArgument for an empty or malformed cluster name, ZooKeeper string or
+// grouping (the message says which); FailedPrecondition as
+// InitClusterChannels. Thread-safe. The channel is shared-owned as any gRPC
+// channel; dropping the last reference closes its ZooKeeper session and
+// connections.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
+    absl::string_view zookeeper, absl::string_view cluster,
+    const ClusterChannelOptions& options = {},
+    std::shared_ptr<grpc::ChannelCredentials> credentials =
+        grpc::InsecureChannelCredentials());
+
+// Per-call settings, written into the call's metadata: call them before the
+// call starts. Not thread-safe for one context (as ClientContext itself).
+// The grouping of this call (overrides the method's and the channel's).
+void SetGrouping(grpc::ClientContext* context, absl::string_view grouping);
+// The key the `hash` grouping hashes: calls with the same key go to the same
+// server while it stays in the cluster.
+void SetHashKey(grpc::ClientContext* context, absl::string_view key);
+
+// How fast cluster changes reach a channel: from the moment the ZooKeeper
+// event reached this process to the moment the channel's picker reflected it.
+struct DiscoveryStats {
+  int64_t updates = 0;  // Cluster changes applied so far.
+  absl::Duration last_propagation = absl::ZeroDuration();
+  absl::Duration max_propagation = absl::ZeroDuration();
+  absl::Time last_update = absl::InfinitePast();
+};
+// For every channel of this process to `target` (ClusterTarget; a target's
+// query string is not part of it). Thread-safe.
+DiscoveryStats GetDiscoveryStats(absl::string_view target);
+
+}  // namespace slacker
+
+#endif  // SLACKER_FRAMEWORK_CLUSTER_CHANNEL_H_

@@ -1,0 +1,571 @@
+#include "framework/grpc_plugin/cluster_lb_policy.h"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "framework/grouping/grouping.h"
+#include "framework/grouping/grouping_registry.h"
+#include "framework/grpc_plugin/server_attribute.h"
+#include "framework/internal/channel_settings.h"
+#include "framework/logging.h"
+#include "src/core/lib/channel/channel_args.h"
+#include "src/core/lib/gprpp/work_serializer.h"
+#include "src/core/lib/iomgr/exec_ctx.h"
+#include "src/core/lib/json/json.h"
+#include "src/core/lib/load_balancing/lb_policy.h"
+#include "src/core/lib/load_balancing/subchannel_interface.h"
+#include "src/core/lib/transport/connectivity_state.h"
+
+namespace slacker::internal {
+namespace {
+
+using grpc_core::Json;
+using grpc_core::LoadBalancingPolicy;
+using grpc_core::RefCountedPtr;
+using grpc_core::SubchannelInterface;
+
+constexpr char kEventTimeArg[] = "slacker.event_time_ns";
+
+class ClusterConfig : public LoadBalancingPolicy::Config {
+ public:
+  absl::string_view name() const override { return kLbPolicyName; }
+
+  std::string cluster;
+  std::string target;
+  std::string namespaces_path;
+  std::string default_spec = "random";
+  GroupingSpec default_grouping;
+  std::map<std::string, std::string> methods;  // name -> spec text
+  std::map<std::string, GroupingSpec> method_groupings;
+  int set_aside_after = 5;
+  absl::Duration set_aside_for = absl::Seconds(10);
+};
+
+// A server's counters, shared by the policy, its pickers and call trackers.
+struct ServerStats : ServerLoad {
+  std::atomic<int> consecutive_unavailable{0};
+  std::atomic<int64_t> set_aside_until_ns{0};  // Unix ns; 0 = not set aside.
+};
+
+class ClusterLbPolicy;
+
+// Everything a picker needs for one namespace, fixed when the picker is made.
+struct NamespaceChoices {
+  std::vector<Candidate> candidates;  // READY, not set aside; by address.
+  std::vector<RefCountedPtr<SubchannelInterface>> subchannels;
+  std::vector<std::shared_ptr<ServerStats>> stats;
+  int publishers = 0;  // Every server publishing it, READY or not.
+  int connecting = 0;  // Publishers that may become READY soon.
+  std::string last_error;
+  // Pickers for the groupings the config names, made up front (read-only);
+  // others (per-call groupings) are made on first use under `mu`.
+  std::map<std::string, std::unique_ptr<GroupingPicker>> pickers;
+  std::mutex mu;
+  std::map<std::string, std::unique_ptr<GroupingPicker>> extra_pickers;
+};
+
+// Counts calls in flight and UNAVAILABLE streaks for one server.
+class CallTracker : public LoadBalancingPolicy::SubchannelCallTrackerInterface {
+ public:
+  CallTracker(std::shared_ptr<ServerStats> stats,
+              RefCountedPtr<ClusterLbPolicy> policy,
+              RefCountedPtr<ClusterConfig> config)
+      : stats_(std::move(stats)),
+        policy_(std::move(policy)),
+        config_(std::move(config)) {}
+  void Start() override { stats_->in_flight.fetch_add(1); }
+  void Finish(FinishArgs args) override;
+
+ private:
+  std::shared_ptr<ServerStats> stats_;
+  RefCountedPtr<ClusterLbPolicy> policy_;
+  RefCountedPtr<ClusterConfig> config_;
+};
+
+class ClusterPicker : public LoadBalancingPolicy::SubchannelPicker {
+ public:
+  ClusterPicker(
+      RefCountedPtr<ClusterLbPolicy> policy,
+      RefCountedPtr<ClusterConfig> config,
+      std::map<std::string, std::shared_ptr<NamespaceChoices>> choices)
+      : policy_(std::move(policy)),
+        config_(std::move(config)),
+        choices_(std::move(choices)) {}
+
+  LoadBalancingPolicy::PickResult Pick(
+      LoadBalancingPolicy::PickArgs args) override;
+
+ private:
+  GroupingPicker* PickerFor(NamespaceChoices& choices,
+                            absl::string_view spec_text,
+                            const GroupingSpec& spec);
+
+  RefCountedPtr<ClusterLbPolicy> policy_;
+  RefCountedPtr<ClusterConfig> config_;
+  std::map<std::string, std::shared_ptr<NamespaceChoices>> choices_;
+};
+
+class ClusterLbPolicy : public LoadBalancingPolicy {
+ public:
+  explicit ClusterLbPolicy(Args args) : LoadBalancingPolicy(std::move(args)) {}
+
+  absl::string_view name() const override { return kLbPolicyName; }
+
+  absl::Status UpdateLocked(UpdateArgs args) override {
+    config_ = std::move(args.config);
+    const ClusterConfig& config = static_cast<const ClusterConfig&>(*config_);
+    if (!args.addresses.ok()) {
+      // ZooKeeper was never reached: nothing known yet to keep serving.
+      if (servers_.empty()) {
+        previous_.clear();
+        channel_control_helper()->UpdateState(
+            GRPC_CHANNEL_TRANSIENT_FAILURE, args.addresses.status(),
+            std::make_unique<TransientFailurePicker>(args.addresses.status()));
+      }
+      return args.addresses.status();
+    }
+    std::map<std::string, std::shared_ptr<const ClusterServer>> wanted;
+    std::map<std::string, grpc_core::ServerAddress> socket_of;
+    for (const grpc_core::ServerAddress& address : *args.addresses) {
+      const auto* attribute = static_cast<const ServerAttribute*>(
+          address.GetAttribute(ServerAttribute::Key()));
+      if (attribute == nullptr) continue;
+      const std::string& key = attribute->server().address;
+      wanted[key] = std::make_shared<const ClusterServer>(attribute->server());
+      socket_of.emplace(key, address);
+    }
+    // Servers that left: their subchannels go (and with the last reference,
+    // their connections).
+    for (auto it = servers_.begin(); it != servers_.end();) {
+      if (wanted.count(it->first) == 0) {
+        it->second.subchannel->CancelConnectivityStateWatch(it->second.watcher);
+        it = servers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& [key, info] : wanted) {
+      auto it = servers_.find(key);
+      if (it != servers_.end()) {
+        it->second.info = info;
+        continue;
+      }
+      Server& server = servers_[key];
+      server.info = info;
+      server.stats = std::make_shared<ServerStats>();
+      server.subchannel = channel_control_helper()->CreateSubchannel(
+          socket_of.at(key), channel_args());
+      if (server.subchannel == nullptr) {
+        servers_.erase(key);
+        continue;
+      }
+      auto watcher = std::make_unique<StateWatcher>(this, key);
+      server.watcher = watcher.get();
+      server.subchannel->WatchConnectivityState(std::move(watcher));
+      server.subchannel->RequestConnection();
+    }
+    UpdatePickerLocked();
+    if (absl::optional<absl::string_view> event =
+            args.args.GetString(kEventTimeArg)) {
+      int64_t ns = 0;
+      if (absl::SimpleAtoi(*event, &ns) && ns != last_event_ns_) {
+        last_event_ns_ = ns;
+        RecordDiscoveryUpdate(config.target,
+                              absl::Now() - absl::FromUnixNanos(ns));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  void ExitIdleLocked() override {
+    for (auto& [key, server] : servers_) server.subchannel->RequestConnection();
+  }
+
+  void ResetBackoffLocked() override {
+    for (auto& [key, server] : servers_) server.subchannel->ResetBackoff();
+  }
+
+  // From any thread: a server was set aside; re-pick without it now, and with
+  // it again when its time is up.
+  void OnSetAside(absl::Duration period) {
+    RefCountedPtr<ClusterLbPolicy> self = RefAsSubclass();
+    auto rebuild = [self] {
+      self->work_serializer()->Run(
+          [self] {
+            if (!self->shut_down_) self->UpdatePickerLocked();
+          },
+          DEBUG_LOCATION);
+    };
+    {
+      grpc_core::ApplicationCallbackExecCtx callback_exec_ctx;
+      grpc_core::ExecCtx exec_ctx;
+      rebuild();
+    }
+    channel_control_helper()->GetEventEngine()->RunAfter(
+        absl::ToChronoNanoseconds(period + absl::Milliseconds(1)), [rebuild] {
+          grpc_core::ApplicationCallbackExecCtx callback_exec_ctx;
+          grpc_core::ExecCtx exec_ctx;
+          rebuild();
+        });
+  }
+
+ private:
+  class StateWatcher
+      : public SubchannelInterface::ConnectivityStateWatcherInterface {
+   public:
+    StateWatcher(ClusterLbPolicy* policy, std::string key)
+        : policy_(policy), key_(std::move(key)) {}
+    void OnConnectivityStateChange(grpc_connectivity_state state,
+                                   absl::Status status) override {
+      policy_->OnStateChangeLocked(key_, state, status);
+    }
+    grpc_pollset_set* interested_parties() override {
+      return policy_->interested_parties();
+    }
+
+   private:
+    ClusterLbPolicy* policy_;  // Outlives the watch: cancelled at shutdown.
+    std::string key_;
+  };
+
+  struct Server {
+    std::shared_ptr<const ClusterServer> info;
+    RefCountedPtr<SubchannelInterface> subchannel;
+    StateWatcher* watcher = nullptr;  // Owned by the subchannel.
+    grpc_connectivity_state state = GRPC_CHANNEL_IDLE;
+    absl::Status status;
+    std::shared_ptr<ServerStats> stats;
+  };
+
+  RefCountedPtr<ClusterLbPolicy> RefAsSubclass() {
+    return RefCountedPtr<ClusterLbPolicy>(
+        static_cast<ClusterLbPolicy*>(Ref().release()));
+  }
+
+  void ShutdownLocked() override {
+    shut_down_ = true;
+    for (auto& [key, server] : servers_) {
+      server.subchannel->CancelConnectivityStateWatch(server.watcher);
+    }
+    servers_.clear();
+  }
+
+  void OnStateChangeLocked(const std::string& key,
+                           grpc_connectivity_state state,
+                           const absl::Status& status) {
+    auto it = servers_.find(key);
+    if (it == servers_.end()) return;
+    Server& server = it->second;
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE && !status.ok()) {
+      server.status = status;
+    }
+    if (state == GRPC_CHANNEL_READY) {
+      server.stats->consecutive_unavailable.store(0);
+    }
+    const bool changed = server.state != state;
+    server.state = state;
+    // A server that closed its connection (GOAWAY, restart) is reconnected
+    // at once, so it is READY again when it is picked.
+    if (state == GRPC_CHANNEL_IDLE) server.subchannel->RequestConnection();
+    if (changed) UpdatePickerLocked();
+  }
+
+  void UpdatePickerLocked() {
+    if (shut_down_ || config_ == nullptr) return;
+    const auto& config = static_cast<const ClusterConfig&>(*config_);
+    const int64_t now_ns = absl::ToUnixNanos(absl::Now());
+    std::map<std::string, std::shared_ptr<NamespaceChoices>> choices;
+    int ready = 0;
+    int connecting = 0;
+    absl::Status failure;
+    for (auto& [key, server] : servers_) {
+      ready += server.state == GRPC_CHANNEL_READY;
+      connecting += server.state == GRPC_CHANNEL_CONNECTING ||
+                    server.state == GRPC_CHANNEL_IDLE;
+      if (!server.status.ok()) failure = server.status;
+    }
+    // Pass 1: the READY servers not set aside; pass 2 (a namespace whose
+    // servers are all set aside): every READY one, since a server that may
+    // fail beats none.
+    for (int pass = 0; pass < 2; ++pass) {
+      for (auto& [key, server] : servers_) {
+        for (const std::string& ns : server.info->namespaces) {
+          std::shared_ptr<NamespaceChoices>& entry = choices[ns];
+          if (entry == nullptr) entry = std::make_shared<NamespaceChoices>();
+          if (pass == 1 && !entry->candidates.empty()) continue;
+          if (pass == 0) {
+            ++entry->publishers;
+            if (server.state == GRPC_CHANNEL_CONNECTING ||
+                server.state == GRPC_CHANNEL_IDLE) {
+              ++entry->connecting;
+            }
+            if (!server.status.ok()) {
+              entry->last_error = std::string(server.status.message());
+            }
+          }
+          if (server.state != GRPC_CHANNEL_READY) continue;
+          const bool aside = server.stats->set_aside_until_ns.load() > now_ns;
+          if (pass == 0 && aside) continue;
+          if (pass == 1 && !aside) continue;
+          Candidate candidate;
+          candidate.address = key;
+          candidate.server_data = server.info->server_data;
+          candidate.weight = server.info->weight;
+          candidate.leader = std::binary_search(server.info->leads.begin(),
+                                                server.info->leads.end(), ns);
+          candidate.load = server.stats;
+          entry->candidates.push_back(std::move(candidate));
+          entry->subchannels.push_back(server.subchannel);
+          entry->stats.push_back(server.stats);
+        }
+      }
+    }
+    // The groupings the config names, for every namespace, made now so that
+    // calls find them without a lock; each continues the previous picker's
+    // state (round_robin's position, sticky's server).
+    for (auto& [ns, entry] : choices) {
+      if (entry->candidates.empty()) continue;
+      std::vector<std::pair<std::string, const GroupingSpec*>> specs = {
+          {config.default_spec, &config.default_grouping}};
+      for (const auto& [name, spec] : config.method_groupings) {
+        specs.emplace_back(config.methods.at(name), &spec);
+      }
+      for (const auto& [text, spec] : specs) {
+        if (entry->pickers.count(text) > 0) continue;
+        const GroupingPicker* previous = nullptr;
+        auto old = previous_.find(ns);
+        if (old != previous_.end()) {
+          auto it = old->second->pickers.find(text);
+          if (it != old->second->pickers.end()) previous = it->second.get();
+        }
+        entry->pickers[text] =
+            spec->grouping->Prepare(entry->candidates, previous);
+      }
+    }
+    previous_ = choices;
+    grpc_connectivity_state state =
+        ready > 0 ? GRPC_CHANNEL_READY
+                  : (connecting > 0 ? GRPC_CHANNEL_CONNECTING
+                                    : GRPC_CHANNEL_TRANSIENT_FAILURE);
+    absl::Status status;
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE) {
+      status = servers_.empty()
+                   ? absl::UnavailableError(absl::StrCat(
+                         "cluster '", config.cluster, "' has no servers"))
+                   : (failure.ok() ? absl::UnavailableError("no server ready")
+                                   : failure);
+    }
+    channel_control_helper()->UpdateState(
+        state, status,
+        std::make_unique<ClusterPicker>(RefAsSubclass(), config_,
+                                        std::move(choices)));
+  }
+
+  RefCountedPtr<Config> config_;
+  std::map<std::string, Server> servers_;
+  // The last picker's choices: the next picker continues their state.
+  std::map<std::string, std::shared_ptr<NamespaceChoices>> previous_;
+  int64_t last_event_ns_ = 0;
+  bool shut_down_ = false;
+};
+
+void CallTracker::Finish(FinishArgs args) {
+  stats_->in_flight.fetch_sub(1);
+  if (args.status.code() != absl::StatusCode::kUnavailable) {
+    stats_->consecutive_unavailable.store(0);
+    return;
+  }
+  const int streak = stats_->consecutive_unavailable.fetch_add(1) + 1;
+  if (config_->set_aside_after <= 0 || streak < config_->set_aside_after) {
+    return;
+  }
+  // Set aside (Curator's note-error, gRPC's outlier ejection): one caller
+  // wins the exchange and tells the policy.
+  const int64_t now = absl::ToUnixNanos(absl::Now());
+  int64_t until = stats_->set_aside_until_ns.load();
+  if (until > now) return;
+  const int64_t next = now + absl::ToInt64Nanoseconds(config_->set_aside_for);
+  if (!stats_->set_aside_until_ns.compare_exchange_strong(until, next)) return;
+  stats_->consecutive_unavailable.store(0);
+  policy_->OnSetAside(config_->set_aside_for);
+}
+
+LoadBalancingPolicy::PickResult ClusterPicker::Pick(
+    LoadBalancingPolicy::PickArgs args) {
+  using PickResult = LoadBalancingPolicy::PickResult;
+  // "/package.Service/Method"
+  absl::string_view path = args.path;
+  absl::ConsumePrefix(&path, "/");
+  const size_t slash = path.find('/');
+  const absl::string_view ns = path.substr(0, slash);
+  const absl::string_view method =
+      slash == absl::string_view::npos ? "" : path.substr(slash + 1);
+  const ClusterConfig& config = *config_;
+  auto found = choices_.find(std::string(ns));
+  if (found == choices_.end()) {
+    return PickResult::Fail(absl::UnavailableError(absl::StrCat(
+        "no server of cluster '", config.cluster, "' publishes namespace '", ns,
+        "' (nothing under ", config.namespaces_path, "/", ns,
+        "): start a server that registers this service in this cluster, or "
+        "check the cluster name")));
+  }
+  NamespaceChoices& choices = *found->second;
+  if (choices.candidates.empty()) {
+    if (choices.connecting > 0) return PickResult::Queue();
+    return PickResult::Fail(absl::UnavailableError(absl::StrCat(
+        "none of the ", choices.publishers, " server(s) of cluster '",
+        config.cluster, "' publishing '", ns, "' is reachable",
+        choices.last_error.empty() ? "" : " (last error: ", choices.last_error,
+        choices.last_error.empty() ? "" : ")")));
+  }
+  std::string grouping_buffer;
+  std::string hash_buffer;
+  absl::optional<absl::string_view> per_call =
+      args.initial_metadata->Lookup(kGroupingMetadata, &grouping_buffer);
+  absl::optional<absl::string_view> hash_key =
+      args.initial_metadata->Lookup(kHashKeyMetadata, &hash_buffer);
+  absl::string_view spec_text = config.default_spec;
+  const GroupingSpec* spec = &config.default_grouping;
+  if (!config.method_groupings.empty()) {
+    auto by_method =
+        config.method_groupings.find(std::string(args.path.substr(1)));
+    if (by_method == config.method_groupings.end()) {
+      by_method = config.method_groupings.find(std::string(ns));
+    }
+    if (by_method != config.method_groupings.end()) {
+      spec_text = config.methods.at(by_method->first);
+      spec = &by_method->second;
+    }
+  }
+  GroupingSpec call_spec;
+  GroupingPicker* picker = nullptr;
+  if (per_call.has_value() && *per_call != spec_text) {
+    absl::StatusOr<GroupingSpec> parsed = ParseGroupingSpec(*per_call);
+    if (!parsed.ok()) return PickResult::Drop(parsed.status());
+    call_spec = std::move(*parsed);
+    spec = &call_spec;
+    spec_text = *per_call;
+    picker = PickerFor(choices, spec_text, call_spec);
+  } else {
+    picker = choices.pickers.at(std::string(spec_text)).get();
+  }
+  CallInfo call;
+  call.cluster = config.cluster;
+  call.name_space = ns;
+  call.method = method;
+  call.hash_key = hash_key.value_or("");
+  call.server = spec->argument;
+  absl::StatusOr<size_t> index = picker->Pick(call);
+  if (!index.ok()) {
+    if (absl::IsUnavailable(index.status())) {
+      if (choices.connecting > 0) return PickResult::Queue();
+      return PickResult::Fail(index.status());
+    }
+    return PickResult::Drop(index.status());
+  }
+  return PickResult::Complete(
+      choices.subchannels[*index],
+      std::make_unique<CallTracker>(choices.stats[*index], policy_, config_));
+}
+
+GroupingPicker* ClusterPicker::PickerFor(NamespaceChoices& choices,
+                                         absl::string_view spec_text,
+                                         const GroupingSpec& spec) {
+  std::lock_guard<std::mutex> lock(choices.mu);
+  std::unique_ptr<GroupingPicker>& picker =
+      choices.extra_pickers[std::string(spec_text)];
+  if (picker == nullptr)
+    picker = spec.grouping->Prepare(choices.candidates, nullptr);
+  return picker.get();
+}
+
+absl::StatusOr<GroupingSpec> ParseSpec(const Json& json,
+                                       absl::string_view what) {
+  if (json.type() != Json::Type::STRING) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " must be a string"));
+  }
+  absl::StatusOr<GroupingSpec> spec = ParseGroupingSpec(json.string_value());
+  if (!spec.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": ", spec.status().message()));
+  }
+  return spec;
+}
+
+class ClusterLbPolicyFactory : public grpc_core::LoadBalancingPolicyFactory {
+ public:
+  grpc_core::OrphanablePtr<LoadBalancingPolicy> CreateLoadBalancingPolicy(
+      LoadBalancingPolicy::Args args) const override {
+    return grpc_core::MakeOrphanable<ClusterLbPolicy>(std::move(args));
+  }
+
+  absl::string_view name() const override { return kLbPolicyName; }
+
+  absl::StatusOr<RefCountedPtr<LoadBalancingPolicy::Config>>
+  ParseLoadBalancingConfig(const Json& json) const override {
+    if (json.type() != Json::Type::OBJECT) {
+      return absl::InvalidArgumentError(
+          "slacker_cluster config must be a JSON object");
+    }
+    auto config = grpc_core::MakeRefCounted<ClusterConfig>();
+    auto string_field = [&](const char* name, std::string* out) {
+      auto it = json.object_value().find(name);
+      if (it != json.object_value().end() &&
+          it->second.type() == Json::Type::STRING) {
+        *out = it->second.string_value();
+      }
+    };
+    string_field("cluster", &config->cluster);
+    string_field("target", &config->target);
+    string_field("namespacesPath", &config->namespaces_path);
+    string_field("grouping", &config->default_spec);
+    absl::StatusOr<GroupingSpec> default_grouping =
+        ParseSpec(Json(config->default_spec), "grouping");
+    if (!default_grouping.ok()) return default_grouping.status();
+    config->default_grouping = std::move(*default_grouping);
+    for (const auto& [name, value] : json.object_value()) {
+      if (name == "methods") {
+        if (value.type() != Json::Type::OBJECT) {
+          return absl::InvalidArgumentError("methods must be a JSON object");
+        }
+        for (const auto& [method, spec_json] : value.object_value()) {
+          absl::StatusOr<GroupingSpec> spec =
+              ParseSpec(spec_json, absl::StrCat("grouping of ", method));
+          if (!spec.ok()) return spec.status();
+          config->methods[method] = spec_json.string_value();
+          config->method_groupings[method] = std::move(*spec);
+        }
+      } else if (name == "setAsideAfter" || name == "setAsideForMs") {
+        int64_t number = 0;
+        if (value.type() != Json::Type::NUMBER ||
+            !absl::SimpleAtoi(value.string_value(), &number) || number < 0) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(name, " must be a whole number >= 0"));
+        }
+        if (name == "setAsideAfter") {
+          config->set_aside_after = static_cast<int>(number);
+        } else {
+          config->set_aside_for = absl::Milliseconds(number);
+        }
+      }
+    }
+    return config;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<grpc_core::LoadBalancingPolicyFactory>
+MakeClusterLbPolicyFactory() {
+  return std::make_unique<ClusterLbPolicyFactory>();
+}
+
+}  // namespace slacker::internal

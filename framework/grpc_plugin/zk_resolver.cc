@@ -1,0 +1,350 @@
+#include "framework/grpc_plugin/zk_resolver.h"
+
+#include <netdb.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "framework/grpc_plugin/server_attribute.h"
+#include "framework/internal/channel_settings.h"
+#include "framework/internal/cluster_view.h"
+#include "framework/logging.h"
+#include "src/core/lib/address_utils/parse_address.h"
+#include "src/core/lib/channel/channel_args.h"
+#include "src/core/lib/gprpp/work_serializer.h"
+#include "src/core/lib/iomgr/exec_ctx.h"
+#include "src/core/lib/json/json.h"
+#include "src/core/lib/resolver/resolver.h"
+#include "src/core/lib/service_config/service_config_impl.h"
+
+namespace slacker::internal {
+namespace {
+
+using grpc_core::ChannelArgs;
+using grpc_core::Json;
+
+constexpr char kEventTimeArg[] = "slacker.event_time_ns";
+
+// "host:port" to a socket address: IP literals directly, names through the
+// system resolver (this runs on the view's thread, never on gRPC's).
+absl::optional<grpc_resolved_address> ToSocketAddress(
+    const std::string& address) {
+  grpc_resolved_address resolved;
+  if (grpc_parse_ipv4_hostport(address, &resolved, /*log_errors=*/false) ||
+      grpc_parse_ipv6_hostport(address, &resolved, /*log_errors=*/false)) {
+    return resolved;
+  }
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return absl::nullopt;
+  const std::string host = address.substr(0, colon);
+  const std::string port = address.substr(colon + 1);
+  addrinfo hints;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0 ||
+      found == nullptr) {
+    return absl::nullopt;
+  }
+  memset(&resolved, 0, sizeof(resolved));
+  memcpy(resolved.addr, found->ai_addr, found->ai_addrlen);
+  resolved.len = found->ai_addrlen;
+  freeaddrinfo(found);
+  return resolved;
+}
+
+class ZkResolver : public grpc_core::Resolver {
+ public:
+  ZkResolver(grpc_core::ResolverArgs args, ClusterViewOptions view_options,
+             Json::Object lb_config, std::string target)
+      : work_serializer_(std::move(args.work_serializer)),
+        result_handler_(std::move(args.result_handler)),
+        channel_args_(args.args),
+        view_options_(std::move(view_options)),
+        lb_config_(std::move(lb_config)),
+        target_(std::move(target)),
+        hooks_(HooksFromArg(args.args.GetVoidPointer(kHooksArg))) {}
+
+  void StartLocked() override {
+    absl::StatusOr<std::unique_ptr<ClusterView>> view = ClusterView::Start(
+        view_options_, [this](const absl::StatusOr<ClusterSnapshot>& snapshot) {
+          OnSnapshot(snapshot);
+        });
+    if (!view.ok()) {
+      Result result;
+      result.addresses = absl::UnavailableError(
+          absl::StrCat(target_, ": ", view.status().message()));
+      result.service_config = absl::UnavailableError("no servers");
+      result_handler_->ReportResult(std::move(result));
+      return;
+    }
+    view_ = std::move(*view);
+  }
+
+  void ShutdownLocked() override {
+    // Stops deliveries: after this OnSnapshot does not run (unless this very
+    // thread is inside it, which then only schedules work already counted).
+    view_.reset();
+  }
+
+ private:
+  // On the view's thread. Builds the result there (parsing, name lookups),
+  // then hands it to gRPC through the work serializer.
+  void OnSnapshot(const absl::StatusOr<ClusterSnapshot>& snapshot) {
+    Result result;
+    if (!snapshot.ok()) {
+      result.addresses = snapshot.status();
+      result.service_config = snapshot.status();
+      Log(LogLevel::kWarning, std::string(snapshot.status().message()));
+    } else {
+      CallHooks(*snapshot);
+      result.addresses = ToAddresses(*snapshot);
+      result.service_config = ServiceConfig();
+      result.args = channel_args_.Set(
+          kEventTimeArg, absl::StrCat(absl::ToUnixNanos(snapshot->event_time)));
+      result.resolution_note =
+          absl::StrCat(snapshot->servers.size(), " server(s) in ", target_);
+    }
+    grpc_core::RefCountedPtr<grpc_core::Resolver> self = Ref();
+    grpc_core::ApplicationCallbackExecCtx callback_exec_ctx;
+    grpc_core::ExecCtx exec_ctx;
+    work_serializer_->Run(
+        [self, result = std::move(result)]() mutable {
+          static_cast<ZkResolver*>(self.get())->ReportLocked(std::move(result));
+        },
+        DEBUG_LOCATION);
+  }
+
+  void ReportLocked(Result result) {
+    if (view_ == nullptr) return;  // Shut down.
+    result_handler_->ReportResult(std::move(result));
+  }
+
+  grpc_core::ServerAddressList ToAddresses(const ClusterSnapshot& snapshot) {
+    grpc_core::ServerAddressList addresses;
+    for (const ClusterServer& server : snapshot.servers) {
+      absl::optional<grpc_resolved_address> socket =
+          ToSocketAddress(server.address);
+      if (!socket.has_value()) {
+        Log(LogLevel::kWarning,
+            absl::StrCat(target_, ": skipping server ", server.address,
+                         ": its host cannot be resolved"));
+        continue;
+      }
+      std::map<const char*,
+               std::unique_ptr<grpc_core::ServerAddress::AttributeInterface>>
+          attributes;
+      attributes[ServerAttribute::Key()] = std::make_unique<ServerAttribute>(
+          std::make_shared<const ClusterServer>(server));
+      addresses.emplace_back(*socket, ChannelArgs(), std::move(attributes));
+    }
+    return addresses;
+  }
+
+  void CallHooks(const ClusterSnapshot& snapshot) {
+    std::map<std::string, std::string> data;
+    for (const ClusterServer& server : snapshot.servers) {
+      data[server.address] = server.server_data;
+    }
+    if (hooks_ != nullptr && hooks_->on_server_data_change) {
+      for (const auto& [address, now] : data) {
+        auto before = server_data_.find(address);
+        const std::string old =
+            before == server_data_.end() ? "" : before->second;
+        if (old != now) hooks_->on_server_data_change(address, old, now);
+      }
+      for (const auto& [address, old] : server_data_) {
+        if (data.count(address) == 0 && !old.empty()) {
+          hooks_->on_server_data_change(address, old, "");
+        }
+      }
+    }
+    server_data_ = std::move(data);
+  }
+
+  // The channel's own service config with the LB policy set to ours.
+  absl::StatusOr<grpc_core::RefCountedPtr<grpc_core::ServiceConfig>>
+  ServiceConfig() {
+    Json::Object config;
+    absl::optional<absl::string_view> own =
+        channel_args_.GetString(kServiceConfigArg);
+    if (!own.has_value())
+      own = channel_args_.GetString(GRPC_ARG_SERVICE_CONFIG);
+    if (own.has_value() && !own->empty()) {
+      absl::StatusOr<Json> parsed = Json::Parse(*own);
+      if (!parsed.ok() || parsed->type() != Json::Type::OBJECT) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("the channel's service config is not a JSON object: ",
+                         parsed.ok() ? "" : parsed.status().message()));
+      }
+      config = parsed->object_value();
+    }
+    auto wait = lb_config_.find("waitForReady");
+    if (wait != lb_config_.end() &&
+        wait->second.type() == Json::Type::JSON_TRUE) {
+      MarkWaitForReady(&config);
+    }
+    config["loadBalancingConfig"] =
+        Json::Array{Json::Object{{kLbPolicyName, lb_config_}}};
+    const std::string json = Json(config).Dump();
+    if (ShouldLog(LogLevel::kDebug)) {
+      Log(LogLevel::kDebug, absl::StrCat(target_, ": service config ", json));
+    }
+    return grpc_core::ServiceConfigImpl::Create(channel_args_, json);
+  }
+
+  // Every method config without its own waitForReady gets it, and one that
+  // names every method ({"name": [{}]}) is added if there is none.
+  static void MarkWaitForReady(Json::Object* config) {
+    Json::Array methods;
+    auto it = config->find("methodConfig");
+    if (it != config->end() && it->second.type() == Json::Type::ARRAY) {
+      methods = it->second.array_value();
+    }
+    bool has_default = false;
+    for (Json& method : methods) {
+      if (method.type() != Json::Type::OBJECT) continue;
+      Json::Object object = method.object_value();
+      auto names = object.find("name");
+      if (names != object.end() && names->second.type() == Json::Type::ARRAY) {
+        for (const Json& name : names->second.array_value()) {
+          has_default |=
+              name.type() == Json::Type::OBJECT && name.object_value().empty();
+        }
+      }
+      object.emplace("waitForReady", true);
+      method = Json(std::move(object));
+    }
+    if (!has_default) {
+      methods.push_back(Json::Object{{"name", Json::Array{Json::Object{}}},
+                                     {"waitForReady", true}});
+    }
+    (*config)["methodConfig"] = std::move(methods);
+  }
+
+  std::shared_ptr<grpc_core::WorkSerializer> work_serializer_;
+  std::unique_ptr<ResultHandler> result_handler_;
+  const ChannelArgs channel_args_;
+  const ClusterViewOptions view_options_;
+  const Json::Object lb_config_;
+  const std::string target_;
+  const std::shared_ptr<ChannelHooks> hooks_;
+
+  // Only touched in the work serializer (or before Start).
+  std::unique_ptr<ClusterView> view_;
+  // Only touched on the view's thread.
+  std::map<std::string, std::string> server_data_;
+};
+
+absl::optional<absl::Duration> ParseMillis(absl::string_view text) {
+  int64_t ms = 0;
+  if (!absl::SimpleAtoi(text, &ms) || ms <= 0) return absl::nullopt;
+  return absl::Milliseconds(ms);
+}
+
+class ZkResolverFactory : public grpc_core::ResolverFactory {
+ public:
+  absl::string_view scheme() const override { return "zk"; }
+
+  bool IsValidUri(const grpc_core::URI& uri) const override {
+    return Parse(uri, ChannelArgs()).ok();
+  }
+
+  grpc_core::OrphanablePtr<grpc_core::Resolver> CreateResolver(
+      grpc_core::ResolverArgs args) const override {
+    absl::StatusOr<Settings> settings = Parse(args.uri, args.args);
+    if (!settings.ok()) {
+      Log(LogLevel::kError, std::string(settings.status().message()));
+      return nullptr;
+    }
+    return grpc_core::MakeOrphanable<ZkResolver>(
+        std::move(args), std::move(settings->view), std::move(settings->lb),
+        std::move(settings->target));
+  }
+
+ private:
+  struct Settings {
+    ClusterViewOptions view;
+    Json::Object lb;
+    std::string target;
+  };
+
+  static absl::StatusOr<Settings> Parse(const grpc_core::URI& uri,
+                                        const ChannelArgs& args) {
+    Settings settings;
+    const std::string target =
+        absl::StrCat("zk://", uri.authority(), uri.path());
+    auto error = [&](absl::string_view what) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad cluster target '", target, "': ", what,
+                       " (expected zk://host:port[,host:port...]/cluster)"));
+    };
+    if (uri.authority().empty()) return error("no ZooKeeper hosts");
+    absl::string_view cluster = uri.path();
+    if (!absl::ConsumePrefix(&cluster, "/") || cluster.empty() ||
+        cluster.find('/') != absl::string_view::npos) {
+      return error("the path must be /<cluster name>");
+    }
+    settings.target = target;
+    settings.view.zookeeper = uri.authority();
+    settings.view.cluster = std::string(cluster);
+    if (absl::optional<int> ms = args.GetInt(kSessionTimeoutArg)) {
+      settings.view.session_timeout = absl::Milliseconds(*ms);
+    }
+    if (absl::optional<std::string> digest = args.GetOwnedString(kDigestArg)) {
+      settings.view.digest = *digest;
+    }
+    if (absl::optional<absl::string_view> json =
+            args.GetString(kClusterConfigArg)) {
+      absl::StatusOr<Json> parsed = Json::Parse(*json);
+      if (!parsed.ok() || parsed->type() != Json::Type::OBJECT) {
+        return error("the channel's cluster settings are not a JSON object");
+      }
+      settings.lb = parsed->object_value();
+    }
+    for (const auto& [key, value] : uri.query_parameter_map()) {
+      if (key == "root") {
+        settings.lb["root"] = std::string(value);
+      } else if (key == "grouping") {
+        settings.lb["grouping"] = std::string(value);
+      } else if (key == "session_timeout" || key == "connect_timeout") {
+        absl::optional<absl::Duration> duration = ParseMillis(value);
+        if (!duration.has_value()) {
+          return error(absl::StrCat(key, " must be milliseconds > 0"));
+        }
+        (key == "session_timeout" ? settings.view.session_timeout
+                                  : settings.view.connect_timeout) = *duration;
+      } else {
+        return error(absl::StrCat(
+            "unknown query parameter '", key,
+            "' (known: root, grouping, session_timeout, connect_timeout)"));
+      }
+    }
+    auto root = settings.lb.find("root");
+    if (root != settings.lb.end()) {
+      if (root->second.type() != Json::Type::STRING) return error("bad root");
+      settings.view.root = root->second.string_value();
+    }
+    settings.lb["cluster"] = settings.view.cluster;
+    settings.lb["target"] = target;
+    settings.lb["namespacesPath"] =
+        absl::StrCat(settings.view.root == "/" ? "" : settings.view.root, "/",
+                     settings.view.cluster, "/namespaces");
+    return settings;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<grpc_core::ResolverFactory> MakeZkResolverFactory() {
+  return std::make_unique<ZkResolverFactory>();
+}
+
+}  // namespace slacker::internal

@@ -1,0 +1,28 @@
+// The `zk` name resolver: target "zk://<zookeeper hosts>/<cluster>[?query]".
+//
+// Query parameters (all optional): root=<path> (default /slacker/cluster),
+// grouping=<spec> (the channel's default grouping), session_timeout=<ms>,
+// connect_timeout=<ms>. Settings given by CreateClusterChannel through channel
+// arguments come first; the query overrides them.
+//
+// It watches the cluster through ClusterView and reports every server that
+// publishes a namespace, each address carrying a ServerAttribute, with a
+// service config that selects the `slacker_cluster` LB policy (and keeps the
+// rest of the channel's own service config: retries, timeouts,
+// wait-for-ready). While ZooKeeper is unreachable it reports nothing new, so
+// the channel keeps the last known servers.
+
+#ifndef SLACKER_FRAMEWORK_GRPC_PLUGIN_ZK_RESOLVER_H_
+#define SLACKER_FRAMEWORK_GRPC_PLUGIN_ZK_RESOLVER_H_
+
+#include <memory>
+
+#include "src/core/lib/resolver/resolver_factory.h"
+
+namespace slacker::internal {
+
+std::unique_ptr<grpc_core::ResolverFactory> MakeZkResolverFactory();
+
+}  // namespace slacker::internal
+
+#endif  // SLACKER_FRAMEWORK_GRPC_PLUGIN_ZK_RESOLVER_H_

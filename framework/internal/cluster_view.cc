@@ -1,0 +1,419 @@
+#include "framework/internal/cluster_view.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "discovery/children_cache.h"
+#include "discovery/zookeeper_client.h"
+#include "discovery/zookeeper_paths.h"
+#include "framework/logging.h"
+#include "protos/slacker/cluster/registry.pb.h"
+
+namespace slacker::internal {
+namespace {
+
+using discovery::ChildrenCache;
+using discovery::ChildrenCacheEventType;
+using discovery::JoinPath;
+
+constexpr absl::string_view kLeaderNode = "_leader";
+constexpr absl::Duration kRetryDelay = absl::Seconds(1);
+
+// Runs teardown work (closing ZooKeeper sessions, joining threads) off every
+// caller's thread: a view may be dropped on a thread of its own ZooKeeper
+// client (through gRPC's work serializer), where closing that client is not
+// allowed. One thread for the process, created on first use and never
+// destroyed (so no static destructor can race it).
+class Reaper {
+ public:
+  static Reaper& Get() {
+    static Reaper* reaper = new Reaper();
+    return *reaper;
+  }
+
+  void Run(std::function<void()> task) {
+    std::lock_guard<std::mutex> lock(mu_);
+    tasks_.push_back(std::move(task));
+    wake_.notify_one();
+  }
+
+ private:
+  Reaper() {
+    std::thread([this] {
+      while (true) {
+        std::function<void()> task;
+        {
+          std::unique_lock<std::mutex> lock(mu_);
+          wake_.wait(lock, [this] { return !tasks_.empty(); });
+          task = std::move(tasks_.front());
+          tasks_.pop_front();
+        }
+        task();
+      }
+    }).detach();
+  }
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> tasks_;
+};
+
+// "host:port" or "[v6]:port" with a port in 1..65535.
+bool IsHostPort(absl::string_view address) {
+  const size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0) return false;
+  int port = 0;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 1 ||
+      port > 65535) {
+    return false;
+  }
+  absl::string_view host = address.substr(0, colon);
+  if (host.front() == '[') return host.size() > 2 && host.back() == ']';
+  return host.find(':') == absl::string_view::npos;
+}
+
+}  // namespace
+
+bool ClusterServer::operator==(const ClusterServer& other) const {
+  return address == other.address && namespaces == other.namespaces &&
+         leads == other.leads && server_data == other.server_data &&
+         weight == other.weight;
+}
+
+absl::Status ParseServerInfo(const std::string& json, ClusterServer* server) {
+  cluster::ServerInfo info;
+  google::protobuf::util::JsonParseOptions lenient;
+  lenient.ignore_unknown_fields = true;
+  const auto parsed =
+      google::protobuf::util::JsonStringToMessage(json, &info, lenient);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not ServerInfo JSON: ", std::string(parsed.message())));
+  }
+  std::string data;
+  double weight = 1;
+  if (info.has_server_data()) {
+    if (!google::protobuf::util::MessageToJsonString(info.server_data(), &data)
+             .ok()) {
+      return absl::InvalidArgumentError(
+          "server data cannot be written as JSON");
+    }
+    // Read "weight" through a message of its own: protobuf's Struct map
+    // accessors are not usable under ThreadSanitizer with Debian's library.
+    cluster::ServerWeight probe;
+    if (info.server_data().has_struct_value() &&
+        google::protobuf::util::JsonStringToMessage(data, &probe, lenient)
+            .ok() &&
+        probe.weight() > 0 &&
+        probe.weight() < std::numeric_limits<double>::infinity()) {
+      weight = probe.weight();
+    }
+  }
+  server->server_data = std::move(data);
+  server->weight = weight;
+  return absl::OkStatus();
+}
+
+class ClusterView::Core : public std::enable_shared_from_this<Core> {
+ public:
+  Core(ClusterViewOptions options, Listener listener)
+      : options_(std::move(options)), listener_(std::move(listener)) {
+    cluster_path_ = JoinPath(options_.root, options_.cluster);
+  }
+
+  void Start() {
+    std::shared_ptr<Core> self = shared_from_this();
+    connector_ = std::thread([self] { self->ConnectLoop(); });
+  }
+
+  // Stops deliveries; see ~ClusterView. Teardown continues on the reaper.
+  void Stop() {
+    Log(LogLevel::kDebug,
+        absl::StrCat("cluster '", options_.cluster, "': no longer watched"));
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      stopped_ = true;
+      wake_.notify_all();
+      if (delivering_ && delivering_thread_ != std::this_thread::get_id()) {
+        wake_.wait(lock, [this] { return !delivering_; });
+      }
+    }
+    std::shared_ptr<Core> self = shared_from_this();
+    Reaper::Get().Run([self] { self->TearDown(); });
+  }
+
+  const ClusterViewOptions& options() const { return options_; }
+
+  std::string NamespacePath(const std::string& ns) const {
+    return JoinPath(JoinPath(cluster_path_, "namespaces"), ns);
+  }
+
+ private:
+  struct NamespaceCaches {
+    std::unique_ptr<ChildrenCache> members;   // <ns>/<host:port>, _leader
+    std::unique_ptr<ChildrenCache> election;  // <ns>/_leader/<candidate>
+  };
+
+  bool stopped() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stopped_;
+  }
+
+  void ConnectLoop() {
+    discovery::ZooKeeperOptions zk;
+    zk.connect_string = options_.zookeeper;
+    zk.session_timeout = options_.session_timeout;
+    zk.connect_timeout = options_.connect_timeout;
+    zk.digest = options_.digest;
+    while (!stopped()) {
+      absl::StatusOr<std::unique_ptr<discovery::ZooKeeperClient>> client =
+          discovery::ZooKeeperClient::Connect(zk);
+      if (client.ok()) {
+        std::lock_guard<std::mutex> lock(caches_mu_);
+        client_ = std::move(*client);
+        break;
+      }
+      absl::Status error = client.status();
+      const bool permanent = absl::IsInvalidArgument(error);
+      Deliver(absl::UnavailableError(
+          absl::StrCat("cluster '", options_.cluster,
+                       "': cannot use ZooKeeper at ", options_.zookeeper, ": ",
+                       error.message(), permanent ? "" : " (still trying)")));
+      if (permanent) return;
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait_for(lock, absl::ToChronoSeconds(kRetryDelay),
+                     [this] { return stopped_; });
+    }
+    if (stopped()) return;
+    Log(LogLevel::kInfo,
+        absl::StrCat("cluster '", options_.cluster, "': watching ",
+                     cluster_path_, " on ", options_.zookeeper));
+    std::lock_guard<std::mutex> lock(caches_mu_);
+    servers_ =
+        Watch(JoinPath(cluster_path_, "servers"),
+              [this](const discovery::ChildrenCacheEvent&) { Rebuild(); });
+    namespaces_ = Watch(JoinPath(cluster_path_, "namespaces"),
+                        [this](const discovery::ChildrenCacheEvent& event) {
+                          OnNamespaceEvent(event);
+                        });
+  }
+
+  std::unique_ptr<ChildrenCache> Watch(const std::string& path,
+                                       ChildrenCache::Listener listener) {
+    absl::StatusOr<std::unique_ptr<ChildrenCache>> cache =
+        ChildrenCache::Create(client_.get(), path);
+    if (!cache.ok()) {
+      // Only an invalid path fails here, and the paths were validated.
+      Log(LogLevel::kError,
+          absl::StrCat("cannot watch ", path, ": ", cache.status().ToString()));
+      return nullptr;
+    }
+    (*cache)->AddListener(std::move(listener));
+    return std::move(*cache);
+  }
+
+  // On the ZooKeeper client's listener thread, like every cache listener.
+  void OnNamespaceEvent(const discovery::ChildrenCacheEvent& event) {
+    if (stopped()) return;
+    if (event.type == ChildrenCacheEventType::kAdded) {
+      const std::string path = NamespacePath(event.name);
+      if (!discovery::ValidatePath(path).ok()) {
+        LogOnce(path, "a namespace node whose name is not a valid path");
+      } else {
+        auto rebuild = [this](const discovery::ChildrenCacheEvent&) {
+          Rebuild();
+        };
+        NamespaceCaches caches;
+        caches.members = Watch(path, rebuild);
+        caches.election = Watch(JoinPath(path, kLeaderNode), rebuild);
+        std::lock_guard<std::mutex> lock(caches_mu_);
+        namespace_caches_[event.name] = std::move(caches);
+      }
+    } else if (event.type == ChildrenCacheEventType::kRemoved) {
+      NamespaceCaches gone;
+      {
+        std::lock_guard<std::mutex> lock(caches_mu_);
+        auto it = namespace_caches_.find(event.name);
+        if (it != namespace_caches_.end()) {
+          gone = std::move(it->second);
+          namespace_caches_.erase(it);
+        }
+      }
+      if (gone.members != nullptr) gone.members->Close();
+      if (gone.election != nullptr) gone.election->Close();
+    }
+    Rebuild();
+  }
+
+  // The listener thread is the only one that rebuilds, so reads of the caches
+  // and of logged_ need no more than caches_mu_.
+  void Rebuild() {
+    const absl::Time event_time = absl::Now();
+    if (stopped()) return;
+    std::map<std::string, ClusterServer> servers;
+    {
+      std::lock_guard<std::mutex> lock(caches_mu_);
+      if (servers_ == nullptr || namespaces_ == nullptr ||
+          !servers_->initialized() || !namespaces_->initialized()) {
+        return;
+      }
+      for (const auto& [ns, caches] : namespace_caches_) {
+        if (caches.members == nullptr || caches.election == nullptr) continue;
+        if (!caches.members->initialized() || !caches.election->initialized()) {
+          return;  // Not a complete picture yet; its kInitialized follows.
+        }
+        for (const auto& [name, node] : caches.members->Snapshot()) {
+          if (name == kLeaderNode) continue;
+          if (!IsHostPort(name)) {
+            LogOnce(JoinPath(NamespacePath(ns), name),
+                    "a publisher whose name is not host:port");
+            continue;
+          }
+          ClusterServer& server = servers[name];
+          server.address = name;
+          server.namespaces.push_back(ns);
+        }
+        // The lowest sequence leads (see discovery/leader_election.h).
+        std::optional<int64_t> lowest;
+        std::string leader;
+        for (const auto& [name, node] : caches.election->Snapshot()) {
+          std::optional<int64_t> sequence = discovery::SequenceNumber(name);
+          if (!sequence.has_value()) continue;
+          if (!lowest.has_value() || *sequence < *lowest) {
+            lowest = sequence;
+            leader = node.data;
+          }
+        }
+        auto it = servers.find(leader);
+        if (it != servers.end()) it->second.leads.push_back(ns);
+      }
+      for (const auto& [name, node] : servers_->Snapshot()) {
+        auto it = servers.find(name);
+        if (it == servers.end()) continue;  // Publishes nothing now.
+        absl::Status parsed = ParseServerInfo(node.data, &it->second);
+        if (!parsed.ok()) {
+          LogOnce(
+              absl::StrCat(JoinPath(JoinPath(cluster_path_, "servers"), name),
+                           "@", node.stat.mzxid),
+              absl::StrCat("server data skipped, ", parsed.message()));
+        }
+      }
+    }
+    ClusterSnapshot snapshot;
+    snapshot.event_time = event_time;
+    for (auto& [address, server] : servers) {
+      std::sort(server.namespaces.begin(), server.namespaces.end());
+      std::sort(server.leads.begin(), server.leads.end());
+      snapshot.servers.push_back(std::move(server));
+    }
+    if (delivered_any_ && snapshot.servers == last_.servers) return;
+    delivered_any_ = true;
+    last_ = snapshot;
+    Deliver(std::move(snapshot));
+  }
+
+  void LogOnce(const std::string& key, absl::string_view what) {
+    if (!logged_.insert(key).second) return;
+    Log(LogLevel::kWarning, absl::StrCat("cluster '", options_.cluster,
+                                         "': ignoring ", key, ": ", what));
+  }
+
+  void Deliver(const absl::StatusOr<ClusterSnapshot>& snapshot) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopped_) return;
+      delivering_ = true;
+      delivering_thread_ = std::this_thread::get_id();
+    }
+    listener_(snapshot);
+    std::lock_guard<std::mutex> lock(mu_);
+    delivering_ = false;
+    wake_.notify_all();
+  }
+
+  void TearDown() {
+    if (connector_.joinable()) connector_.join();
+    std::unique_ptr<ChildrenCache> servers, namespaces;
+    {
+      std::lock_guard<std::mutex> lock(caches_mu_);
+      servers = std::move(servers_);
+      namespaces = std::move(namespaces_);
+    }
+    // Closed first, so that no namespace cache is made after the swap below.
+    namespaces.reset();  // Closes.
+    servers.reset();
+    std::map<std::string, NamespaceCaches> namespace_caches;
+    std::unique_ptr<discovery::ZooKeeperClient> client;
+    {
+      std::lock_guard<std::mutex> lock(caches_mu_);
+      namespace_caches.swap(namespace_caches_);
+      client = std::move(client_);
+    }
+    namespace_caches.clear();  // Closes; every cache before the client.
+    if (client != nullptr) client->Close();
+  }
+
+  const ClusterViewOptions options_;
+  const Listener listener_;
+  std::string cluster_path_;
+  std::thread connector_;
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopped_ = false;
+  bool delivering_ = false;
+  std::thread::id delivering_thread_;
+
+  // The client and caches: written by the connector and the listener thread,
+  // taken apart by TearDown.
+  std::mutex caches_mu_;
+  std::unique_ptr<discovery::ZooKeeperClient> client_;
+  std::unique_ptr<ChildrenCache> servers_;
+  std::unique_ptr<ChildrenCache> namespaces_;
+  std::map<std::string, NamespaceCaches> namespace_caches_;
+
+  // Listener thread only.
+  bool delivered_any_ = false;
+  ClusterSnapshot last_;
+  std::set<std::string> logged_;
+};
+
+absl::StatusOr<std::unique_ptr<ClusterView>> ClusterView::Start(
+    ClusterViewOptions options, Listener listener) {
+  absl::Status valid =
+      discovery::ValidateNodeName(options.cluster, "cluster name");
+  if (valid.ok()) valid = discovery::ValidatePath(options.root);
+  if (!valid.ok()) return valid;
+  if (options.zookeeper.empty()) {
+    return absl::InvalidArgumentError(
+        "no ZooKeeper connect string (host:port[,host:port...])");
+  }
+  auto core = std::make_shared<Core>(std::move(options), std::move(listener));
+  core->Start();
+  return std::unique_ptr<ClusterView>(new ClusterView(std::move(core)));
+}
+
+ClusterView::ClusterView(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+
+ClusterView::~ClusterView() { core_->Stop(); }
+
+const ClusterViewOptions& ClusterView::options() const {
+  return core_->options();
+}
+
+std::string ClusterView::NamespacePath(const std::string& ns) const {
+  return core_->NamespacePath(ns);
+}
+
+}  // namespace slacker::internal

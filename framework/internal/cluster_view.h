@@ -1,0 +1,101 @@
+// ClusterView: the client side's live picture of one cluster in ZooKeeper,
+// read from the layout in README.md ("What is published"):
+//
+//   <root>/<cluster>/namespaces/<ns>/<host:port>   who publishes <ns>
+//   <root>/<cluster>/namespaces/<ns>/_leader/...   who leads <ns>
+//   <root>/<cluster>/servers/<host:port>           each server's data
+//
+// It watches those nodes through the ZooKeeper layer (no polling) and hands
+// its listener a full snapshot after every change. It connects in the
+// background and keeps trying while ZooKeeper cannot be reached; once it has
+// a picture it keeps it through disconnections and session expiry (the
+// watched views keep their contents) and converges to the truth when
+// ZooKeeper is back. Anything malformed read from ZooKeeper is logged and
+// skipped.
+//
+// No gRPC type here: the resolver in framework/grpc_plugin/ turns snapshots
+// into gRPC addresses.
+
+#ifndef SLACKER_FRAMEWORK_INTERNAL_CLUSTER_VIEW_H_
+#define SLACKER_FRAMEWORK_INTERNAL_CLUSTER_VIEW_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace slacker::internal {
+
+// One server as the cluster's nodes describe it.
+struct ClusterServer {
+  std::string address;                  // "host:port", as registered.
+  std::vector<std::string> namespaces;  // Published now; sorted.
+  std::vector<std::string> leads;       // Namespaces it leads; sorted.
+  std::string server_data;              // JSON; "" if none or unreadable.
+  double weight = 1;  // server_data's "weight" when a positive number.
+
+  bool operator==(const ClusterServer& other) const;
+};
+
+struct ClusterSnapshot {
+  std::vector<ClusterServer> servers;  // Sorted by address.
+  // When the ZooKeeper event that led to this snapshot reached this process.
+  absl::Time event_time;
+};
+
+struct ClusterViewOptions {
+  std::string zookeeper;  // Connect string: "host:port[,host:port...]".
+  std::string root = "/slacker/cluster";
+  std::string cluster;
+  absl::Duration session_timeout = absl::Seconds(10);
+  // How long one connection attempt waits; attempts repeat until Stop.
+  absl::Duration connect_timeout = absl::Seconds(5);
+  std::string digest;  // "user:password" or empty.
+};
+
+// Thread-safe. Owned by its creator.
+class ClusterView {
+ public:
+  // Called with the first complete snapshot and after every change; with an
+  // UNAVAILABLE status (naming ZooKeeper's address and the cluster) while no
+  // session has ever been made. One call at a time, on a thread of the view's
+  // own: it may block briefly, not for long (later updates wait for it).
+  using Listener =
+      std::function<void(const absl::StatusOr<ClusterSnapshot>& snapshot)>;
+
+  // Starts watching. InvalidArgument for an invalid cluster name or root
+  // path; ZooKeeper being unreachable is not an error here (see Listener).
+  static absl::StatusOr<std::unique_ptr<ClusterView>> Start(
+      ClusterViewOptions options, Listener listener);
+
+  // When it returns, the listener is not running (unless this is called from
+  // the listener itself) and will not be called again. It does not wait for
+  // ZooKeeper: the session is closed on a background thread. May be called
+  // from any thread, including from the listener.
+  ~ClusterView();
+  ClusterView(const ClusterView&) = delete;
+  ClusterView& operator=(const ClusterView&) = delete;
+
+  const ClusterViewOptions& options() const;
+
+  // Paths of the cluster's nodes, for messages.
+  std::string NamespacePath(const std::string& ns) const;
+
+ private:
+  class Core;
+  explicit ClusterView(std::shared_ptr<Core> core);
+  std::shared_ptr<Core> core_;
+};
+
+// Parses a server node's data (ServerInfo JSON) into `server`'s server_data
+// and weight. InvalidArgument, saying why, for data that is not ServerInfo
+// JSON; the server's fields are then left as they were.
+absl::Status ParseServerInfo(const std::string& json, ClusterServer* server);
+
+}  // namespace slacker::internal
+
+#endif  // SLACKER_FRAMEWORK_INTERNAL_CLUSTER_VIEW_H_
