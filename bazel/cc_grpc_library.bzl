@@ -133,6 +133,11 @@ def cc_grpc_library(name, srcs, deps = [], visibility = None, testonly = None, *
         hdrs = [":%s_headers" % name],
         # Generated code is not held to the project's warning flags.
         copts = ["-w"],
+        # foo.pb.cc registers foo.proto's descriptors at start-up. A server
+        # that references only the generated service class would otherwise
+        # drop that object when linking statically, and the cluster server
+        # could not describe its methods in ZooKeeper.
+        alwayslink = True,
         deps = deps + [str(Label("//third_party:grpc++")), str(Label("//third_party:protobuf"))],
         visibility = visibility,
         testonly = testonly,

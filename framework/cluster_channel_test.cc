@@ -445,6 +445,29 @@ TEST_F(ClusterChannelTest, WithoutRetriesOnlyCallsInFlightOnACrashFail) {
             << " failed of " << ok.load() + failures.size() << std::endl;
 }
 
+TEST_F(ClusterChannelTest, ServerFailingWithUnavailableIsSetAside) {
+  const std::string healthy = StartServer();
+  const std::string failing = StartServer("echo", "", /*fail=*/14);
+  ClusterChannelOptions options;
+  options.grouping = "round_robin";
+  options.set_aside_after = 3;
+  options.set_aside_for = absl::Seconds(60);
+  auto stub = EchoService::NewStub(Channel(options));
+  ASSERT_TRUE(Eventually([&] { return WhoAmI(*stub, healthy) == healthy; }));
+  ASSERT_TRUE(Eventually([&] {
+    grpc::Status status;
+    WhoAmI(*stub, failing, "", &status);
+    return status.error_code() == grpc::StatusCode::UNAVAILABLE;
+  }));
+  // Round robin alternates until the failing server has failed 3 times in a
+  // row (counting the probe above), then only the healthy one is picked.
+  int failures = 0;
+  for (int i = 0; i < 10; ++i) failures += WhoAmI(*stub).empty();
+  EXPECT_LE(failures, 3);
+  EXPECT_GE(failures, 1);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(WhoAmI(*stub), healthy);
+}
+
 TEST_F(ClusterChannelTest, KeepsServingWhileZooKeeperIsDown) {
   const std::string a = StartServer();
   const std::string b = StartServer();

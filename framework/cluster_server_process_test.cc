@@ -104,6 +104,10 @@ TEST_F(ClusterServerProcessTest, KilledLeaderIsReplacedWithinSessionTimeout) {
     return participants.ok() && participants->size() == 2;
   }));
   EXPECT_EQ(Leader(), *first_address);  // Exactly one leader: the first.
+  // A server binary that links only the generated service still describes
+  // its methods (their descriptors are linked in; see cc_grpc_library).
+  EXPECT_TRUE(Exists(
+      "/slacker/cluster/test/functions/slacker.testing.EchoService/Echo"));
 
   const absl::Time killed = absl::Now();
   first->Kill(SIGKILL);
