@@ -87,7 +87,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
       "},\"setAsideAfter\":", std::max(0, options.set_aside_after),
       ",\"setAsideForMs\":",
       std::max<int64_t>(0, absl::ToInt64Milliseconds(options.set_aside_for)),
-      ",\"waitForReady\":", options.wait_for_ready ? "true" : "false", "}");
+      ",\"waitForReady\":", options.wait_for_ready ? "true" : "false",
+      ",\"healthChecks\":", options.health_checks ? "true" : "false", "}");
 
   grpc::ChannelArguments args = options.channel_arguments;
   args.SetString(internal::kClusterConfigArg, config);
@@ -101,18 +102,18 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
     args.SetString(internal::kServiceConfigArg, options.service_config_json);
   }
   if (options.on_server_data_change) {
-    auto hooks = std::make_shared<internal::ChannelHooks>();
+    auto* hooks = new internal::ChannelHooks();
     hooks->on_server_data_change = [handler = options.on_server_data_change](
                                        const std::string& address,
                                        const std::string& old_data,
                                        const std::string& new_data) {
       handler(ServerDataChange{address, old_data, new_data});
     };
-    // The pointer argument owns a copy of this shared_ptr (see the vtable).
-    std::shared_ptr<internal::ChannelHooks> holder = hooks;
-    args.SetPointerWithVtable(internal::kHooksArg, &holder,
+    void* value = internal::NewHooksArg(hooks);
+    args.SetPointerWithVtable(internal::kHooksArg, value,
                               static_cast<const grpc_arg_pointer_vtable*>(
                                   internal::ChannelHooksVtable()));
+    internal::ReleaseHooks(value);  // The argument holds its own reference.
   }
   return grpc::CreateCustomChannel(ClusterTarget(zookeeper, cluster),
                                    std::move(credentials), args);

@@ -38,9 +38,10 @@
 // set_wait_for_ready), in which case it waits for a server up to its
 // deadline. A server whose calls fail with UNAVAILABLE `set_aside_after` times
 // in a row is not picked for `set_aside_for` (unless no other server of the
-// namespace is READY). ZooKeeper unreachable: the channel keeps using the
-// servers it knew; if it never reached ZooKeeper, calls fail with UNAVAILABLE
-// naming ZooKeeper's address while it keeps trying.
+// namespace is READY). A server whose health service reports the namespace
+// NOT_SERVING is not picked for it (health_checks). ZooKeeper unreachable: the
+// channel keeps using the servers it knew; if it never reached ZooKeeper, calls
+// fail with UNAVAILABLE naming ZooKeeper's address while it keeps trying.
 
 #ifndef SLACKER_FRAMEWORK_CLUSTER_CHANNEL_H_
 #define SLACKER_FRAMEWORK_CLUSTER_CHANNEL_H_
@@ -102,6 +103,12 @@ struct ClusterChannelOptions {
   // server is set aside for `set_aside_for`. 0 turns it off.
   int set_aside_after = 5;
   absl::Duration set_aside_for = absl::Seconds(10);
+
+  // Client-side health checking: each server's standard health service
+  // (grpc.health.v1.Health/Watch, one stream per namespace on the server's
+  // one connection) must report the namespace SERVING for the server to be
+  // picked for it. A server without the health service counts as SERVING.
+  bool health_checks = true;
 
   // The ZooKeeper session the channel watches the cluster with.
   absl::Duration session_timeout = absl::Seconds(10);

@@ -67,13 +67,14 @@ class ClusterChannelTest : public slacker::testing::ZooKeeperTest {
 
   // Starts a server; returns its address once it is published.
   std::string StartServer(const std::string& services = "echo",
-                          const std::string& server_data = "", int fail = 0) {
+                          const std::string& server_data = "", int fail = 0,
+                          const std::string& not_serving = "") {
     const std::string program = absl::GetFlag(FLAGS_server_program);
     auto child = std::make_unique<Child>(std::vector<std::string>{
         program, "--zookeeper=" + ConnectString(), "--cluster=test",
         "--session_timeout_ms=2000", "--drain_ms=1000",
         "--services=" + services, "--server_data=" + server_data,
-        absl::StrCat("--fail=", fail)});
+        absl::StrCat("--fail=", fail), "--not_serving=" + not_serving});
     std::optional<std::string> address = child->WaitForLine("published ");
     EXPECT_TRUE(address.has_value()) << "server did not start";
     if (!address.has_value()) return "";
@@ -466,6 +467,39 @@ TEST_F(ClusterChannelTest, ServerFailingWithUnavailableIsSetAside) {
   EXPECT_LE(failures, 3);
   EXPECT_GE(failures, 1);
   for (int i = 0; i < 100; ++i) EXPECT_EQ(WhoAmI(*stub), healthy);
+}
+
+TEST_F(ClusterChannelTest, NotServingNamespaceIsNotPicked) {
+  const std::string serving = StartServer("echo,other");
+  // Published in ZooKeeper for both, but its health says NOT_SERVING for
+  // EchoService.
+  const std::string sick = StartServer("echo,other", "", 0, kEchoNamespace);
+  ClusterChannelOptions options;
+  options.grouping = "round_robin";
+  auto channel = Channel(options);
+  auto echo = EchoService::NewStub(channel);
+  auto other = OtherEchoService::NewStub(channel);
+  // OtherEchoService is healthy on both: both are used.
+  std::set<std::string> other_seen;
+  ASSERT_TRUE(Eventually([&] {
+    grpc::ClientContext context;
+    Ping request, response;
+    request.set_text("whoami");
+    if (other->Echo(&context, request, &response).ok()) {
+      other_seen.insert(response.text());
+    }
+    return other_seen.size() == 2;
+  }));
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(WhoAmI(*echo), serving);
+  // Not even when asked for by address: it is not a candidate.
+  grpc::Status status;
+  WhoAmI(*echo, sick, "", &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  // With health checks off, ZooKeeper alone decides.
+  options.health_checks = false;
+  auto unchecked = EchoService::NewStub(Channel(options));
+  EXPECT_TRUE(WaitForServers(*unchecked, {serving, sick}));
 }
 
 TEST_F(ClusterChannelTest, KeepsServingWhileZooKeeperIsDown) {

@@ -224,6 +224,11 @@ class ClusterServer {
   // Blocks until a shutdown has finished.
   void Wait();
 
+  // The gRPC server underneath, for what this class does not wrap (e.g. its
+  // health service's SetServingStatus, for a server that wants to report a
+  // namespace NOT_SERVING while staying published). Owned by this object.
+  grpc::Server* grpc_server() const { return server_.get(); }
+
   // The server's ZooKeeper session (id, password), so that tests can expire
   // it. Not for production use.
   std::pair<int64_t, std::string> zookeeper_session_for_testing() const;

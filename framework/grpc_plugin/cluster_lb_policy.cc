@@ -16,6 +16,8 @@
 #include "framework/grpc_plugin/server_attribute.h"
 #include "framework/internal/channel_settings.h"
 #include "framework/logging.h"
+#include "src/core/ext/filters/client_channel/subchannel.h"
+#include "src/core/ext/filters/client_channel/subchannel_interface_internal.h"
 #include "src/core/lib/channel/channel_args.h"
 #include "src/core/lib/gprpp/work_serializer.h"
 #include "src/core/lib/iomgr/exec_ctx.h"
@@ -47,6 +49,7 @@ class ClusterConfig : public LoadBalancingPolicy::Config {
   std::map<std::string, GroupingSpec> method_groupings;
   int set_aside_after = 5;
   absl::Duration set_aside_for = absl::Seconds(10);
+  bool health_checks = true;
 };
 
 // A server's counters, shared by the policy, its pickers and call trackers.
@@ -80,14 +83,23 @@ class CallTracker : public LoadBalancingPolicy::SubchannelCallTrackerInterface {
               RefCountedPtr<ClusterConfig> config)
       : stats_(std::move(stats)),
         policy_(std::move(policy)),
-        config_(std::move(config)) {}
-  void Start() override { stats_->in_flight.fetch_add(1); }
+        config_(std::move(config)) {
+    published_.store(true, std::memory_order_release);
+  }
+  void Start() override {
+    published_.load(std::memory_order_acquire);
+    stats_->in_flight.fetch_add(1);
+  }
   void Finish(FinishArgs args) override;
 
  private:
   std::shared_ptr<ServerStats> stats_;
   RefCountedPtr<ClusterLbPolicy> policy_;
   RefCountedPtr<ClusterConfig> config_;
+  // gRPC hands a tracker from the picking thread to the threads that start
+  // and finish the call through its own (uninstrumented) synchronization;
+  // this makes that hand-off visible to ThreadSanitizer. Same in the picker.
+  std::atomic<bool> published_{false};
 };
 
 class ClusterPicker : public LoadBalancingPolicy::SubchannelPicker {
@@ -98,7 +110,9 @@ class ClusterPicker : public LoadBalancingPolicy::SubchannelPicker {
       std::map<std::string, std::shared_ptr<NamespaceChoices>> choices)
       : policy_(std::move(policy)),
         config_(std::move(config)),
-        choices_(std::move(choices)) {}
+        choices_(std::move(choices)) {
+    published_.store(true, std::memory_order_release);
+  }
 
   LoadBalancingPolicy::PickResult Pick(
       LoadBalancingPolicy::PickArgs args) override;
@@ -111,6 +125,7 @@ class ClusterPicker : public LoadBalancingPolicy::SubchannelPicker {
   RefCountedPtr<ClusterLbPolicy> policy_;
   RefCountedPtr<ClusterConfig> config_;
   std::map<std::string, std::shared_ptr<NamespaceChoices>> choices_;
+  std::atomic<bool> published_{false};  // See CallTracker.
 };
 
 class ClusterLbPolicy : public LoadBalancingPolicy {
@@ -120,8 +135,13 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
   absl::string_view name() const override { return kLbPolicyName; }
 
   absl::Status UpdateLocked(UpdateArgs args) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
     config_ = std::move(args.config);
     const ClusterConfig& config = static_cast<const ClusterConfig&>(*config_);
+    if (!configured_) {
+      configured_ = true;
+      health_checks_ = config.health_checks;
+    }
     if (!args.addresses.ok()) {
       // ZooKeeper was never reached: nothing known yet to keep serving.
       if (servers_.empty()) {
@@ -137,7 +157,12 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
     for (const grpc_core::ServerAddress& address : *args.addresses) {
       const auto* attribute = static_cast<const ServerAttribute*>(
           address.GetAttribute(ServerAttribute::Key()));
-      if (attribute == nullptr) continue;
+      if (attribute == nullptr) {
+        Log(LogLevel::kWarning,
+            absl::StrCat(config.target,
+                         ": address without server: ", address.ToString()));
+        continue;
+      }
       const std::string& key = attribute->server().address;
       wanted[key] = std::make_shared<const ClusterServer>(attribute->server());
       socket_of.emplace(key, address);
@@ -146,6 +171,7 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
     // their connections).
     for (auto it = servers_.begin(); it != servers_.end();) {
       if (wanted.count(it->first) == 0) {
+        CancelHealthLocked(it->second);
         it->second.subchannel->CancelConnectivityStateWatch(it->second.watcher);
         it = servers_.erase(it);
       } else {
@@ -156,6 +182,7 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
       auto it = servers_.find(key);
       if (it != servers_.end()) {
         it->second.info = info;
+        SyncHealthLocked(key, it->second);
         continue;
       }
       Server& server = servers_[key];
@@ -170,6 +197,18 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
       auto watcher = std::make_unique<StateWatcher>(this, key);
       server.watcher = watcher.get();
       server.subchannel->WatchConnectivityState(std::move(watcher));
+      if (health_checks_) {
+        auto slot = std::make_shared<grpc_core::Subchannel*>(nullptr);
+        server.subchannel->AddDataWatcher(
+            std::make_unique<SubchannelGrabber>(slot));
+        server.core = *slot;
+        if (server.core == nullptr) {
+          Log(LogLevel::kWarning,
+              absl::StrCat(config.target, ": no health checks for ", key,
+                           " (this gRPC build does not expose subchannels)"));
+        }
+        SyncHealthLocked(key, server);
+      }
       server.subchannel->RequestConnection();
     }
     UpdatePickerLocked();
@@ -186,35 +225,21 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
   }
 
   void ExitIdleLocked() override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
     for (auto& [key, server] : servers_) server.subchannel->RequestConnection();
   }
 
   void ResetBackoffLocked() override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
     for (auto& [key, server] : servers_) server.subchannel->ResetBackoff();
   }
 
   // From any thread: a server was set aside; re-pick without it now, and with
   // it again when its time is up.
-  void OnSetAside(absl::Duration period) {
-    RefCountedPtr<ClusterLbPolicy> self = RefAsSubclass();
-    auto rebuild = [self] {
-      self->work_serializer()->Run(
-          [self] {
-            if (!self->shut_down_) self->UpdatePickerLocked();
-          },
-          DEBUG_LOCATION);
-    };
-    {
-      grpc_core::ApplicationCallbackExecCtx callback_exec_ctx;
-      grpc_core::ExecCtx exec_ctx;
-      rebuild();
-    }
-    channel_control_helper()->GetEventEngine()->RunAfter(
-        absl::ToChronoNanoseconds(period + absl::Milliseconds(1)), [rebuild] {
-          grpc_core::ApplicationCallbackExecCtx callback_exec_ctx;
-          grpc_core::ExecCtx exec_ctx;
-          rebuild();
-        });
+  void OnSetAside() {
+    grpc_core::ApplicationCallbackExecCtx callback_exec_ctx;
+    grpc_core::ExecCtx exec_ctx;
+    RunInSerializer<&ClusterLbPolicy::SetAsideLocked>();
   }
 
  private:
@@ -222,18 +247,74 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
       : public SubchannelInterface::ConnectivityStateWatcherInterface {
    public:
     StateWatcher(ClusterLbPolicy* policy, std::string key)
-        : policy_(policy), key_(std::move(key)) {}
+        : policy_(policy), key_(std::move(key)) {
+      published_.store(true, std::memory_order_release);
+    }
     void OnConnectivityStateChange(grpc_connectivity_state state,
                                    absl::Status status) override {
+      published_.load(std::memory_order_acquire);
       policy_->OnStateChangeLocked(key_, state, status);
     }
     grpc_pollset_set* interested_parties() override {
+      published_.load(std::memory_order_acquire);
       return policy_->interested_parties();
     }
 
    private:
     ClusterLbPolicy* policy_;  // Outlives the watch: cancelled at shutdown.
     std::string key_;
+    // Made in the work serializer, called on another thread of it: gRPC's
+    // ordering between the two is invisible to ThreadSanitizer, this is not.
+    std::atomic<bool> published_{false};
+  };
+
+  // Hands out the grpc_core::Subchannel behind the channel's wrapper (the
+  // client channel calls SetSubchannel when the watcher is added).
+  class SubchannelGrabber
+      : public grpc_core::InternalSubchannelDataWatcherInterface {
+   public:
+    explicit SubchannelGrabber(std::shared_ptr<grpc_core::Subchannel*> slot)
+        : slot_(std::move(slot)) {}
+    void SetSubchannel(grpc_core::Subchannel* subchannel) override {
+      *slot_ = subchannel;
+    }
+
+   private:
+    std::shared_ptr<grpc_core::Subchannel*> slot_;
+  };
+
+  // The health of one namespace on one server's connection, from gRPC's own
+  // health-checking client (grpc.health.v1.Health/Watch on that connection;
+  // a server without the health service counts as SERVING).
+  class HealthWatcher
+      : public grpc_core::Subchannel::ConnectivityStateWatcherInterface {
+   public:
+    HealthWatcher(RefCountedPtr<ClusterLbPolicy> policy, std::string key,
+                  std::string ns)
+        : policy_(std::move(policy)), key_(std::move(key)), ns_(std::move(ns)) {
+      published_.store(true, std::memory_order_release);
+    }
+    // Runs on a gRPC thread; the state is applied in the work serializer.
+    void OnConnectivityStateChange() override {
+      published_.load(std::memory_order_acquire);
+      const ConnectivityStateChange change = PopConnectivityStateChange();
+      {
+        std::lock_guard<std::recursive_mutex> lock(policy_->mu_);
+        policy_->health_events_.push_back(
+            HealthEvent{key_, ns_, Ref(), change.state});
+      }
+      policy_->RunInSerializer<&ClusterLbPolicy::DrainHealthLocked>();
+    }
+    grpc_pollset_set* interested_parties() override {
+      published_.load(std::memory_order_acquire);
+      return policy_->interested_parties();
+    }
+
+   private:
+    RefCountedPtr<ClusterLbPolicy> policy_;
+    const std::string key_;
+    const std::string ns_;
+    std::atomic<bool> published_{false};  // See StateWatcher.
   };
 
   struct Server {
@@ -243,7 +324,153 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
     grpc_connectivity_state state = GRPC_CHANNEL_IDLE;
     absl::Status status;
     std::shared_ptr<ServerStats> stats;
+    // The subchannel behind the channel's wrapper, for health watches; null
+    // if gRPC did not hand it out (then health is not checked).
+    grpc_core::Subchannel* core = nullptr;
+    // Per namespace: the standard health service's verdict on this
+    // connection (READY = SERVING; CONNECTING until the first answer).
+    struct Health {
+      RefCountedPtr<HealthWatcher> watcher;
+      grpc_connectivity_state state = GRPC_CHANNEL_CONNECTING;
+    };
+    std::map<std::string, Health> health;
   };
+
+  // Where a server stands for one namespace: its connection's state, and
+  // once connected, its health for that namespace.
+  grpc_connectivity_state StateFor(const Server& server,
+                                   const std::string& ns) const {
+    if (server.state != GRPC_CHANNEL_READY || server.core == nullptr ||
+        !health_checks_) {
+      return server.state;
+    }
+    auto it = server.health.find(ns);
+    return it == server.health.end() ? GRPC_CHANNEL_CONNECTING
+                                     : it->second.state;
+  }
+
+  // Watches the health of exactly the namespaces the server publishes now.
+  void SyncHealthLocked(const std::string& key, Server& server) {
+    if (server.core == nullptr || !health_checks_) return;
+    for (auto it = server.health.begin(); it != server.health.end();) {
+      if (!std::binary_search(server.info->namespaces.begin(),
+                              server.info->namespaces.end(), it->first)) {
+        server.core->CancelConnectivityStateWatch(it->first,
+                                                  it->second.watcher.get());
+        it = server.health.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const std::string& ns : server.info->namespaces) {
+      if (server.health.count(ns) > 0) continue;
+      Server::Health& health = server.health[ns];
+      health.watcher =
+          grpc_core::MakeRefCounted<HealthWatcher>(RefAsSubclass(), key, ns);
+      server.core->WatchConnectivityState(ns, health.watcher);
+    }
+  }
+
+  void CancelHealthLocked(Server& server) {
+    for (auto& [ns, health] : server.health) {
+      server.core->CancelConnectivityStateWatch(ns, health.watcher.get());
+    }
+    server.health.clear();
+  }
+
+  void OnHealthLocked(const std::string& key, const std::string& ns,
+                      const HealthWatcher* watcher,
+                      grpc_connectivity_state state) {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (shut_down_) return;
+    auto server = servers_.find(key);
+    if (server == servers_.end()) return;
+    auto health = server->second.health.find(ns);
+    if (health == server->second.health.end() ||
+        health->second.watcher.get() != watcher ||
+        health->second.state == state) {
+      return;  // A watch already cancelled, or nothing new.
+    }
+    health->second.state = state;
+    UpdatePickerLocked();
+  }
+
+  // Runs `kMethod` in the work serializer, from any thread (with an ExecCtx).
+  // The callback captures one raw pointer (holding a reference): a trivially
+  // copyable callback is stored inside the std::function, so gRPC's copying
+  // of it between threads, invisible to ThreadSanitizer, leaves nothing of
+  // ours for it to report; what the method needs travels under mu_.
+  template <void (ClusterLbPolicy::*kMethod)()>
+  void RunInSerializer() {
+    ClusterLbPolicy* self = static_cast<ClusterLbPolicy*>(Ref().release());
+    work_serializer()->Run(
+        [self] {
+          RefCountedPtr<ClusterLbPolicy> owner(self);
+          (self->*kMethod)();
+        },
+        DEBUG_LOCATION);
+  }
+
+  // Fires once a set-aside period is over, to re-pick with the server again.
+  // Owned by the event engine's queue until it runs (then it deletes itself)
+  // or is cancelled at shutdown (then the policy deletes it).
+  class SetAsideTimer
+      : public grpc_event_engine::experimental::EventEngine::Closure {
+   public:
+    explicit SetAsideTimer(ClusterLbPolicy* policy) : policy_(policy) {
+      published_.store(true, std::memory_order_release);  // See StateWatcher.
+    }
+    void Run() override {
+      published_.load(std::memory_order_acquire);
+      grpc_core::ApplicationCallbackExecCtx callback_exec_ctx;
+      grpc_core::ExecCtx exec_ctx;
+      RefCountedPtr<ClusterLbPolicy> owner(policy_);  // Adopts the reference.
+      {
+        std::lock_guard<std::recursive_mutex> lock(policy_->mu_);
+        policy_->timers_.erase(this);
+      }
+      policy_->RunInSerializer<&ClusterLbPolicy::RebuildLocked>();
+      delete this;
+    }
+    ClusterLbPolicy* policy() const { return policy_; }
+
+   private:
+    ClusterLbPolicy* policy_;  // Holds a reference.
+    std::atomic<bool> published_{false};
+  };
+
+  void SetAsideLocked() {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (shut_down_ || config_ == nullptr) return;
+    UpdatePickerLocked();
+    const auto& config = static_cast<const ClusterConfig&>(*config_);
+    auto* timer =
+        new SetAsideTimer(static_cast<ClusterLbPolicy*>(Ref().release()));
+    timers_[timer] = channel_control_helper()->GetEventEngine()->RunAfter(
+        absl::ToChronoNanoseconds(config.set_aside_for + absl::Milliseconds(1)),
+        timer);
+  }
+
+  void RebuildLocked() {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (!shut_down_) UpdatePickerLocked();
+  }
+
+  struct HealthEvent {
+    std::string key;
+    std::string ns;
+    RefCountedPtr<HealthWatcher> watcher;
+    grpc_connectivity_state state;
+  };
+
+  void DrainHealthLocked() {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    std::vector<HealthEvent> events;
+    events.swap(health_events_);
+    for (const HealthEvent& event : events) {
+      OnHealthLocked(event.key, event.ns, event.watcher.get(), event.state);
+    }
+  }
 
   RefCountedPtr<ClusterLbPolicy> RefAsSubclass() {
     return RefCountedPtr<ClusterLbPolicy>(
@@ -251,8 +478,18 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
   }
 
   void ShutdownLocked() override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
     shut_down_ = true;
+    // A timer that cannot be cancelled is running: it finds shut_down_.
+    for (auto& [timer, handle] : timers_) {
+      if (channel_control_helper()->GetEventEngine()->Cancel(handle)) {
+        timer->policy()->Unref();
+        delete timer;
+      }
+    }
+    timers_.clear();
     for (auto& [key, server] : servers_) {
+      CancelHealthLocked(server);
       server.subchannel->CancelConnectivityStateWatch(server.watcher);
     }
     servers_.clear();
@@ -261,6 +498,7 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
   void OnStateChangeLocked(const std::string& key,
                            grpc_connectivity_state state,
                            const absl::Status& status) {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
     auto it = servers_.find(key);
     if (it == servers_.end()) return;
     Server& server = it->second;
@@ -301,17 +539,22 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
           std::shared_ptr<NamespaceChoices>& entry = choices[ns];
           if (entry == nullptr) entry = std::make_shared<NamespaceChoices>();
           if (pass == 1 && !entry->candidates.empty()) continue;
+          const grpc_connectivity_state state = StateFor(server, ns);
           if (pass == 0) {
             ++entry->publishers;
-            if (server.state == GRPC_CHANNEL_CONNECTING ||
-                server.state == GRPC_CHANNEL_IDLE) {
+            if (state == GRPC_CHANNEL_CONNECTING ||
+                state == GRPC_CHANNEL_IDLE) {
               ++entry->connecting;
+            }
+            if (server.state == GRPC_CHANNEL_READY &&
+                state == GRPC_CHANNEL_TRANSIENT_FAILURE) {
+              entry->last_error = absl::StrCat(key, " reports NOT_SERVING");
             }
             if (!server.status.ok()) {
               entry->last_error = std::string(server.status.message());
             }
           }
-          if (server.state != GRPC_CHANNEL_READY) continue;
+          if (state != GRPC_CHANNEL_READY) continue;
           const bool aside = server.stats->set_aside_until_ns.load() > now_ns;
           if (pass == 0 && aside) continue;
           if (pass == 1 && !aside) continue;
@@ -369,15 +612,29 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
                                         std::move(choices)));
   }
 
+  // Everything below is touched only in the work serializer. gRPC's work
+  // serializer runs its callbacks one at a time but on varying threads, and
+  // orders them with synchronization inside Debian's uninstrumented libgrpc,
+  // which ThreadSanitizer cannot see; this uncontended mutex states the same
+  // order in a way it can (recursive in case gRPC calls back synchronously).
+  std::recursive_mutex mu_;
+  std::vector<HealthEvent> health_events_;  // From gRPC threads.
+  std::map<SetAsideTimer*,
+           grpc_event_engine::experimental::EventEngine::TaskHandle>
+      timers_;
   RefCountedPtr<Config> config_;
   std::map<std::string, Server> servers_;
   // The last picker's choices: the next picker continues their state.
   std::map<std::string, std::shared_ptr<NamespaceChoices>> previous_;
   int64_t last_event_ns_ = 0;
   bool shut_down_ = false;
+  // From the first config; a later config cannot turn it on or off.
+  bool health_checks_ = true;
+  bool configured_ = false;
 };
 
 void CallTracker::Finish(FinishArgs args) {
+  published_.load(std::memory_order_acquire);
   stats_->in_flight.fetch_sub(1);
   if (args.status.code() != absl::StatusCode::kUnavailable) {
     stats_->consecutive_unavailable.store(0);
@@ -395,12 +652,13 @@ void CallTracker::Finish(FinishArgs args) {
   const int64_t next = now + absl::ToInt64Nanoseconds(config_->set_aside_for);
   if (!stats_->set_aside_until_ns.compare_exchange_strong(until, next)) return;
   stats_->consecutive_unavailable.store(0);
-  policy_->OnSetAside(config_->set_aside_for);
+  policy_->OnSetAside();
 }
 
 LoadBalancingPolicy::PickResult ClusterPicker::Pick(
     LoadBalancingPolicy::PickArgs args) {
   using PickResult = LoadBalancingPolicy::PickResult;
+  published_.load(std::memory_order_acquire);
   // "/package.Service/Method"
   absl::string_view path = args.path;
   absl::ConsumePrefix(&path, "/");
@@ -543,6 +801,13 @@ class ClusterLbPolicyFactory : public grpc_core::LoadBalancingPolicyFactory {
           config->methods[method] = spec_json.string_value();
           config->method_groupings[method] = std::move(*spec);
         }
+      } else if (name == "healthChecks") {
+        if (value.type() != Json::Type::JSON_TRUE &&
+            value.type() != Json::Type::JSON_FALSE) {
+          return absl::InvalidArgumentError(
+              "healthChecks must be true or false");
+        }
+        config->health_checks = value.type() == Json::Type::JSON_TRUE;
       } else if (name == "setAsideAfter" || name == "setAsideForMs") {
         int64_t number = 0;
         if (value.type() != Json::Type::NUMBER ||

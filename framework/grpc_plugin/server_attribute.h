@@ -20,10 +20,10 @@ inline constexpr char kLbPolicyName[] = "slacker_cluster";
 // Immutable; copies share the server.
 class ServerAttribute : public grpc_core::ServerAddress::AttributeInterface {
  public:
-  static const char* Key() {
-    static const char* const kKey = "slacker_server";
-    return kKey;
-  }
+  // gRPC finds attributes by the key's address, so there is one key object
+  // for the process (defined in server_attribute.cc: a literal in the header
+  // would be one object per translation unit under AddressSanitizer).
+  static const char* Key();
 
   explicit ServerAttribute(std::shared_ptr<const ClusterServer> server)
       : server_(std::move(server)) {}

@@ -4,7 +4,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <deque>
 #include <map>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -73,6 +75,7 @@ class ZkResolver : public grpc_core::Resolver {
         hooks_(HooksFromArg(args.args.GetVoidPointer(kHooksArg))) {}
 
   void StartLocked() override {
+    std::lock_guard<std::mutex> lock(mu_);
     absl::StatusOr<std::unique_ptr<ClusterView>> view = ClusterView::Start(
         view_options_, [this](const absl::StatusOr<ClusterSnapshot>& snapshot) {
           OnSnapshot(snapshot);
@@ -91,7 +94,13 @@ class ZkResolver : public grpc_core::Resolver {
   void ShutdownLocked() override {
     // Stops deliveries: after this OnSnapshot does not run (unless this very
     // thread is inside it, which then only schedules work already counted).
-    view_.reset();
+    std::unique_ptr<ClusterView> view;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      view = std::move(view_);
+      pending_.clear();
+    }
+    view.reset();  // Outside mu_: it waits for a delivery in progress.
   }
 
  private:
@@ -112,19 +121,37 @@ class ZkResolver : public grpc_core::Resolver {
       result.resolution_note =
           absl::StrCat(snapshot->servers.size(), " server(s) in ", target_);
     }
-    grpc_core::RefCountedPtr<grpc_core::Resolver> self = Ref();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_.push_back(std::move(result));
+    }
+    // A raw pointer holding a reference: a trivially copyable callback is
+    // stored inside the std::function (see ReportLocked).
+    auto* self = static_cast<ZkResolver*>(Ref().release());
     grpc_core::ApplicationCallbackExecCtx callback_exec_ctx;
     grpc_core::ExecCtx exec_ctx;
     work_serializer_->Run(
-        [self, result = std::move(result)]() mutable {
-          static_cast<ZkResolver*>(self.get())->ReportLocked(std::move(result));
+        [self] {
+          grpc_core::RefCountedPtr<grpc_core::Resolver> owner(self);
+          self->ReportLocked();
         },
         DEBUG_LOCATION);
   }
 
-  void ReportLocked(Result result) {
-    if (view_ == nullptr) return;  // Shut down.
-    result_handler_->ReportResult(std::move(result));
+  // Results travel through pending_ rather than inside the callback: the
+  // mutex orders the view's thread and the serializer's for ThreadSanitizer
+  // (gRPC's own ordering is inside its uninstrumented library).
+  void ReportLocked() {
+    while (true) {
+      Result result;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (view_ == nullptr || pending_.empty()) return;  // Shut down.
+        result = std::move(pending_.front());
+        pending_.pop_front();
+      }
+      result_handler_->ReportResult(std::move(result));
+    }
   }
 
   grpc_core::ServerAddressList ToAddresses(const ClusterSnapshot& snapshot) {
@@ -237,8 +264,9 @@ class ZkResolver : public grpc_core::Resolver {
   const std::string target_;
   const std::shared_ptr<ChannelHooks> hooks_;
 
-  // Only touched in the work serializer (or before Start).
-  std::unique_ptr<ClusterView> view_;
+  std::mutex mu_;
+  std::unique_ptr<ClusterView> view_;  // Null once shut down.
+  std::deque<Result> pending_;
   // Only touched on the view's thread.
   std::map<std::string, std::string> server_data_;
 };

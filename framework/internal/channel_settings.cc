@@ -12,17 +12,11 @@ namespace slacker::internal {
 namespace {
 
 void* CopyHooks(void* p) {
-  return new std::shared_ptr<ChannelHooks>(
-      *static_cast<std::shared_ptr<ChannelHooks>*>(p));
+  static_cast<ChannelHooks*>(p)->refs.fetch_add(1, std::memory_order_acq_rel);
+  return p;
 }
-void DestroyHooks(void* p) {
-  delete static_cast<std::shared_ptr<ChannelHooks>*>(p);
-}
-int CompareHooks(void* a, void* b) {
-  const ChannelHooks* x = static_cast<std::shared_ptr<ChannelHooks>*>(a)->get();
-  const ChannelHooks* y = static_cast<std::shared_ptr<ChannelHooks>*>(b)->get();
-  return x < y ? -1 : (x > y ? 1 : 0);
-}
+void DestroyHooks(void* p) { ReleaseHooks(p); }
+int CompareHooks(void* a, void* b) { return a < b ? -1 : (a > b ? 1 : 0); }
 constexpr grpc_arg_pointer_vtable kHooksVtable = {CopyHooks, DestroyHooks,
                                                   CompareHooks};
 
@@ -39,9 +33,20 @@ StatsTable& Stats() {
 
 const void* ChannelHooksVtable() { return &kHooksVtable; }
 
+void* NewHooksArg(ChannelHooks* hooks) {
+  hooks->refs.store(1, std::memory_order_release);
+  return hooks;
+}
+
+void ReleaseHooks(void* hooks) {
+  auto* h = static_cast<ChannelHooks*>(hooks);
+  if (h->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete h;
+}
+
 std::shared_ptr<ChannelHooks> HooksFromArg(void* value) {
   if (value == nullptr) return nullptr;
-  return *static_cast<std::shared_ptr<ChannelHooks>*>(value);
+  auto* hooks = static_cast<ChannelHooks*>(CopyHooks(value));
+  return std::shared_ptr<ChannelHooks>(hooks, ReleaseHooks);
 }
 
 void RecordDiscoveryUpdate(const std::string& target, absl::Duration latency) {

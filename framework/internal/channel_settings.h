@@ -6,6 +6,7 @@
 #ifndef SLACKER_FRAMEWORK_INTERNAL_CHANNEL_SETTINGS_H_
 #define SLACKER_FRAMEWORK_INTERNAL_CHANNEL_SETTINGS_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -38,14 +39,23 @@ struct ChannelHooks {
   std::function<void(const std::string& address, const std::string& old_data,
                      const std::string& new_data)>
       on_server_data_change;
+
+  // Shared by every copy of the channel argument (gRPC copies channel
+  // arguments on its own threads). Atomic, so that each copy also orders the
+  // hooks' creation before its use for ThreadSanitizer.
+  std::atomic<int> refs{0};
 };
 
-// The argument's value is a heap-allocated std::shared_ptr<ChannelHooks>;
-// these copy, destroy and compare it (the vtable gRPC's pointer arguments
-// need; returns a `const grpc_arg_pointer_vtable*` as void* so that this
-// header needs no gRPC include).
+// Makes `hooks` the value of a kHooksArg pointer argument: call, pass it to
+// SetPointerWithVtable with ChannelHooksVtable(), then ReleaseHooks(hooks).
+void* NewHooksArg(ChannelHooks* hooks);
+// Drops one reference; the last deletes the hooks.
+void ReleaseHooks(void* hooks);
+// The argument's vtable (copy adds a reference, destroy drops one); returns a
+// `const grpc_arg_pointer_vtable*` as void*, so that this header needs no
+// gRPC include.
 const void* ChannelHooksVtable();
-// The hooks behind a kHooksArg value, or null.
+// A reference to the hooks behind a kHooksArg value, or null.
 std::shared_ptr<ChannelHooks> HooksFromArg(void* value);
 
 // Discovery statistics per target ("zk://hosts/cluster" without a query).

@@ -6,7 +6,8 @@
 // (--services=echo,other). Their Echo returns the request, except that a
 // request whose text is "whoami" is answered with this server's address, so
 // a test sees which server a call reached; --fail=CODE makes every Echo fail
-// with that gRPC status code instead.
+// with that gRPC status code instead; --not_serving=NS reports NS NOT_SERVING
+// in the health service while it stays published.
 
 #include <grpcpp/security/server_credentials.h>
 
@@ -30,6 +31,8 @@ ABSL_FLAG(int, drain_ms, 200, "drain time of the graceful shutdown");
 ABSL_FLAG(std::string, services, "echo", "comma-separated: echo, other");
 ABSL_FLAG(std::string, server_data, "", "server data (JSON)");
 ABSL_FLAG(int, fail, 0, "if not 0, Echo fails with this gRPC status code");
+ABSL_FLAG(std::string, not_serving, "",
+          "a namespace whose health is set NOT_SERVING after publishing");
 
 namespace {
 
@@ -107,6 +110,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   Address() = (*server)->address();
+  if (!absl::GetFlag(FLAGS_not_serving).empty()) {
+    (*server)->grpc_server()->GetHealthCheckService()->SetServingStatus(
+        absl::GetFlag(FLAGS_not_serving), false);
+  }
   std::cout << "published " << (*server)->address() << std::endl;
   {
     slacker::ShutdownOnSignal on_signal(server->get());
