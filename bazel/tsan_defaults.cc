@@ -23,10 +23,15 @@ extern "C" const char* __tsan_default_options() {
 // instrumented, in our generated *.grpc.pb.cc and get linked to those copies;
 // the locking that orders them lives in uninstrumented gRPC core, so TSan
 // reports races between gRPC's own threads there. Only those gRPC frames.
+// The same holds for the callback API's client side (generated async()
+// stubs, GenericStub::UnaryCall, which fan-out calls use).
 extern "C" const char* __tsan_default_suppressions() {
   return "race:grpc::internal::CallOpSet\n"
          "race:grpc::internal::InterceptorBatchMethodsImpl\n"
          "race:grpc::internal::CallbackWithSuccessTag\n"
          "race:grpc::internal::CallbackUnaryHandler\n"
-         "race:grpc::Server::CallbackRequest\n";
+         "race:grpc::Server::CallbackRequest\n"
+         "race:grpc::internal::CallbackWithStatusTag\n"
+         "race:grpc::internal::CallbackUnaryCallImpl\n"
+         "race:grpc::internal::ClientCallbackUnaryImpl\n";
 }

@@ -2,6 +2,7 @@
 
 #include <grpcpp/create_channel.h>
 
+#include <atomic>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -91,6 +92,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
       ",\"healthChecks\":", options.health_checks ? "true" : "false", "}");
 
   grpc::ChannelArguments args = options.channel_arguments;
+  static std::atomic<int> next_channel_id{1};
+  const int channel_id = next_channel_id.fetch_add(1);
+  args.SetInt(internal::kChannelIdArg, channel_id);
   args.SetString(internal::kClusterConfigArg, config);
   args.SetInt(
       internal::kSessionTimeoutArg,
@@ -101,22 +105,29 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
   if (!options.service_config_json.empty()) {
     args.SetString(internal::kServiceConfigArg, options.service_config_json);
   }
-  if (options.on_server_data_change) {
-    auto* hooks = new internal::ChannelHooks();
-    hooks->on_server_data_change = [handler = options.on_server_data_change](
-                                       const std::string& address,
-                                       const std::string& old_data,
-                                       const std::string& new_data) {
-      handler(ServerDataChange{address, old_data, new_data});
-    };
-    void* value = internal::NewHooksArg(hooks);
-    args.SetPointerWithVtable(internal::kHooksArg, value,
-                              static_cast<const grpc_arg_pointer_vtable*>(
-                                  internal::ChannelHooksVtable()));
-    internal::ReleaseHooks(value);  // The argument holds its own reference.
-  }
-  return grpc::CreateCustomChannel(ClusterTarget(zookeeper, cluster),
-                                   std::move(credentials), args);
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+      ClusterTarget(zookeeper, cluster), std::move(credentials), args);
+  if (!options.on_server_data_change) return channel;
+  auto hooks = std::make_shared<internal::ChannelHooks>();
+  hooks->on_server_data_change = [handler = options.on_server_data_change](
+                                     const std::string& address,
+                                     const std::string& old_data,
+                                     const std::string& new_data) {
+    handler(ServerDataChange{address, old_data, new_data});
+  };
+  // Registered before the channel resolves (it resolves on first use), and
+  // forgotten when the caller drops the channel: the returned pointer shares
+  // ownership with a holder that does so.
+  internal::RegisterChannelHooks(channel_id, std::move(hooks));
+  struct Holder {
+    Holder(std::shared_ptr<grpc::Channel> c, int i)
+        : channel(std::move(c)), id(i) {}
+    ~Holder() { internal::ForgetChannelHooks(id); }
+    std::shared_ptr<grpc::Channel> channel;
+    int id;
+  };
+  auto holder = std::make_shared<Holder>(channel, channel_id);
+  return std::shared_ptr<grpc::Channel>(holder, holder->channel.get());
 }
 
 void SetGrouping(grpc::ClientContext* context, absl::string_view grouping) {

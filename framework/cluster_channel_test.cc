@@ -32,6 +32,7 @@
 #include "framework/testing/child_process.h"
 #include "gtest/gtest.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
+#include "tests/zookeeper/tcp_proxy.h"
 #include "tests/zookeeper/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, server_program, "",
@@ -82,9 +83,11 @@ class ClusterChannelTest : public slacker::testing::ZooKeeperTest {
     return *address;
   }
 
-  std::shared_ptr<grpc::Channel> Channel(ClusterChannelOptions options = {}) {
+  std::shared_ptr<grpc::Channel> Channel(ClusterChannelOptions options = {},
+                                         std::string zookeeper = "") {
     options.session_timeout = absl::Seconds(2);
-    auto channel = CreateClusterChannel(ConnectString(), kCluster, options);
+    if (zookeeper.empty()) zookeeper = ConnectString();
+    auto channel = CreateClusterChannel(zookeeper, kCluster, options);
     EXPECT_TRUE(channel.ok()) << channel.status();
     return channel.ok() ? *channel : nullptr;
   }
@@ -525,6 +528,32 @@ TEST_F(ClusterChannelTest, KeepsServingWhileZooKeeperIsDown) {
   EXPECT_TRUE(WaitForServers(*stub, {a, b, c}));
   std::cout << "measured: " << calls
             << " calls succeeded while ZooKeeper was down for 5 s" << std::endl;
+}
+
+TEST_F(ClusterChannelTest, ChannelSessionExpiryKeepsServersAndCatchesUp) {
+  // The channel reaches ZooKeeper through a proxy that the test cuts for
+  // longer than the session timeout, so its session (alone) expires.
+  auto proxy = slacker::testing::TcpProxy::Start(zookeeper().NodeAddress(0));
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  const std::string a = StartServer();
+  auto stub = EchoService::NewStub(Channel({}, (*proxy)->address()));
+  ASSERT_TRUE(WaitForServers(*stub, {a}));
+  (*proxy)->Cut();
+  const std::string b = StartServer();  // Joins while the channel is cut off.
+  const absl::Time until = absl::Now() + absl::Seconds(5);  // > 2 s timeout
+  int calls = 0;
+  while (absl::Now() < until) {
+    grpc::Status status;
+    EXPECT_EQ(WhoAmI(*stub, "", "", &status), a) << status.error_message();
+    ++calls;
+  }
+  (*proxy)->Restore();
+  // A new session: the view is read again and b is found.
+  EXPECT_TRUE(WaitForServers(*stub, {a, b}));
+  std::cout << "measured: " << calls
+            << " calls to the known server while the channel's session "
+               "expired"
+            << std::endl;
 }
 
 TEST_F(ClusterChannelTest, MalformedNodesAreSkipped) {

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,6 +52,18 @@ class Registry {
     return absl::OkStatus();
   }
 
+  void AddFunction(const std::string& name, GroupingFunction function) {
+    std::lock_guard<std::mutex> lock(mu_);
+    functions_[name] = std::move(function);
+  }
+
+  std::optional<GroupingFunction> FindFunction(absl::string_view name) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = functions_.find(name);
+    if (it == functions_.end()) return std::nullopt;
+    return it->second;
+  }
+
   std::vector<std::string> Names() const {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<std::string> names;
@@ -81,6 +94,7 @@ class Registry {
   // Guarded by mu_. Entries are never removed.
   std::map<std::string, std::unique_ptr<const Grouping>, std::less<>>
       groupings_;
+  std::map<std::string, GroupingFunction, std::less<>> functions_;
 };
 
 bool IsPort(absl::string_view port) {
@@ -185,8 +199,20 @@ absl::Status RegisterGroupingFunction(std::string name,
     return absl::AlreadyExistsError(
         "grouping name \"all\" is reserved for fan-out calls");
   }
-  return Registry::Get().Add(
-      internal::NewFunctionGrouping(std::move(name), std::move(function)));
+  absl::Status added =
+      Registry::Get().Add(internal::NewFunctionGrouping(name, function));
+  if (added.ok()) Registry::Get().AddFunction(name, std::move(function));
+  return added;
+}
+
+absl::StatusOr<GroupingFunction> FindGroupingFunction(absl::string_view name) {
+  std::optional<GroupingFunction> function = Registry::Get().FindFunction(name);
+  if (!function.has_value()) {
+    return absl::NotFoundError(absl::StrCat(
+        "no grouping function \"", name,
+        "\" (register it with slacker::RegisterGroupingFunction)"));
+  }
+  return *std::move(function);
 }
 
 std::vector<std::string> GroupingNames() { return Registry::Get().Names(); }

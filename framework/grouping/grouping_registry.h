@@ -69,6 +69,11 @@ using GroupingFunction = std::function<absl::StatusOr<std::vector<size_t>>(
 absl::Status RegisterGroupingFunction(std::string name,
                                       GroupingFunction function);
 
+// The function registered under `name`, for callers that want all the
+// servers it returns (the fan-out API). NotFound if there is none (built-in
+// groupings are not functions). Thread-safe.
+absl::StatusOr<GroupingFunction> FindGroupingFunction(absl::string_view name);
+
 // The names of every grouping, built-in (including "server") and registered,
 // sorted.
 std::vector<std::string> GroupingNames();

@@ -43,6 +43,7 @@ class ClusterConfig : public LoadBalancingPolicy::Config {
   std::string cluster;
   std::string target;
   std::string namespaces_path;
+  std::string channel_id;
   std::string default_spec = "random";
   GroupingSpec default_grouping;
   std::map<std::string, std::string> methods;  // name -> spec text
@@ -480,6 +481,7 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
   void ShutdownLocked() override {
     std::lock_guard<std::recursive_mutex> lock(mu_);
     shut_down_ = true;
+    if (!views_key_.empty()) ForgetViews(views_key_);
     // A timer that cannot be cancelled is running: it finds shut_down_.
     for (auto& [timer, handle] : timers_) {
       if (channel_control_helper()->GetEventEngine()->Cancel(handle)) {
@@ -594,6 +596,18 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
       }
     }
     previous_ = choices;
+    auto views = std::make_shared<NamespaceViews>();
+    for (const auto& [ns, entry] : choices) {
+      NamespaceView& view = (*views)[ns];
+      view.connecting = entry->connecting;
+      for (const Candidate& candidate : entry->candidates) {
+        view.servers.push_back(ServerView{candidate.address,
+                                          candidate.server_data,
+                                          candidate.weight, candidate.leader});
+      }
+    }
+    views_key_ = ViewKey(config.target, config.channel_id);
+    PublishViews(views_key_, std::move(views));
     grpc_connectivity_state state =
         ready > 0 ? GRPC_CHANNEL_READY
                   : (connecting > 0 ? GRPC_CHANNEL_CONNECTING
@@ -627,6 +641,7 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
   // The last picker's choices: the next picker continues their state.
   std::map<std::string, std::shared_ptr<NamespaceChoices>> previous_;
   int64_t last_event_ns_ = 0;
+  std::string views_key_;  // Where this channel's views are published.
   bool shut_down_ = false;
   // From the first config; a later config cannot turn it on or off.
   bool health_checks_ = true;
@@ -784,6 +799,7 @@ class ClusterLbPolicyFactory : public grpc_core::LoadBalancingPolicyFactory {
     string_field("cluster", &config->cluster);
     string_field("target", &config->target);
     string_field("namespacesPath", &config->namespaces_path);
+    string_field("channelId", &config->channel_id);
     string_field("grouping", &config->default_spec);
     absl::StatusOr<GroupingSpec> default_grouping =
         ParseSpec(Json(config->default_spec), "grouping");

@@ -72,7 +72,7 @@ class ZkResolver : public grpc_core::Resolver {
         view_options_(std::move(view_options)),
         lb_config_(std::move(lb_config)),
         target_(std::move(target)),
-        hooks_(HooksFromArg(args.args.GetVoidPointer(kHooksArg))) {}
+        hooks_(FindChannelHooks(args.args.GetInt(kChannelIdArg).value_or(0))) {}
 
   void StartLocked() override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -359,6 +359,9 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
     if (root != settings.lb.end()) {
       if (root->second.type() != Json::Type::STRING) return error("bad root");
       settings.view.root = root->second.string_value();
+    }
+    if (absl::optional<int> id = args.GetInt(kChannelIdArg)) {
+      settings.lb["channelId"] = std::to_string(*id);
     }
     settings.lb["cluster"] = settings.view.cluster;
     settings.lb["target"] = target;

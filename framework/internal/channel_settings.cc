@@ -1,7 +1,5 @@
 #include "framework/internal/channel_settings.h"
 
-#include <grpc/grpc.h>
-
 #include <algorithm>
 #include <map>
 #include <mutex>
@@ -11,14 +9,23 @@
 namespace slacker::internal {
 namespace {
 
-void* CopyHooks(void* p) {
-  static_cast<ChannelHooks*>(p)->refs.fetch_add(1, std::memory_order_acq_rel);
-  return p;
+struct HooksTable {
+  std::mutex mu;
+  std::map<int, std::shared_ptr<ChannelHooks>> hooks;
+};
+HooksTable& Hooks() {
+  static HooksTable* table = new HooksTable();
+  return *table;
 }
-void DestroyHooks(void* p) { ReleaseHooks(p); }
-int CompareHooks(void* a, void* b) { return a < b ? -1 : (a > b ? 1 : 0); }
-constexpr grpc_arg_pointer_vtable kHooksVtable = {CopyHooks, DestroyHooks,
-                                                  CompareHooks};
+
+struct ViewTable {
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<const NamespaceViews>> views;
+};
+ViewTable& Views() {
+  static ViewTable* table = new ViewTable();
+  return *table;
+}
 
 struct StatsTable {
   std::mutex mu;
@@ -31,22 +38,47 @@ StatsTable& Stats() {
 
 }  // namespace
 
-const void* ChannelHooksVtable() { return &kHooksVtable; }
-
-void* NewHooksArg(ChannelHooks* hooks) {
-  hooks->refs.store(1, std::memory_order_release);
-  return hooks;
+void RegisterChannelHooks(int channel_id, std::shared_ptr<ChannelHooks> hooks) {
+  HooksTable& table = Hooks();
+  std::lock_guard<std::mutex> lock(table.mu);
+  table.hooks[channel_id] = std::move(hooks);
 }
 
-void ReleaseHooks(void* hooks) {
-  auto* h = static_cast<ChannelHooks*>(hooks);
-  if (h->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete h;
+void ForgetChannelHooks(int channel_id) {
+  HooksTable& table = Hooks();
+  std::lock_guard<std::mutex> lock(table.mu);
+  table.hooks.erase(channel_id);
 }
 
-std::shared_ptr<ChannelHooks> HooksFromArg(void* value) {
-  if (value == nullptr) return nullptr;
-  auto* hooks = static_cast<ChannelHooks*>(CopyHooks(value));
-  return std::shared_ptr<ChannelHooks>(hooks, ReleaseHooks);
+std::shared_ptr<ChannelHooks> FindChannelHooks(int channel_id) {
+  HooksTable& table = Hooks();
+  std::lock_guard<std::mutex> lock(table.mu);
+  auto it = table.hooks.find(channel_id);
+  return it == table.hooks.end() ? nullptr : it->second;
+}
+
+std::string ViewKey(const std::string& target, const std::string& channel_id) {
+  return channel_id.empty() ? target : target + "#" + channel_id;
+}
+
+void PublishViews(const std::string& key,
+                  std::shared_ptr<const NamespaceViews> views) {
+  ViewTable& table = Views();
+  std::lock_guard<std::mutex> lock(table.mu);
+  table.views[key] = std::move(views);
+}
+
+void ForgetViews(const std::string& key) {
+  ViewTable& table = Views();
+  std::lock_guard<std::mutex> lock(table.mu);
+  table.views.erase(key);
+}
+
+std::shared_ptr<const NamespaceViews> GetViews(const std::string& key) {
+  ViewTable& table = Views();
+  std::lock_guard<std::mutex> lock(table.mu);
+  auto it = table.views.find(key);
+  return it == table.views.end() ? nullptr : it->second;
 }
 
 void RecordDiscoveryUpdate(const std::string& target, absl::Duration latency) {

@@ -6,11 +6,12 @@
 #ifndef SLACKER_FRAMEWORK_INTERNAL_CHANNEL_SETTINGS_H_
 #define SLACKER_FRAMEWORK_INTERNAL_CHANNEL_SETTINGS_H_
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 
@@ -28,8 +29,6 @@ inline constexpr char kSessionTimeoutArg[] =
     "slacker.zookeeper_session_timeout_ms";
 // ZooKeeper digest credentials "user:password" (string).
 inline constexpr char kDigestArg[] = "slacker.zookeeper_digest";
-// A ChannelHooks (pointer argument, see ChannelHooksVtable).
-inline constexpr char kHooksArg[] = "slacker.channel_hooks";
 
 // Callbacks a channel's owner registered. Called on the channel's ZooKeeper
 // thread, one at a time.
@@ -39,24 +38,40 @@ struct ChannelHooks {
   std::function<void(const std::string& address, const std::string& old_data,
                      const std::string& new_data)>
       on_server_data_change;
-
-  // Shared by every copy of the channel argument (gRPC copies channel
-  // arguments on its own threads). Atomic, so that each copy also orders the
-  // hooks' creation before its use for ThreadSanitizer.
-  std::atomic<int> refs{0};
 };
 
-// Makes `hooks` the value of a kHooksArg pointer argument: call, pass it to
-// SetPointerWithVtable with ChannelHooksVtable(), then ReleaseHooks(hooks).
-void* NewHooksArg(ChannelHooks* hooks);
-// Drops one reference; the last deletes the hooks.
-void ReleaseHooks(void* hooks);
-// The argument's vtable (copy adds a reference, destroy drops one); returns a
-// `const grpc_arg_pointer_vtable*` as void*, so that this header needs no
-// gRPC include.
-const void* ChannelHooksVtable();
-// A reference to the hooks behind a kHooksArg value, or null.
-std::shared_ptr<ChannelHooks> HooksFromArg(void* value);
+// Hooks by channel id (kChannelIdArg), registered by CreateClusterChannel for
+// as long as the channel lives, found by the channel's resolver. (Not a
+// pointer channel argument: gRPC copies those on its own threads, in ways
+// ThreadSanitizer cannot follow.) Thread-safe.
+void RegisterChannelHooks(int channel_id, std::shared_ptr<ChannelHooks> hooks);
+void ForgetChannelHooks(int channel_id);
+std::shared_ptr<ChannelHooks> FindChannelHooks(int channel_id);
+
+// A unique id per channel made by CreateClusterChannel (int), so that the
+// fan-out layer finds the view of that very channel.
+inline constexpr char kChannelIdArg[] = "slacker.channel_id";
+
+// The servers a channel's picker may use for one namespace (READY, healthy,
+// not set aside), sorted by address, as of its last picker.
+struct ServerView {
+  std::string address;
+  std::string server_data;
+  double weight = 1;
+  bool leader = false;
+};
+struct NamespaceView {
+  std::vector<ServerView> servers;
+  int connecting = 0;  // Publishers not READY yet that may become so soon.
+};
+using NamespaceViews = std::map<std::string, NamespaceView>;
+// Keyed by ViewKey(target, channel id). Thread-safe.
+std::string ViewKey(const std::string& target, const std::string& channel_id);
+void PublishViews(const std::string& key,
+                  std::shared_ptr<const NamespaceViews> views);
+void ForgetViews(const std::string& key);
+// Null if that channel has no picker (yet, or any more).
+std::shared_ptr<const NamespaceViews> GetViews(const std::string& key);
 
 // Discovery statistics per target ("zk://hosts/cluster" without a query).
 struct DiscoveryStatsRecord {

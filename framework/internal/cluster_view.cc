@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <condition_variable>
-#include <deque>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -17,6 +16,7 @@
 #include "discovery/children_cache.h"
 #include "discovery/zookeeper_client.h"
 #include "discovery/zookeeper_paths.h"
+#include "framework/internal/background.h"
 #include "framework/logging.h"
 #include "protos/slacker/cluster/registry.pb.h"
 
@@ -29,45 +29,6 @@ using discovery::JoinPath;
 
 constexpr absl::string_view kLeaderNode = "_leader";
 constexpr absl::Duration kRetryDelay = absl::Seconds(1);
-
-// Runs teardown work (closing ZooKeeper sessions, joining threads) off every
-// caller's thread: a view may be dropped on a thread of its own ZooKeeper
-// client (through gRPC's work serializer), where closing that client is not
-// allowed. One thread for the process, created on first use and never
-// destroyed (so no static destructor can race it).
-class Reaper {
- public:
-  static Reaper& Get() {
-    static Reaper* reaper = new Reaper();
-    return *reaper;
-  }
-
-  void Run(std::function<void()> task) {
-    std::lock_guard<std::mutex> lock(mu_);
-    tasks_.push_back(std::move(task));
-    wake_.notify_one();
-  }
-
- private:
-  Reaper() {
-    std::thread([this] {
-      while (true) {
-        std::function<void()> task;
-        {
-          std::unique_lock<std::mutex> lock(mu_);
-          wake_.wait(lock, [this] { return !tasks_.empty(); });
-          task = std::move(tasks_.front());
-          tasks_.pop_front();
-        }
-        task();
-      }
-    }).detach();
-  }
-
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<std::function<void()>> tasks_;
-};
 
 // "host:port" or "[v6]:port" with a port in 1..65535.
 bool IsHostPort(absl::string_view address) {
@@ -150,7 +111,9 @@ class ClusterView::Core : public std::enable_shared_from_this<Core> {
       }
     }
     std::shared_ptr<Core> self = shared_from_this();
-    Reaper::Get().Run([self] { self->TearDown(); });
+    // Not here: this may be a thread of the view's own ZooKeeper client (via
+    // gRPC's work serializer), where the client cannot be closed.
+    RunInBackground([self] { self->TearDown(); });
   }
 
   const ClusterViewOptions& options() const { return options_; }

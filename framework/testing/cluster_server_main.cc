@@ -19,6 +19,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "framework/cluster_server.h"
 #include "framework/shutdown.h"
@@ -31,6 +32,7 @@ ABSL_FLAG(int, drain_ms, 200, "drain time of the graceful shutdown");
 ABSL_FLAG(std::string, services, "echo", "comma-separated: echo, other");
 ABSL_FLAG(std::string, server_data, "", "server data (JSON)");
 ABSL_FLAG(int, fail, 0, "if not 0, Echo fails with this gRPC status code");
+ABSL_FLAG(int, delay_ms, 0, "every Echo sleeps this long first");
 ABSL_FLAG(std::string, not_serving, "",
           "a namespace whose health is set NOT_SERVING after publishing");
 
@@ -43,6 +45,9 @@ std::string& Address() {
 
 grpc::Status Answer(const slacker::testing::Ping* request,
                     slacker::testing::Ping* response) {
+  if (absl::GetFlag(FLAGS_delay_ms) > 0) {
+    absl::SleepFor(absl::Milliseconds(absl::GetFlag(FLAGS_delay_ms)));
+  }
   const int fail = absl::GetFlag(FLAGS_fail);
   if (fail != 0) {
     return grpc::Status(static_cast<grpc::StatusCode>(fail),

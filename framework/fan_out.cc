@@ -1,0 +1,402 @@
+#include "framework/fan_out.h"
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/generic/generic_stub.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "framework/cluster_channel.h"
+#include "framework/grouping/grouping_registry.h"
+#include "framework/internal/channel_settings.h"
+
+namespace slacker {
+namespace {
+
+// Options set per channel and per method; entries whose channel is gone are
+// dropped as they are met.
+struct OptionsTable {
+  struct Entry {
+    std::weak_ptr<grpc::Channel> channel;
+    std::optional<FanOutOptions> channel_options;
+    std::map<std::string, FanOutOptions> methods;
+  };
+  std::mutex mu;
+  std::map<const grpc::Channel*, Entry> entries;
+};
+OptionsTable& Options() {
+  static OptionsTable* table = new OptionsTable();
+  return *table;
+}
+
+OptionsTable::Entry& EntryLocked(
+    OptionsTable& table, const std::shared_ptr<grpc::Channel>& channel) {
+  OptionsTable::Entry& entry = table.entries[channel.get()];
+  if (entry.channel.lock() != channel) entry = OptionsTable::Entry{channel};
+  return entry;
+}
+
+FanOutOptions OptionsFor(const std::shared_ptr<grpc::Channel>& channel,
+                         const std::string& method,
+                         std::optional<FanOutOptions> call) {
+  if (call.has_value()) return *std::move(call);
+  OptionsTable& table = Options();
+  std::lock_guard<std::mutex> lock(table.mu);
+  auto it = table.entries.find(channel.get());
+  if (it == table.entries.end()) return FanOutOptions();
+  if (it->second.channel.lock() != channel) {
+    table.entries.erase(it);
+    return FanOutOptions();
+  }
+  auto by_method = it->second.methods.find(method);
+  if (by_method != it->second.methods.end()) return by_method->second;
+  return it->second.channel_options.value_or(FanOutOptions());
+}
+
+// The value of "name":"..." in the channel's service config, which the `zk`
+// resolver writes (framework/grpc_plugin/zk_resolver.cc).
+std::string ConfigString(const std::string& json, absl::string_view name) {
+  const std::string key = absl::StrCat("\"", name, "\":\"");
+  const size_t start = json.find(key);
+  if (start == std::string::npos) return "";
+  const size_t from = start + key.size();
+  const size_t end = json.find('"', from);
+  return end == std::string::npos ? "" : json.substr(from, end - from);
+}
+
+std::string Line(const ServerOutcome& outcome) {
+  return absl::StrCat(
+      outcome.address, " ", outcome.status.ok() ? "OK" : "failed: code ",
+      outcome.status.ok() ? "" : absl::StrCat(outcome.status.error_code()),
+      outcome.status.ok() ? "" : " ", outcome.status.error_message());
+}
+
+// Completes the sub-calls of every fan-out: one completion queue and one
+// thread of this library's for the process, never shut down. (Not gRPC's
+// callback API: its shared completion queue is torn down and made again as
+// channels come and go, which Debian's gRPC 1.51 does not survive under
+// AddressSanitizer, and a channel dropped on its threads breaks them.)
+class Driver {
+ public:
+  // What a sub-call leaves on the queue as its tag.
+  class Tag {
+   public:
+    virtual ~Tag() = default;
+    virtual void Complete() = 0;
+  };
+
+  static Driver& Get() {
+    static Driver* driver = new Driver();
+    return *driver;
+  }
+  grpc::CompletionQueue* cq() { return &cq_; }
+
+ private:
+  Driver() {
+    std::thread([this] {
+      void* tag = nullptr;
+      bool ok = false;
+      while (cq_.Next(&tag, &ok)) static_cast<Tag*>(tag)->Complete();
+    }).detach();
+  }
+  grpc::CompletionQueue cq_;
+};
+
+class Call;
+
+// One sub-call: one server's part of a fan-out.
+class SubCall : public Driver::Tag {
+ public:
+  SubCall(std::shared_ptr<Call> call, size_t index)
+      : call_(std::move(call)), index_(index) {}
+  void Start(grpc::GenericStub& stub, grpc::ClientContext* context,
+             const std::string& path, const grpc::ByteBuffer& request,
+             grpc::ByteBuffer* response) {
+    reader_ = stub.PrepareUnaryCall(context, path, request, Driver::Get().cq());
+    reader_->StartCall();
+    // The driver's thread reads this object after gRPC hands it over through
+    // its own (uninstrumented) queue; this makes that visible to TSan.
+    published_.store(true, std::memory_order_release);
+    reader_->Finish(response, &status_, this);
+  }
+  void Complete() override;
+
+ private:
+  std::shared_ptr<Call> call_;
+  const size_t index_;
+  std::unique_ptr<grpc::GenericClientAsyncResponseReader> reader_;
+  grpc::Status status_;
+  std::atomic<bool> published_{false};
+};
+
+// One fan-out in flight.
+class Call : public FanOutCall, public std::enable_shared_from_this<Call> {
+ public:
+  Call(std::shared_ptr<grpc::Channel> channel, FanOutOptions options,
+       internal::RawDone done)
+      : stub_(std::move(channel)),
+        options_(std::move(options)),
+        done_(std::move(done)) {}
+
+  void Start(const std::string& path, grpc::ByteBuffer request,
+             const std::vector<std::string>& addresses) {
+    const auto deadline = std::chrono::system_clock::now() +
+                          absl::ToChronoMilliseconds(options_.timeout);
+    std::lock_guard<std::mutex> lock(mu_);
+    request_ = std::move(request);
+    start_ = absl::Now();
+    remaining_ = static_cast<int>(addresses.size());
+    for (const std::string& address : addresses) {
+      auto context = std::make_unique<grpc::ClientContext>();
+      context->set_deadline(deadline);
+      SetGrouping(context.get(), address);  // Pinned by the channel's LB.
+      contexts_.push_back(std::move(context));
+      internal::RawOutcome outcome;
+      outcome.address = address;
+      outcomes_.push_back(std::move(outcome));
+    }
+    for (size_t i = 0; i < addresses.size(); ++i) {
+      auto* sub = new SubCall(shared_from_this(), i);
+      sub->Start(stub_, contexts_[i].get(), path, request_,
+                 &outcomes_[i].response);
+    }
+  }
+
+  void Cancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& context : contexts_) context->TryCancel();
+  }
+
+  // On the driver's thread.
+  void Finish(size_t i, const grpc::Status& status) {
+    internal::RawFanOut raw;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      outcomes_[i].status = status;
+      outcomes_[i].latency = absl::Now() - start_;
+      if (--remaining_ > 0) return;
+      raw.outcomes = std::move(outcomes_);
+    }
+    done_(options_, std::move(raw));
+  }
+
+ private:
+  grpc::GenericStub stub_;
+  const FanOutOptions options_;
+  const internal::RawDone done_;
+
+  std::mutex mu_;
+  grpc::ByteBuffer request_;
+  absl::Time start_;
+  int remaining_ = 0;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;
+  std::vector<internal::RawOutcome> outcomes_;
+};
+
+void SubCall::Complete() {
+  published_.load(std::memory_order_acquire);
+  call_->Finish(index_, status_);
+  delete this;
+}
+
+// How long a fan-out waits for publishers that are still connecting.
+constexpr absl::Duration kConnectWait = absl::Seconds(2);
+
+class FinishedCall : public FanOutCall {
+ public:
+  void Cancel() override {}
+};
+
+}  // namespace
+
+void SetFanOutOptions(const std::shared_ptr<grpc::Channel>& channel,
+                      FanOutOptions options) {
+  OptionsTable& table = Options();
+  std::lock_guard<std::mutex> lock(table.mu);
+  EntryLocked(table, channel).channel_options = std::move(options);
+}
+
+void SetFanOutOptions(const std::shared_ptr<grpc::Channel>& channel,
+                      const std::string& method, FanOutOptions options) {
+  OptionsTable& table = Options();
+  std::lock_guard<std::mutex> lock(table.mu);
+  EntryLocked(table, channel)
+      .methods[std::string(absl::StripPrefix(method, "/"))] =
+      std::move(options);
+}
+
+std::vector<std::string> ReadyServers(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& ns) {
+  const std::string config = channel->GetServiceConfigJSON();
+  std::shared_ptr<const internal::NamespaceViews> views =
+      internal::GetViews(internal::ViewKey(ConfigString(config, "target"),
+                                           ConfigString(config, "channelId")));
+  std::vector<std::string> addresses;
+  if (views == nullptr) return addresses;
+  auto it = views->find(ns);
+  if (it == views->end()) return addresses;
+  for (const internal::ServerView& server : it->second.servers) {
+    addresses.push_back(server.address);
+  }
+  return addresses;
+}
+
+namespace internal {
+
+absl::Status ApplyErrorPolicy(const FanOutOptions& options,
+                              const std::vector<ServerOutcome>& outcomes) {
+  if (options.error_policy) return options.error_policy(outcomes);
+  int failed = 0;
+  const ServerOutcome* first_failure = nullptr;
+  for (const ServerOutcome& outcome : outcomes) {
+    if (outcome.status.ok()) continue;
+    ++failed;
+    if (first_failure == nullptr) first_failure = &outcome;
+  }
+  const bool fails = options.errors == FanOutErrors::kAny
+                         ? failed > 0
+                         : failed == static_cast<int>(outcomes.size());
+  if (!fails) return absl::OkStatus();
+  std::string details;
+  for (const ServerOutcome& outcome : outcomes) {
+    absl::StrAppend(&details, Line(outcome), "\n");
+  }
+  const absl::StatusCode code =
+      first_failure == nullptr
+          ? absl::StatusCode::kUnavailable
+          : static_cast<absl::StatusCode>(first_failure->status.error_code());
+  absl::Status status(
+      code, absl::StrCat(failed, " of ", outcomes.size(),
+                         " servers failed (errors policy ",
+                         options.error_policy                   ? "custom"
+                         : options.errors == FanOutErrors::kAny ? "any"
+                                                                : "all",
+                         "): ", absl::StripSuffix(details, "\n")));
+  status.SetPayload(kFanOutDetailsUrl, absl::Cord(details));
+  return status;
+}
+
+std::shared_ptr<FanOutCall> StartFanOut(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+    grpc::ByteBuffer request, std::optional<FanOutOptions> call_options,
+    RawDone done) {
+  const std::string name(absl::StripPrefix(method, "/"));
+  const FanOutOptions options =
+      OptionsFor(channel, name, std::move(call_options));
+  auto fail = [&](absl::Status status) {
+    RawFanOut raw;
+    raw.status = std::move(status);
+    done(options, std::move(raw));
+    return std::make_shared<FinishedCall>();
+  };
+  const size_t slash = name.find('/');
+  if (channel == nullptr || slash == std::string::npos || slash == 0 ||
+      slash + 1 == name.size()) {
+    return fail(absl::InvalidArgumentError(absl::StrCat(
+        "bad fan-out method '", method, "': expected pkg.Service/Method")));
+  }
+  const std::string ns = name.substr(0, slash);
+  const absl::Time deadline = absl::Now() + options.timeout;
+  // Before its first resolution a channel has no view, and publishers of the
+  // namespace may still be connecting (or waiting for their first health
+  // answer): wait for them, up to kConnectWait and the call's timeout.
+  // Waiting on the channel's state drives gRPC's polling, which processes
+  // those connections even while no call is in flight.
+  const absl::Time wait_until = std::min(deadline, absl::Now() + kConnectWait);
+  std::shared_ptr<const NamespaceViews> views;
+  std::string config;
+  while (true) {
+    config = channel->GetServiceConfigJSON();
+    if (!config.empty()) {
+      views = GetViews(ViewKey(ConfigString(config, "target"),
+                               ConfigString(config, "channelId")));
+    }
+    bool settled = views != nullptr;
+    if (settled) {
+      auto it = views->find(ns);
+      settled = it == views->end() || it->second.connecting == 0;
+    }
+    if (settled || absl::Now() >= wait_until) break;
+    const grpc_connectivity_state state = channel->GetState(true);
+    channel->WaitForStateChange(state, std::chrono::system_clock::now() +
+                                           std::chrono::milliseconds(10));
+  }
+  if (!config.empty() && config.find("slacker_cluster") == std::string::npos) {
+    return fail(absl::InvalidArgumentError(
+        "fan-out calls need a cluster channel (CreateClusterChannel or a zk:// "
+        "target); this channel uses another load-balancing policy"));
+  }
+  if (config.empty()) {
+    return fail(absl::UnavailableError(
+        absl::StrCat("the channel has no cluster view within ",
+                     absl::FormatDuration(options.timeout),
+                     " (is ZooKeeper reachable? is it a cluster channel?)")));
+  }
+  const std::string cluster = ConfigString(config, "cluster");
+  std::vector<ServerView> servers;
+  if (views != nullptr) {
+    auto it = views->find(ns);
+    if (it != views->end()) servers = it->second.servers;
+  }
+  std::vector<std::string> addresses;
+  if (options.servers == "all") {
+    for (const ServerView& server : servers)
+      addresses.push_back(server.address);
+  } else if (!servers.empty()) {
+    absl::StatusOr<GroupingFunction> function =
+        FindGroupingFunction(options.servers);
+    if (!function.ok()) return fail(function.status());
+    std::vector<Candidate> candidates;
+    for (const ServerView& server : servers) {
+      Candidate candidate;
+      candidate.address = server.address;
+      candidate.server_data = server.server_data;
+      candidate.weight = server.weight;
+      candidate.leader = server.leader;
+      candidates.push_back(std::move(candidate));
+    }
+    CallInfo call;
+    call.cluster = cluster;
+    call.name_space = ns;
+    call.method = absl::string_view(name).substr(slash + 1);
+    absl::StatusOr<std::vector<size_t>> chosen = (*function)(call, candidates);
+    if (!chosen.ok()) return fail(chosen.status());
+    std::set<size_t> unique;
+    for (size_t index : *chosen) {
+      if (index >= candidates.size()) {
+        return fail(absl::InternalError(absl::StrCat(
+            "grouping function '", options.servers, "' returned index ", index,
+            " of ", candidates.size(), " servers")));
+      }
+      if (unique.insert(index).second) {
+        addresses.push_back(candidates[index].address);
+      }
+    }
+    std::sort(addresses.begin(), addresses.end());
+  }
+  if (addresses.empty()) {
+    if (options.unavailable_value.has_value()) {
+      RawFanOut raw;
+      raw.unavailable = true;
+      done(options, std::move(raw));
+      return std::make_shared<FinishedCall>();
+    }
+    return fail(absl::UnavailableError(absl::StrCat(
+        servers.empty() ? "no server of cluster '"
+                        : "no server chosen in cluster '",
+        cluster, "' ", servers.empty() ? "publishes" : "for", " namespace '",
+        ns, "'",
+        servers.empty() ? " (or none is ready)"
+                        : absl::StrCat(" by '", options.servers, "'"))));
+  }
+  auto call = std::make_shared<Call>(channel, options, std::move(done));
+  call->Start("/" + name, std::move(request), addresses);
+  return call;
+}
+
+}  // namespace internal
+}  // namespace slacker
