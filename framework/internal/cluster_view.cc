@@ -231,6 +231,14 @@ class ClusterView::Core : public std::enable_shared_from_this<Core> {
           !servers_->initialized() || !namespaces_->initialized()) {
         return;
       }
+      // Complete only once every namespace listed has its caches: the list
+      // is current before this thread has handled its kAdded events.
+      for (const auto& [ns, node] : namespaces_->Snapshot()) {
+        if (namespace_caches_.count(ns) == 0 &&
+            discovery::ValidatePath(NamespacePath(ns)).ok()) {
+          return;  // Its kAdded (which makes them) is still to come.
+        }
+      }
       for (const auto& [ns, caches] : namespace_caches_) {
         if (caches.members == nullptr || caches.election == nullptr) continue;
         if (!caches.members->initialized() || !caches.election->initialized()) {

@@ -32,6 +32,8 @@ ABSL_FLAG(int, drain_ms, 200, "drain time of the graceful shutdown");
 ABSL_FLAG(std::string, services, "echo", "comma-separated: echo, other");
 ABSL_FLAG(std::string, server_data, "", "server data (JSON)");
 ABSL_FLAG(int, fail, 0, "if not 0, Echo fails with this gRPC status code");
+ABSL_FLAG(std::string, root, "/slacker/cluster", "root path of clusters");
+ABSL_FLAG(bool, manager, false, "serve slacker.cluster.ClusterManager");
 ABSL_FLAG(int, delay_ms, 0, "every Echo sleeps this long first");
 ABSL_FLAG(std::string, not_serving, "",
           "a namespace whose health is set NOT_SERVING after publishing");
@@ -79,6 +81,17 @@ class OtherEchoImpl final : public slacker::testing::OtherEchoService::Service {
                     slacker::testing::Ping* response) override {
     return Answer(request, response);
   }
+  grpc::Status Count(
+      grpc::ServerContext*, const slacker::testing::Ping* request,
+      grpc::ServerWriter<slacker::testing::Ping>* writer) override {
+    for (int64_t i = 1; i <= request->sequence(); ++i) {
+      slacker::testing::Ping ping;
+      ping.set_text(request->text());
+      ping.set_sequence(i);
+      writer->Write(ping);
+    }
+    return grpc::Status::OK;
+  }
 };
 
 }  // namespace
@@ -94,6 +107,8 @@ int main(int argc, char** argv) {
       absl::Milliseconds(absl::GetFlag(FLAGS_session_timeout_ms));
   options.drain_time = absl::Milliseconds(absl::GetFlag(FLAGS_drain_ms));
   options.server_data = absl::GetFlag(FLAGS_server_data);
+  options.enable_manager = absl::GetFlag(FLAGS_manager);
+  options.root = absl::GetFlag(FLAGS_root);
   EchoImpl echo;
   OtherEchoImpl other;
   slacker::ClusterServerBuilder builder(options);
