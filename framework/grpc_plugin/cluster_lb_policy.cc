@@ -298,9 +298,13 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
     // Runs on a gRPC thread; the state is applied in the work serializer.
     void OnConnectivityStateChange() override {
       published_.load(std::memory_order_acquire);
-      const ConnectivityStateChange change = PopConnectivityStateChange();
       {
+        // Popped under the lock: notifications run on several threads at
+        // once, and the queue's order must be the order they are applied in
+        // (a CONNECTING applied after the READY that followed it would hide
+        // a healthy server for good).
         std::lock_guard<std::recursive_mutex> lock(policy_->mu_);
+        const ConnectivityStateChange change = PopConnectivityStateChange();
         policy_->health_events_.push_back(
             HealthEvent{key_, ns_, Ref(), change.state});
       }
@@ -596,6 +600,18 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
       }
     }
     previous_ = choices;
+    if (ShouldLog(LogLevel::kDebug)) {
+      std::string states;
+      for (const auto& [key, server] : servers_) {
+        absl::StrAppend(&states, " ", key, "=",
+                        grpc_core::ConnectivityStateName(server.state));
+        for (const auto& [ns, health] : server.health) {
+          absl::StrAppend(&states, "/",
+                          grpc_core::ConnectivityStateName(health.state));
+        }
+      }
+      Log(LogLevel::kDebug, absl::StrCat(config.target, ": picker:", states));
+    }
     auto views = std::make_shared<NamespaceViews>();
     for (const auto& [ns, entry] : choices) {
       NamespaceView& view = (*views)[ns];
