@@ -53,7 +53,7 @@ def slacker_dependencies():
         ("remote_coverage_tools", "remote_coverage_tools"),
     ]:
         if name not in existing:
-            _local_copy(name = name, marker = "//third_party/%s:WORKSPACE" % directory)
+            _local_copy(name = name, marker = Label("//third_party/%s:WORKSPACE" % directory))
     if "platforms" not in existing:
         native.local_repository(name = "platforms", path = "/usr/share/bazel/tools/platforms")
 

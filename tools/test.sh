@@ -3,6 +3,7 @@
 #   tools/test.sh                    # bazel test //...
 #   tools/test.sh --config=asan      # any extra arguments go to `bazel test`
 #   tools/test.sh --all-configs      # plain, then AddressSanitizer, then ThreadSanitizer (CI)
+# Then it builds and runs the tutorial in a workspace outside this tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
@@ -17,3 +18,7 @@ for config in "${configs[@]}"; do
   # shellcheck disable=SC2086  # an empty config must vanish.
   bazel test $config "$@" //...
 done
+# The README's promise that a workspace of one's own can depend on the
+# framework: built and run outside this tree (once, not per config).
+echo "test: a user's own workspace (tools/outside_workspace_check.sh)" >&2
+tools/outside_workspace_check.sh

@@ -82,7 +82,7 @@ std::optional<std::string> Child::WaitForLine(const std::string& prefix,
 int Child::Kill(int signal) {
   int status = -1;
   if (pid_ > 0) {
-    kill(pid_, signal);
+    if (signal != 0) kill(pid_, signal);
     while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
     pid_ = 0;

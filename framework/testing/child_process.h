@@ -36,6 +36,9 @@ class Child {
 
   // Sends `signal` and reaps the process; returns its wait status.
   int Kill(int signal);
+  // Waits for the process to exit by itself and reaps it; returns its wait
+  // status.
+  int Wait() { return Kill(0); }
 
   pid_t pid() const { return pid_; }
 
