@@ -18,7 +18,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ws="$work/ws"
+# A fixed place for the workspace and its cache, so that later runs reuse the
+# build (Bazel keys its output base on the workspace's path).
+root="${SLACKER_OUTSIDE_CACHE:-$HOME/.cache/slacker-outside-workspace}"
+ws="$root/workspace"
+rm -rf "$ws"
 mkdir -p "$ws/examples/tutorial"
 cat >"$ws/WORKSPACE" <<WS
 workspace(name = "outside")
@@ -42,8 +46,6 @@ sed -e 's#"//bazel:#"@slacker//bazel:#' -e 's#"//framework:#"@slacker//framework
   -e '/default_visibility/d' -e '/exports_files/d' -e '/own tests run the tutorial/d' \
   examples/tutorial/BUILD.bazel >"$ws/examples/tutorial/BUILD.bazel"
 
-# A cache of its own, kept between runs, so only the first run builds it all.
-root="${SLACKER_OUTSIDE_CACHE:-$HOME/.cache/slacker-outside-workspace}"
 say "building the tutorial in a workspace of its own ($ws)..."
 (cd "$ws" && bazel --output_user_root="$root" build --noshow_progress \
   //examples/tutorial:greeter_server //examples/tutorial:greeter_client) \
