@@ -50,8 +50,8 @@ grpc::Status ApiService::Sleep(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status Api2Service::Echo2(grpc::ServerContext*, const EchoRequest* request,
-                                EchoReply* reply) {
+grpc::Status Api2Service::Echo2(grpc::ServerContext*,
+                                const EchoRequest* request, EchoReply* reply) {
   reply->set_text(request->text());
   reply->set_server(name_->Get());
   return grpc::Status::OK;

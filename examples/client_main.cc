@@ -2,10 +2,10 @@
 // against the example cluster (examples/server_main.cc), saying what each
 // step shows.
 //
-//   bazel run //examples:client -- --zk=127.0.0.1:2181 --cluster=example-cluster
+//   bazel run //examples:client -- --zk=127.0.0.1:2181
+//   --cluster=example-cluster
 //   ... --after_crash    # the short check tools/demo.sh runs after a kill -9
 
-// [tutorial-client]
 #include <grpcpp/grpcpp.h>
 
 #include <condition_variable>
@@ -68,7 +68,8 @@ std::string Leader(Api::Stub& api) {
   EchoRequest request;
   EchoReply reply;
   grpc::Status status = api.Echo(&context, request, &reply);
-  return status.ok() ? reply.server() : "(none: " + status.error_message() + ")";
+  return status.ok() ? reply.server()
+                     : "(none: " + status.error_message() + ")";
 }
 
 }  // namespace
@@ -97,7 +98,8 @@ int main(int argc, char** argv) {
     std::map<std::string, int> counts = Spread(*api, 50, "", &failed);
     Say(absl::StrCat("after the crash, 50 calls: ", Counts(counts), "; ",
                      failed, " failed"));
-    Say(absl::StrCat("the leader of slacker.example.Api is now ", Leader(*api)));
+    Say(absl::StrCat("the leader of slacker.example.Api is now ",
+                     Leader(*api)));
     return failed == 0 ? 0 : 1;
   }
 
@@ -196,4 +198,3 @@ int main(int argc, char** argv) {
   Say("walkthrough done");
   return failed == 0 ? 0 : 1;
 }
-// [tutorial-client]

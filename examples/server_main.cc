@@ -2,10 +2,10 @@
 // cluster, with the manager service on, and shuts down gracefully on SIGTERM
 // or Ctrl-C.
 //
-//   bazel run //examples:server -- --port=2104 --zk=127.0.0.1:2181 \
-//       --cluster=example-cluster [--server_data='{"weight":2}'] [--namespaces=api,api2]
+//   bazel run //examples:server -- --port=2104 --zk=127.0.0.1:2181
+//       --cluster=example-cluster [--server_data='{"weight":2}']
+//       [--namespaces=api,api2]
 
-// [tutorial-server]
 #include <grpcpp/grpcpp.h>
 
 #include <iostream>
@@ -43,8 +43,8 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(
       absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port)),
       grpc::InsecureServerCredentials());
-  for (absl::string_view ns :
-       absl::StrSplit(absl::GetFlag(FLAGS_namespaces), ',', absl::SkipEmpty())) {
+  for (absl::string_view ns : absl::StrSplit(absl::GetFlag(FLAGS_namespaces),
+                                             ',', absl::SkipEmpty())) {
     if (ns == "api") builder.RegisterService(&api);
     if (ns == "api2") builder.RegisterService(&api2);
   }
@@ -61,4 +61,3 @@ int main(int argc, char** argv) {
   std::cout << "stopped" << std::endl;
   return 0;
 }
-// [tutorial-server]

@@ -33,7 +33,8 @@ class WalkthroughTest : public slacker::testing::ZooKeeperTest {
         absl::GetFlag(FLAGS_server), "--zk=" + ConnectString(),
         "--cluster=example-cluster", "--namespaces=" + namespaces});
   }
-  std::unique_ptr<Child> Client(const std::string& extra = "--after_crash=false") {
+  std::unique_ptr<Child> Client(
+      const std::string& extra = "--after_crash=false") {
     return std::make_unique<Child>(std::vector<std::string>{
         absl::GetFlag(FLAGS_client), "--zk=" + ConnectString(),
         "--cluster=example-cluster", extra});
@@ -65,13 +66,15 @@ TEST_F(WalkthroughTest, EveryStepThenFailOver) {
   EXPECT_FALSE(absl::StrContains(*line, "FAILED")) << *line;
   line = client->WaitForLine("5. ");
   ASSERT_TRUE(line.has_value());
-  EXPECT_TRUE(absl::StrContains(*line, "code 9: MakeError always fails")) << *line;
+  EXPECT_TRUE(absl::StrContains(*line, "code 9: MakeError always fails"))
+      << *line;
   line = client->WaitForLine("6. ");
   ASSERT_TRUE(line.has_value());
   EXPECT_TRUE(absl::EndsWith(*line, *a)) << *line;  // First to publish leads.
   line = client->WaitForLine("7. ");
   ASSERT_TRUE(line.has_value());
-  EXPECT_TRUE(absl::EndsWith(*line, "from " + *a)) << *line;  // Only a has Api2.
+  EXPECT_TRUE(absl::EndsWith(*line, "from " + *a))
+      << *line;  // Only a has Api2.
   line = client->WaitForLine("8. ");
   ASSERT_TRUE(line.has_value());
   EXPECT_TRUE(absl::StrContains(*line, "(nobody serves Api3)")) << *line;

@@ -36,7 +36,10 @@ OptionsTable& Options() {
 OptionsTable::Entry& EntryLocked(
     OptionsTable& table, const std::shared_ptr<grpc::Channel>& channel) {
   OptionsTable::Entry& entry = table.entries[channel.get()];
-  if (entry.channel.lock() != channel) entry = OptionsTable::Entry{channel};
+  if (entry.channel.lock() != channel) {
+    entry = OptionsTable::Entry();
+    entry.channel = channel;
+  }
   return entry;
 }
 

@@ -15,8 +15,9 @@ readonly PACKAGES=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   # ZooKeeper: the C client, and the server that tests, examples and benchmarks start.
   libzookeeper-mt-dev zookeeper libslf4j-java default-jre-headless
-  # Tests and benchmarks (procps: pgrep, which the launcher's test uses).
-  libgtest-dev libgmock-dev libbenchmark-dev procps
+  # Tests and benchmarks (procps: pgrep, which the launcher's test uses; python3: the
+  # README snippet check).
+  libgtest-dev libgmock-dev libbenchmark-dev procps python3
   # Curator interop test: a Java probe compiled (javac) against Debian's Curator jars and
   # the jars on its class path (tests/curator/curator_interop_test.sh).
   default-jdk-headless libcurator-discovery-java libcurator-framework-java libcurator-client-java
