@@ -11,31 +11,10 @@
 #include "framework/grpc_plugin/cluster_lb_policy.h"
 #include "framework/grpc_plugin/plugin.h"
 #include "framework/internal/channel_settings.h"
+#include "framework/internal/json_string.h"
 
 namespace slacker {
 namespace {
-
-// A JSON string literal.
-std::string Quote(absl::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
 
 absl::Status CheckGrouping(absl::string_view spec, absl::string_view where) {
   absl::StatusOr<GroupingSpec> parsed = ParseGroupingSpec(spec);
@@ -75,16 +54,18 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
   for (const auto& [method, grouping] : options.method_groupings) {
     valid = CheckGrouping(grouping, absl::StrCat("grouping of ", method));
     if (!valid.ok()) return valid;
-    absl::StrAppend(&methods, methods.empty() ? "" : ",", Quote(method), ":",
-                    Quote(grouping));
+    absl::StrAppend(&methods, methods.empty() ? "" : ",",
+                    internal::JsonString(method), ":",
+                    internal::JsonString(grouping));
   }
   if (!options.service_config_json.empty()) {
     valid = internal::ValidateServiceConfig(options.service_config_json);
     if (!valid.ok()) return valid;
   }
   const std::string config = absl::StrCat(
-      "{\"root\":", Quote(options.root),
-      ",\"grouping\":", Quote(options.grouping), ",\"methods\":{", methods,
+      "{\"root\":", internal::JsonString(options.root),
+      ",\"grouping\":", internal::JsonString(options.grouping),
+      ",\"methods\":{", methods,
       "},\"setAsideAfter\":", std::max(0, options.set_aside_after),
       ",\"setAsideForMs\":",
       std::max<int64_t>(0, absl::ToInt64Milliseconds(options.set_aside_for)),

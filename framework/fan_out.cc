@@ -2,6 +2,7 @@
 
 #include <grpcpp/client_context.h>
 #include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/support/proto_buffer_reader.h>
 
 #include <algorithm>
 #include <chrono>
@@ -69,6 +70,17 @@ std::string ConfigString(const std::string& json, absl::string_view name) {
   const size_t from = start + key.size();
   const size_t end = json.find('"', from);
   return end == std::string::npos ? "" : json.substr(from, end - from);
+}
+
+// The views the channel's LB policy publishes (null before its first picker,
+// or if it is no cluster channel), found through the key its service config
+// names. `config` receives that service config ("" before resolution).
+std::shared_ptr<const internal::NamespaceViews> ViewsOf(grpc::Channel& channel,
+                                                        std::string* config) {
+  *config = channel.GetServiceConfigJSON();
+  if (config->empty()) return nullptr;
+  return internal::GetViews(internal::ViewKey(
+      ConfigString(*config, "target"), ConfigString(*config, "channelId")));
 }
 
 std::string Line(const ServerOutcome& outcome) {
@@ -234,10 +246,9 @@ void SetFanOutOptions(const std::shared_ptr<grpc::Channel>& channel,
 
 std::vector<std::string> ReadyServers(
     const std::shared_ptr<grpc::Channel>& channel, const std::string& ns) {
-  const std::string config = channel->GetServiceConfigJSON();
+  std::string config;
   std::shared_ptr<const internal::NamespaceViews> views =
-      internal::GetViews(internal::ViewKey(ConfigString(config, "target"),
-                                           ConfigString(config, "channelId")));
+      ViewsOf(*channel, &config);
   std::vector<std::string> addresses;
   if (views == nullptr) return addresses;
   auto it = views->find(ns);
@@ -249,6 +260,38 @@ std::vector<std::string> ReadyServers(
 }
 
 namespace internal {
+
+bool ParseMessage(grpc::ByteBuffer* buffer,
+                  google::protobuf::Message* message) {
+  grpc::ProtoBufferReader reader(buffer);
+  return message->ParseFromZeroCopyStream(&reader);
+}
+
+std::vector<ServerOutcome> ParseOutcomes(
+    std::vector<RawOutcome>& raw, const google::protobuf::Message& prototype,
+    std::vector<std::unique_ptr<google::protobuf::Message>>* responses) {
+  std::vector<ServerOutcome> outcomes;
+  for (RawOutcome& raw_outcome : raw) {
+    ServerOutcome outcome;
+    outcome.address = std::move(raw_outcome.address);
+    outcome.status = raw_outcome.status;
+    outcome.latency = raw_outcome.latency;
+    if (outcome.status.ok()) {
+      std::unique_ptr<google::protobuf::Message> response(prototype.New());
+      if (ParseMessage(&raw_outcome.response, response.get())) {
+        outcome.response = response.get();
+        responses->push_back(std::move(response));
+      } else {
+        outcome.status =
+            grpc::Status(grpc::StatusCode::INTERNAL,
+                         "the response does not parse as " +
+                             prototype.GetDescriptor()->full_name());
+      }
+    }
+    outcomes.push_back(std::move(outcome));
+  }
+  return outcomes;
+}
 
 absl::Status ApplyErrorPolicy(const FanOutOptions& options,
                               const std::vector<ServerOutcome>& outcomes) {
@@ -313,11 +356,7 @@ std::shared_ptr<FanOutCall> StartFanOut(
   std::shared_ptr<const NamespaceViews> views;
   std::string config;
   while (true) {
-    config = channel->GetServiceConfigJSON();
-    if (!config.empty()) {
-      views = GetViews(ViewKey(ConfigString(config, "target"),
-                               ConfigString(config, "channelId")));
-    }
+    views = ViewsOf(*channel, &config);
     bool settled = views != nullptr;
     if (settled) {
       auto it = views->find(ns);

@@ -35,7 +35,6 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/channel.h>
 #include <grpcpp/support/byte_buffer.h>
-#include <grpcpp/support/proto_buffer_reader.h>
 #include <grpcpp/support/proto_buffer_writer.h>
 
 #include <condition_variable>
@@ -176,7 +175,7 @@ class FanOutResult {
 
   absl::Status status_;
   std::vector<ServerOutcome> outcomes_;
-  std::vector<std::unique_ptr<Response>> responses_;
+  std::vector<std::unique_ptr<google::protobuf::Message>> responses_;
   std::unique_ptr<Response> unavailable_;
 };
 
@@ -217,6 +216,16 @@ std::shared_ptr<FanOutCall> StartFanOut(
     grpc::ByteBuffer request, std::optional<FanOutOptions> options,
     RawDone done);
 
+// Parses `buffer` into `message`; false if it does not parse.
+bool ParseMessage(grpc::ByteBuffer* buffer, google::protobuf::Message* message);
+
+// Types raw outcomes: each success is parsed into a new message like
+// `prototype`, owned by `responses`; one that does not parse becomes an
+// INTERNAL failure.
+std::vector<ServerOutcome> ParseOutcomes(
+    std::vector<RawOutcome>& raw, const google::protobuf::Message& prototype,
+    std::vector<std::unique_ptr<google::protobuf::Message>>* responses);
+
 // Applies the error policy to outcomes that are already typed.
 absl::Status ApplyErrorPolicy(const FanOutOptions& options,
                               const std::vector<ServerOutcome>& outcomes);
@@ -249,26 +258,8 @@ class FanOutBuilder {
       result.unavailable_ = std::move(value);
       return result;
     }
-    for (internal::RawOutcome& raw_outcome : raw.outcomes) {
-      ServerOutcome outcome;
-      outcome.address = std::move(raw_outcome.address);
-      outcome.status = raw_outcome.status;
-      outcome.latency = raw_outcome.latency;
-      if (outcome.status.ok()) {
-        auto response = std::make_unique<Response>();
-        grpc::ProtoBufferReader reader(&raw_outcome.response);
-        if (response->ParseFromZeroCopyStream(&reader)) {
-          outcome.response = response.get();
-          result.responses_.push_back(std::move(response));
-        } else {
-          outcome.status =
-              grpc::Status(grpc::StatusCode::INTERNAL,
-                           "the response does not parse as " +
-                               Response::descriptor()->full_name());
-        }
-      }
-      result.outcomes_.push_back(std::move(outcome));
-    }
+    result.outcomes_ = internal::ParseOutcomes(
+        raw.outcomes, Response::default_instance(), &result.responses_);
     if (options.before_merge) options.before_merge(result.outcomes_);
     result.status_ = internal::ApplyErrorPolicy(options, result.outcomes_);
     if (options.after_merge) {

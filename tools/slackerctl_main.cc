@@ -42,6 +42,7 @@
 #include "framework/cluster_channel.h"
 #include "framework/fan_out.h"
 #include "framework/internal/cluster_view.h"
+#include "framework/internal/json_string.h"
 #include "protos/slacker/cluster/manager.grpc.pb.h"
 #include "protos/slacker/cluster/registry.pb.h"
 
@@ -79,21 +80,6 @@ int Fail(int code, absl::string_view message) {
   return code;
 }
 
-std::string Quote(absl::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
 std::string ToJson(const Message& message) {
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
@@ -109,8 +95,9 @@ std::string ToJson(const Message& message) {
 int CallFailed(grpc::StatusCode code, absl::string_view message) {
   const std::string name =
       absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-  std::cout << "{\"code\":" << Quote(name) << ",\"message\":" << Quote(message)
-            << "}" << std::endl;
+  std::cout << "{\"code\":" << internal::JsonString(name)
+            << ",\"message\":" << internal::JsonString(message) << "}"
+            << std::endl;
   return Fail(kCallFailed, absl::StrCat("call failed: ", name, ": ", message));
 }
 
@@ -174,19 +161,23 @@ int Ls(Cluster& c) {
     }
   }
   if (absl::GetFlag(FLAGS_json)) {
-    std::string out = "{\"cluster\":" + Quote(c.cluster) + ",\"namespaces\":[";
+    std::string out =
+        "{\"cluster\":" + internal::JsonString(c.cluster) + ",\"namespaces\":[";
     for (size_t i = 0; i < all.size(); ++i) {
       std::vector<std::string> quoted;
-      for (const std::string& s : all[i].servers) quoted.push_back(Quote(s));
+      for (const std::string& s : all[i].servers)
+        quoted.push_back(internal::JsonString(s));
       absl::StrAppend(
-          &out, i == 0 ? "" : ",", "{\"name\":", Quote(all[i].name),
-          ",\"servers\":[", absl::StrJoin(quoted, ","), "],\"leader\":",
-          all[i].leader.empty() ? "null" : Quote(all[i].leader), "}");
+          &out, i == 0 ? "" : ",",
+          "{\"name\":", internal::JsonString(all[i].name), ",\"servers\":[",
+          absl::StrJoin(quoted, ","), "],\"leader\":",
+          all[i].leader.empty() ? "null" : internal::JsonString(all[i].leader),
+          "}");
     }
     absl::StrAppend(&out, "],\"servers\":{");
     bool first = true;
     for (const auto& [name, data] : server_data) {
-      absl::StrAppend(&out, first ? "" : ",", Quote(name), ":",
+      absl::StrAppend(&out, first ? "" : ",", internal::JsonString(name), ":",
                       data.empty() ? "null" : data);
       first = false;
     }
@@ -325,13 +316,7 @@ int CallOne(Cluster& c, const std::shared_ptr<grpc::Channel>& channel,
   cq.Next(&tag, &ok);
   if (!status->ok()) return kCallFailed;
   ++(*counts)[Peer(context)];
-  std::vector<grpc::Slice> slices;
-  reply.Dump(&slices);
-  std::string bytes;
-  for (const grpc::Slice& slice : slices) {
-    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
-  if (!response->ParseFromString(bytes)) {
+  if (!internal::ParseMessage(&reply, response)) {
     *status = grpc::Status(
         grpc::StatusCode::INTERNAL,
         "the response does not parse as " + method.info.response_type());
@@ -363,14 +348,8 @@ int ServerStream(const std::shared_ptr<grpc::Channel>& channel,
     stream->Read(&message, reinterpret_cast<void*>(4));
     cq.Next(&tag, &ok);
     if (!ok) break;
-    std::vector<grpc::Slice> slices;
-    message.Dump(&slices);
-    std::string bytes;
-    for (const grpc::Slice& slice : slices) {
-      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-    }
     std::unique_ptr<Message> response(prototype->New());
-    response->ParseFromString(bytes);
+    internal::ParseMessage(&message, response.get());
     std::cout << ToJson(*response) << std::endl;
   }
   grpc::Status status;
@@ -474,25 +453,8 @@ int Call(Cluster& c, const std::string& target, const std::string& json) {
                         raw->status.message());
     }
     std::vector<std::unique_ptr<Message>> responses;
-    std::vector<ServerOutcome> outcomes;
-    for (internal::RawOutcome& r : raw->outcomes) {
-      ServerOutcome outcome;
-      outcome.address = r.address;
-      outcome.status = r.status;
-      outcome.latency = r.latency;
-      if (r.status.ok()) {
-        std::vector<grpc::Slice> slices;
-        r.response.Dump(&slices);
-        std::string reply;
-        for (const grpc::Slice& s : slices) {
-          reply.append(reinterpret_cast<const char*>(s.begin()), s.size());
-        }
-        responses.emplace_back(response_type->New());
-        responses.back()->ParseFromString(reply);
-        outcome.response = responses.back().get();
-      }
-      outcomes.push_back(std::move(outcome));
-    }
+    std::vector<ServerOutcome> outcomes =
+        internal::ParseOutcomes(raw->outcomes, *response_type, &responses);
     absl::Status status = internal::ApplyErrorPolicy(fan_out, outcomes);
     if (!status.ok()) {
       return CallFailed(static_cast<grpc::StatusCode>(status.code()),
@@ -502,8 +464,8 @@ int Call(Cluster& c, const std::string& target, const std::string& json) {
     for (const ServerOutcome& outcome : outcomes) {
       if (outcome.response == nullptr) continue;
       values.push_back(results == "map"
-                           ? absl::StrCat(Quote(outcome.address), ":",
-                                          ToJson(*outcome.response))
+                           ? absl::StrCat(internal::JsonString(outcome.address),
+                                          ":", ToJson(*outcome.response))
                            : ToJson(*outcome.response));
     }
     if (results == "single") {
@@ -532,7 +494,7 @@ int Call(Cluster& c, const std::string& target, const std::string& json) {
   }
   std::vector<std::string> per_server;
   for (const auto& [server, n] : counts) {
-    per_server.push_back(absl::StrCat(Quote(server), ":", n));
+    per_server.push_back(absl::StrCat(internal::JsonString(server), ":", n));
   }
   std::cout << "{\"response\":" << ToJson(*response) << ",\"calls\":" << count
             << ",\"counts\":{" << absl::StrJoin(per_server, ",") << "}}"
@@ -653,9 +615,10 @@ int Manage(const std::string& command, const std::vector<std::string>& args) {
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       std::cout << "{\"code\":"
-                << Quote(absl::StatusCodeToString(
+                << internal::JsonString(absl::StatusCodeToString(
                        static_cast<absl::StatusCode>(status.error_code())))
-                << ",\"message\":" << Quote(status.error_message()) << "}"
+                << ",\"message\":"
+                << internal::JsonString(status.error_message()) << "}"
                 << std::endl;
       return Fail(kUnreachable,
                   absl::StrCat("server ", server,

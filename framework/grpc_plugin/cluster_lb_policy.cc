@@ -34,7 +34,12 @@ using grpc_core::LoadBalancingPolicy;
 using grpc_core::RefCountedPtr;
 using grpc_core::SubchannelInterface;
 
-constexpr char kEventTimeArg[] = "slacker.event_time_ns";
+// A grouping as the config names it: the text (which keys its pickers) and
+// what it parsed to.
+struct NamedGrouping {
+  std::string text;
+  GroupingSpec spec;
+};
 
 class ClusterConfig : public LoadBalancingPolicy::Config {
  public:
@@ -44,10 +49,9 @@ class ClusterConfig : public LoadBalancingPolicy::Config {
   std::string target;
   std::string namespaces_path;
   std::string channel_id;
-  std::string default_spec = "random";
-  GroupingSpec default_grouping;
-  std::map<std::string, std::string> methods;  // name -> spec text
-  std::map<std::string, GroupingSpec> method_groupings;
+  NamedGrouping grouping{"random", {}};
+  // "pkg.Service/Method" or "pkg.Service" -> grouping.
+  std::map<std::string, NamedGrouping, std::less<>> methods;
   int set_aside_after = 5;
   absl::Duration set_aside_for = absl::Seconds(10);
   bool health_checks = true;
@@ -70,11 +74,19 @@ struct NamespaceChoices {
   int connecting = 0;  // Publishers that may become READY soon.
   std::string last_error;
   // Pickers for the groupings the config names, made up front (read-only);
-  // others (per-call groupings) are made on first use under `mu`.
-  std::map<std::string, std::unique_ptr<GroupingPicker>> pickers;
+  // others (per-call groupings) are parsed and made on first use under `mu`.
+  std::map<std::string, std::unique_ptr<GroupingPicker>, std::less<>> pickers;
+  struct CallGrouping {
+    GroupingSpec spec;
+    std::unique_ptr<GroupingPicker> picker;
+  };
   std::mutex mu;
-  std::map<std::string, std::unique_ptr<GroupingPicker>> extra_pickers;
+  std::map<std::string, CallGrouping, std::less<>> call_pickers;
 };
+
+// By namespace; heterogeneous lookup, so a pick does not allocate.
+using ChoicesByNamespace =
+    std::map<std::string, std::shared_ptr<NamespaceChoices>, std::less<>>;
 
 // Counts calls in flight and UNAVAILABLE streaks for one server.
 class CallTracker : public LoadBalancingPolicy::SubchannelCallTrackerInterface {
@@ -105,10 +117,8 @@ class CallTracker : public LoadBalancingPolicy::SubchannelCallTrackerInterface {
 
 class ClusterPicker : public LoadBalancingPolicy::SubchannelPicker {
  public:
-  ClusterPicker(
-      RefCountedPtr<ClusterLbPolicy> policy,
-      RefCountedPtr<ClusterConfig> config,
-      std::map<std::string, std::shared_ptr<NamespaceChoices>> choices)
+  ClusterPicker(RefCountedPtr<ClusterLbPolicy> policy,
+                RefCountedPtr<ClusterConfig> config, ChoicesByNamespace choices)
       : policy_(std::move(policy)),
         config_(std::move(config)),
         choices_(std::move(choices)) {
@@ -119,13 +129,14 @@ class ClusterPicker : public LoadBalancingPolicy::SubchannelPicker {
       LoadBalancingPolicy::PickArgs args) override;
 
  private:
-  GroupingPicker* PickerFor(NamespaceChoices& choices,
-                            absl::string_view spec_text,
-                            const GroupingSpec& spec);
+  // The call's own grouping (SetGrouping) over `choices`; InvalidArgument
+  // for a grouping that does not parse.
+  static absl::StatusOr<const NamespaceChoices::CallGrouping*> CallGroupingFor(
+      NamespaceChoices& choices, absl::string_view text);
 
   RefCountedPtr<ClusterLbPolicy> policy_;
   RefCountedPtr<ClusterConfig> config_;
-  std::map<std::string, std::shared_ptr<NamespaceChoices>> choices_;
+  ChoicesByNamespace choices_;
   std::atomic<bool> published_{false};  // See CallTracker.
 };
 
@@ -526,7 +537,7 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
     if (shut_down_ || config_ == nullptr) return;
     const auto& config = static_cast<const ClusterConfig&>(*config_);
     const int64_t now_ns = absl::ToUnixNanos(absl::Now());
-    std::map<std::string, std::shared_ptr<NamespaceChoices>> choices;
+    ChoicesByNamespace choices;
     int ready = 0;
     int connecting = 0;
     absl::Status failure;
@@ -582,12 +593,12 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
     // state (round_robin's position, sticky's server).
     for (auto& [ns, entry] : choices) {
       if (entry->candidates.empty()) continue;
-      std::vector<std::pair<std::string, const GroupingSpec*>> specs = {
-          {config.default_spec, &config.default_grouping}};
-      for (const auto& [name, spec] : config.method_groupings) {
-        specs.emplace_back(config.methods.at(name), &spec);
+      std::vector<const NamedGrouping*> groupings = {&config.grouping};
+      for (const auto& [name, grouping] : config.methods) {
+        groupings.push_back(&grouping);
       }
-      for (const auto& [text, spec] : specs) {
+      for (const NamedGrouping* grouping : groupings) {
+        const std::string& text = grouping->text;
         if (entry->pickers.count(text) > 0) continue;
         const GroupingPicker* previous = nullptr;
         auto old = previous_.find(ns);
@@ -596,7 +607,7 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
           if (it != old->second->pickers.end()) previous = it->second.get();
         }
         entry->pickers[text] =
-            spec->grouping->Prepare(entry->candidates, previous);
+            grouping->spec.grouping->Prepare(entry->candidates, previous);
       }
     }
     previous_ = choices;
@@ -655,7 +666,7 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
   RefCountedPtr<Config> config_;
   std::map<std::string, Server> servers_;
   // The last picker's choices: the next picker continues their state.
-  std::map<std::string, std::shared_ptr<NamespaceChoices>> previous_;
+  ChoicesByNamespace previous_;
   int64_t last_event_ns_ = 0;
   std::string views_key_;  // Where this channel's views are published.
   bool shut_down_ = false;
@@ -698,7 +709,7 @@ LoadBalancingPolicy::PickResult ClusterPicker::Pick(
   const absl::string_view method =
       slash == absl::string_view::npos ? "" : path.substr(slash + 1);
   const ClusterConfig& config = *config_;
-  auto found = choices_.find(std::string(ns));
+  auto found = choices_.find(ns);
   if (found == choices_.end()) {
     return PickResult::Fail(absl::UnavailableError(absl::StrCat(
         "no server of cluster '", config.cluster, "' publishes namespace '", ns,
@@ -721,30 +732,22 @@ LoadBalancingPolicy::PickResult ClusterPicker::Pick(
       args.initial_metadata->Lookup(kGroupingMetadata, &grouping_buffer);
   absl::optional<absl::string_view> hash_key =
       args.initial_metadata->Lookup(kHashKeyMetadata, &hash_buffer);
-  absl::string_view spec_text = config.default_spec;
-  const GroupingSpec* spec = &config.default_grouping;
-  if (!config.method_groupings.empty()) {
-    auto by_method =
-        config.method_groupings.find(std::string(args.path.substr(1)));
-    if (by_method == config.method_groupings.end()) {
-      by_method = config.method_groupings.find(std::string(ns));
-    }
-    if (by_method != config.method_groupings.end()) {
-      spec_text = config.methods.at(by_method->first);
-      spec = &by_method->second;
-    }
+  const NamedGrouping* named = &config.grouping;
+  if (!config.methods.empty()) {
+    auto by_method = config.methods.find(path);
+    if (by_method == config.methods.end()) by_method = config.methods.find(ns);
+    if (by_method != config.methods.end()) named = &by_method->second;
   }
-  GroupingSpec call_spec;
+  const GroupingSpec* spec = &named->spec;
   GroupingPicker* picker = nullptr;
-  if (per_call.has_value() && *per_call != spec_text) {
-    absl::StatusOr<GroupingSpec> parsed = ParseGroupingSpec(*per_call);
-    if (!parsed.ok()) return PickResult::Drop(parsed.status());
-    call_spec = std::move(*parsed);
-    spec = &call_spec;
-    spec_text = *per_call;
-    picker = PickerFor(choices, spec_text, call_spec);
+  if (per_call.has_value() && *per_call != named->text) {
+    absl::StatusOr<const NamespaceChoices::CallGrouping*> call_grouping =
+        CallGroupingFor(choices, *per_call);
+    if (!call_grouping.ok()) return PickResult::Drop(call_grouping.status());
+    spec = &(*call_grouping)->spec;
+    picker = (*call_grouping)->picker.get();
   } else {
-    picker = choices.pickers.at(std::string(spec_text)).get();
+    picker = choices.pickers.find(named->text)->second.get();
   }
   CallInfo call;
   call.cluster = config.cluster;
@@ -765,15 +768,20 @@ LoadBalancingPolicy::PickResult ClusterPicker::Pick(
       std::make_unique<CallTracker>(choices.stats[*index], policy_, config_));
 }
 
-GroupingPicker* ClusterPicker::PickerFor(NamespaceChoices& choices,
-                                         absl::string_view spec_text,
-                                         const GroupingSpec& spec) {
+absl::StatusOr<const NamespaceChoices::CallGrouping*>
+ClusterPicker::CallGroupingFor(NamespaceChoices& choices,
+                               absl::string_view text) {
   std::lock_guard<std::mutex> lock(choices.mu);
-  std::unique_ptr<GroupingPicker>& picker =
-      choices.extra_pickers[std::string(spec_text)];
-  if (picker == nullptr)
-    picker = spec.grouping->Prepare(choices.candidates, nullptr);
-  return picker.get();
+  auto it = choices.call_pickers.find(text);
+  if (it != choices.call_pickers.end()) return &it->second;
+  // Parsed once per grouping text and picker, not once per call.
+  absl::StatusOr<GroupingSpec> spec = ParseGroupingSpec(text);
+  if (!spec.ok()) return spec.status();
+  NamespaceChoices::CallGrouping grouping;
+  grouping.picker = spec->grouping->Prepare(choices.candidates, nullptr);
+  grouping.spec = *std::move(spec);
+  return &choices.call_pickers.emplace(std::string(text), std::move(grouping))
+              .first->second;
 }
 
 absl::StatusOr<GroupingSpec> ParseSpec(const Json& json,
@@ -816,11 +824,11 @@ class ClusterLbPolicyFactory : public grpc_core::LoadBalancingPolicyFactory {
     string_field("target", &config->target);
     string_field("namespacesPath", &config->namespaces_path);
     string_field("channelId", &config->channel_id);
-    string_field("grouping", &config->default_spec);
+    string_field("grouping", &config->grouping.text);
     absl::StatusOr<GroupingSpec> default_grouping =
-        ParseSpec(Json(config->default_spec), "grouping");
+        ParseSpec(Json(config->grouping.text), "grouping");
     if (!default_grouping.ok()) return default_grouping.status();
-    config->default_grouping = std::move(*default_grouping);
+    config->grouping.spec = std::move(*default_grouping);
     for (const auto& [name, value] : json.object_value()) {
       if (name == "methods") {
         if (value.type() != Json::Type::OBJECT) {
@@ -830,8 +838,8 @@ class ClusterLbPolicyFactory : public grpc_core::LoadBalancingPolicyFactory {
           absl::StatusOr<GroupingSpec> spec =
               ParseSpec(spec_json, absl::StrCat("grouping of ", method));
           if (!spec.ok()) return spec.status();
-          config->methods[method] = spec_json.string_value();
-          config->method_groupings[method] = std::move(*spec);
+          config->methods[method] =
+              NamedGrouping{spec_json.string_value(), std::move(*spec)};
         }
       } else if (name == "healthChecks") {
         if (value.type() != Json::Type::JSON_TRUE &&

@@ -31,8 +31,6 @@ namespace {
 using grpc_core::ChannelArgs;
 using grpc_core::Json;
 
-constexpr char kEventTimeArg[] = "slacker.event_time_ns";
-
 // "host:port" to a socket address: IP literals directly, names through the
 // system resolver (this runs on the view's thread, never on gRPC's).
 absl::optional<grpc_resolved_address> ToSocketAddress(

@@ -48,6 +48,10 @@ void RegisterChannelHooks(int channel_id, std::shared_ptr<ChannelHooks> hooks);
 void ForgetChannelHooks(int channel_id);
 std::shared_ptr<ChannelHooks> FindChannelHooks(int channel_id);
 
+// Set by the resolver on each result: when (Unix ns, as text) the ZooKeeper
+// event behind it reached this process; the LB policy measures from it.
+inline constexpr char kEventTimeArg[] = "slacker.event_time_ns";
+
 // A unique id per channel made by CreateClusterChannel (int), so that the
 // fan-out layer finds the view of that very channel.
 inline constexpr char kChannelIdArg[] = "slacker.channel_id";
