@@ -331,6 +331,17 @@ class ChildrenCache::Core : public std::enable_shared_from_this<Core> {
   }
 
   // Drops what is known of children that are neither listed nor awaited.
+  // Forgets `name`'s track if nothing about it is pending: after one
+  // child's event, only its own track can have become prunable (a full pass
+  // per child would make reading 1,000 children quadratic).
+  void PruneTrack(const std::string& name) {
+    auto it = tracks_.find(name);
+    if (it != tracks_.end() && listed_.count(name) == 0 &&
+        !it->second.watch_armed && !it->second.read_in_flight) {
+      tracks_.erase(it);
+    }
+  }
+
   void PruneTracks() {
     for (auto it = tracks_.begin(); it != tracks_.end();) {
       const ChildTrack& track = it->second;
@@ -379,7 +390,7 @@ class ChildrenCache::Core : public std::enable_shared_from_this<Core> {
     if (listed_.count(name) != 0) {
       ReadChild(name);
     } else {
-      PruneTracks();
+      PruneTrack(name);
     }
   }
 
@@ -415,7 +426,7 @@ class ChildrenCache::Core : public std::enable_shared_from_this<Core> {
     if (track.read_again) {
       ReadChild(name);
     } else {
-      PruneTracks();
+      PruneTrack(name);
     }
   }
 
