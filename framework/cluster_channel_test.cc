@@ -24,6 +24,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "discovery/leader_election.h"
@@ -700,6 +701,23 @@ TEST_F(ClusterChannelTest, ServerDataChangesReachTheHandlerAndStats) {
     EXPECT_EQ(changes.front().address, a);
     EXPECT_EQ(changes.front().old_data, "");
     EXPECT_TRUE(absl::StrContains(changes.front().new_data, "z1"));
+  }
+  // A new version of the server's node is read again (the view parses each
+  // version once).
+  const std::string node = "/slacker/cluster/test/servers/" + a;
+  auto info = zk_->Get(node);
+  ASSERT_TRUE(info.ok()) << info.status();
+  ASSERT_TRUE(absl::StrContains(info->data, "z1")) << info->data;
+  ASSERT_TRUE(
+      zk_->Set(node, absl::StrReplaceAll(info->data, {{"z1", "z2"}})).ok());
+  ASSERT_TRUE(Eventually([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return changes.size() >= 2 &&
+           absl::StrContains(changes.back().new_data, "z2");
+  }));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_TRUE(absl::StrContains(changes.back().old_data, "z1"));
   }
   DiscoveryStats stats =
       GetDiscoveryStats(ClusterTarget(ConnectString(), kCluster));

@@ -269,17 +269,35 @@ class ClusterView::Core : public std::enable_shared_from_this<Core> {
         auto it = servers.find(leader);
         if (it != servers.end()) it->second.leads.push_back(ns);
       }
+      // A node's data is parsed once per version: with many servers,
+      // parsing all of them on every event would be most of an update.
+      std::map<std::string, ParsedInfo> parsed;
       for (const auto& [name, node] : servers_->Snapshot()) {
         auto it = servers.find(name);
         if (it == servers.end()) continue;  // Publishes nothing now.
-        absl::Status parsed = ParseServerInfo(node.data, &it->second);
-        if (!parsed.ok()) {
+        auto known = parsed_.find(name);
+        if (known != parsed_.end() &&
+            known->second.mzxid == node.stat.mzxid &&
+            known->second.czxid == node.stat.czxid) {
+          it->second.server_data = known->second.server.server_data;
+          it->second.weight = known->second.server.weight;
+          parsed.insert(parsed_.extract(known));
+          continue;
+        }
+        ParsedInfo& info = parsed[name];
+        info.mzxid = node.stat.mzxid;
+        info.czxid = node.stat.czxid;
+        absl::Status status = ParseServerInfo(node.data, &info.server);
+        if (!status.ok()) {
           LogOnce(
               absl::StrCat(JoinPath(JoinPath(cluster_path_, "servers"), name),
                            "@", node.stat.mzxid),
-              absl::StrCat("server data skipped, ", parsed.message()));
+              absl::StrCat("server data skipped, ", status.message()));
         }
+        it->second.server_data = info.server.server_data;
+        it->second.weight = info.server.weight;
       }
+      parsed_.swap(parsed);
     }
     ClusterSnapshot snapshot;
     snapshot.event_time = event_time;
@@ -355,6 +373,12 @@ class ClusterView::Core : public std::enable_shared_from_this<Core> {
   std::map<std::string, NamespaceCaches> namespace_caches_;
 
   // Listener thread only.
+  struct ParsedInfo {
+    int64_t czxid = 0;
+    int64_t mzxid = 0;
+    ClusterServer server;  // Only server_data and weight.
+  };
+  std::map<std::string, ParsedInfo> parsed_;  // By servers/ node name.
   bool delivered_any_ = false;
   ClusterSnapshot last_;
   std::set<std::string> logged_;
