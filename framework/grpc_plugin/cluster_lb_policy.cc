@@ -164,8 +164,9 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
       }
       return args.addresses.status();
     }
-    std::map<std::string, std::shared_ptr<const ClusterServer>> wanted;
-    std::map<std::string, grpc_core::ServerAddress> socket_of;
+    // Pointing into args.addresses' attributes, which outlive this call.
+    std::map<std::string, const ClusterServer*> wanted;
+    std::map<std::string, const grpc_core::ServerAddress*> socket_of;
     for (const grpc_core::ServerAddress& address : *args.addresses) {
       const auto* attribute = static_cast<const ServerAttribute*>(
           address.GetAttribute(ServerAttribute::Key()));
@@ -176,8 +177,8 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
         continue;
       }
       const std::string& key = attribute->server().address;
-      wanted[key] = std::make_shared<const ClusterServer>(attribute->server());
-      socket_of.emplace(key, address);
+      wanted[key] = &attribute->server();
+      socket_of.emplace(key, &address);
     }
     // Servers that left: their subchannels go (and with the last reference,
     // their connections).
@@ -190,18 +191,20 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
         ++it;
       }
     }
-    for (auto& [key, info] : wanted) {
+    for (const auto& [key, wanted_info] : wanted) {
       auto it = servers_.find(key);
       if (it != servers_.end()) {
-        it->second.info = info;
+        if (*it->second.info == *wanted_info) continue;  // Most of them.
+        it->second.info = std::make_shared<const ClusterServer>(*wanted_info);
         SyncHealthLocked(key, it->second);
         continue;
       }
+      auto info = std::make_shared<const ClusterServer>(*wanted_info);
       Server& server = servers_[key];
       server.info = info;
       server.stats = std::make_shared<ServerStats>();
       server.subchannel = channel_control_helper()->CreateSubchannel(
-          socket_of.at(key), channel_args());
+          *socket_of.at(key), channel_args());
       if (server.subchannel == nullptr) {
         servers_.erase(key);
         continue;
