@@ -411,7 +411,7 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
       return;  // A watch already cancelled, or nothing new.
     }
     health->second.state = state;
-    UpdatePickerLocked();
+    PickerChangedLocked();
   }
 
   // Runs `kMethod` in the work serializer, from any thread (with an ExecCtx).
@@ -430,13 +430,15 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
         DEBUG_LOCATION);
   }
 
-  // Fires once a set-aside period is over, to re-pick with the server again.
-  // Owned by the event engine's queue until it runs (then it deletes itself)
-  // or is cancelled at shutdown (then the policy deletes it).
-  class SetAsideTimer
+  // Fires to build a new picker: once a set-aside period is over (to re-pick
+  // with the server again), or when a deferred picker is due (see
+  // PickerChangedLocked). Owned by the event engine's queue until it runs
+  // (then it deletes itself) or is cancelled at shutdown (then the policy
+  // deletes it).
+  class RebuildTimer
       : public grpc_event_engine::experimental::EventEngine::Closure {
    public:
-    explicit SetAsideTimer(ClusterLbPolicy* policy) : policy_(policy) {
+    explicit RebuildTimer(ClusterLbPolicy* policy) : policy_(policy) {
       published_.store(true, std::memory_order_release);  // See StateWatcher.
     }
     void Run() override {
@@ -463,11 +465,35 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
     if (shut_down_ || config_ == nullptr) return;
     UpdatePickerLocked();
     const auto& config = static_cast<const ClusterConfig&>(*config_);
+    StartRebuildTimerLocked(config.set_aside_for + absl::Milliseconds(1));
+  }
+
+  void StartRebuildTimerLocked(absl::Duration after) {
     auto* timer =
-        new SetAsideTimer(static_cast<ClusterLbPolicy*>(Ref().release()));
+        new RebuildTimer(static_cast<ClusterLbPolicy*>(Ref().release()));
     timers_[timer] = channel_control_helper()->GetEventEngine()->RunAfter(
-        absl::ToChronoNanoseconds(config.set_aside_for + absl::Milliseconds(1)),
-        timer);
+        absl::ToChronoNanoseconds(after), timer);
+  }
+
+  // Connectivity and health changes reach the picker through here. A picker
+  // is made from every server, so with many servers changing at once (1,000
+  // connecting at start-up) a picker per change would make the work
+  // quadratic: 3,000 pickers of 1,000 servers. So a new picker waits until
+  // four times the last one's build time has passed since that one was
+  // built: at once in practice for tens of servers (a build takes
+  // microseconds), at most about 1 ms late for 1,000. A call picked meanwhile
+  // on a server whose connection just broke is queued by gRPC until the next
+  // picker, not failed.
+  void PickerChangedLocked() {
+    if (shut_down_ || picker_deferred_) return;
+    const absl::Time now = absl::Now();
+    const absl::Time due = last_picker_at_ + 4 * last_picker_cost_;
+    if (now >= due) {
+      UpdatePickerLocked();
+      return;
+    }
+    picker_deferred_ = true;
+    StartRebuildTimerLocked(due - now);
   }
 
   void RebuildLocked() {
@@ -533,11 +559,12 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
     // A server that closed its connection (GOAWAY, restart) is reconnected
     // at once, so it is READY again when it is picked.
     if (state == GRPC_CHANNEL_IDLE) server.subchannel->RequestConnection();
-    if (changed) UpdatePickerLocked();
+    if (changed) PickerChangedLocked();
   }
 
   void UpdatePickerLocked() {
     if (shut_down_ || config_ == nullptr) return;
+    const absl::Time started = absl::Now();
     const auto& config = static_cast<const ClusterConfig&>(*config_);
     const int64_t now_ns = absl::ToUnixNanos(absl::Now());
     ChoicesByNamespace choices;
@@ -654,6 +681,9 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
         state, status,
         std::make_unique<ClusterPicker>(RefAsSubclass(), config_,
                                         std::move(choices)));
+    last_picker_at_ = absl::Now();
+    last_picker_cost_ = last_picker_at_ - started;
+    picker_deferred_ = false;
   }
 
   // Everything below is touched only in the work serializer. gRPC's work
@@ -663,7 +693,7 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
   // order in a way it can (recursive in case gRPC calls back synchronously).
   std::recursive_mutex mu_;
   std::vector<HealthEvent> health_events_;  // From gRPC threads.
-  std::map<SetAsideTimer*,
+  std::map<RebuildTimer*,
            grpc_event_engine::experimental::EventEngine::TaskHandle>
       timers_;
   RefCountedPtr<Config> config_;
@@ -673,6 +703,10 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
   int64_t last_event_ns_ = 0;
   std::string views_key_;  // Where this channel's views are published.
   bool shut_down_ = false;
+  // See PickerChangedLocked.
+  absl::Time last_picker_at_ = absl::InfinitePast();
+  absl::Duration last_picker_cost_;
+  bool picker_deferred_ = false;
   // From the first config; a later config cannot turn it on or off.
   bool health_checks_ = true;
   bool configured_ = false;
