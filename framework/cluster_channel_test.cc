@@ -25,6 +25,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "discovery/leader_election.h"
@@ -38,6 +39,8 @@
 
 ABSL_FLAG(std::string, server_program, "",
           "path of framework/testing/cluster_server_main");
+ABSL_FLAG(std::string, many_servers_program, "",
+          "path of framework/testing/many_servers_main");
 
 namespace slacker {
 namespace {
@@ -211,6 +214,51 @@ TEST_F(ClusterChannelTest, FirstCallOnAFreshChannelFindsThePublishers) {
     EXPECT_TRUE(status.ok())
         << "channel " << i << ": " << status.error_message();
   }
+}
+
+TEST_F(ClusterChannelTest, ManyServersConnectingAtOnceAreAllPicked) {
+  // 200 servers come up in one burst of connectivity and health changes,
+  // which the policy folds into few pickers (see PickerChangedLocked): the
+  // last picker must hold every server. Then round_robin gives each exactly
+  // its share, and the unregistered spare port is never called.
+  constexpr int kServers = 200;
+  Child helper({absl::GetFlag(FLAGS_many_servers_program),
+                "--zookeeper=" + ConnectString(), absl::StrCat("--cluster=", kCluster),
+                absl::StrCat("--count=", kServers)});
+  std::optional<std::string> spare = helper.WaitForLine("spare ");
+  std::optional<std::string> listed =
+      helper.WaitForLine("addresses ", absl::Seconds(60));
+  ASSERT_TRUE(spare.has_value() && listed.has_value());
+  std::set<std::string> expected;
+  for (absl::string_view address : absl::StrSplit(*listed, ',')) {
+    expected.insert(absl::StrCat("ipv4:", address));
+  }
+  ASSERT_EQ(expected.size(), kServers);
+  ClusterChannelOptions options;
+  options.grouping = "round_robin";
+  auto stub = EchoService::NewStub(Channel(options));
+  auto call = [&]() -> std::string {
+    grpc::ClientContext context;
+    context.set_wait_for_ready(true);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    Ping request, response;
+    grpc::Status status = stub->Echo(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return status.ok() ? context.peer() : "";
+  };
+  std::set<std::string> seen;
+  const absl::Time give_up = absl::Now() + absl::Seconds(120);
+  while (seen.size() < expected.size() && absl::Now() < give_up) {
+    seen.insert(call());
+  }
+  EXPECT_EQ(seen, expected);
+  std::map<std::string, int> calls;
+  for (int i = 0; i < 3 * kServers; ++i) ++calls[call()];
+  EXPECT_EQ(calls.size(), kServers);
+  for (const auto& [peer, count] : calls) {
+    EXPECT_EQ(count, 3) << peer;
+  }
+  EXPECT_EQ(calls.count("ipv4:" + *spare), 0);
 }
 
 TEST_F(ClusterChannelTest, HashMovesAboutOneNthOfKeysWhenAServerJoins) {
