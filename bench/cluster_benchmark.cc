@@ -11,7 +11,11 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/grpcpp.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,8 +26,10 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
@@ -52,6 +58,7 @@ struct Cluster {
   std::vector<std::unique_ptr<Child>> unary_servers;  // cluster "bench"
   std::vector<std::string> unary_addresses;
   std::vector<std::unique_ptr<Child>> fan_out_servers;  // cluster "fanout-<n>"
+  std::map<std::string, std::vector<pid_t>> pids;        // By cluster name.
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels;
 };
 
@@ -76,6 +83,7 @@ Cluster& Get() {
         std::fprintf(stderr, "bench: a server did not start\n");
         std::exit(1);
       }
+      c->pids[cluster_name].push_back(child->pid());
       return std::make_pair(std::move(child), *address);
     };
     for (int i = 0; i < kUnaryServers; ++i) {
@@ -142,6 +150,52 @@ void Percentiles(benchmark::State& state, std::vector<double>& micros) {
       micros[std::min(micros.size() - 1, micros.size() * 99 / 100)];
 }
 
+// CPU time (user + system) used so far by process `pid`, in microseconds.
+double CpuMicros(pid_t pid) {
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string text((std::istreambuf_iterator<char>(stat)),
+                   std::istreambuf_iterator<char>());
+  // Fields after the command name (which may hold spaces): state is field 3,
+  // utime and stime are fields 14 and 15.
+  const size_t end = text.rfind(')');
+  if (end == std::string::npos) return 0;
+  std::vector<std::string> fields =
+      absl::StrSplit(text.substr(end + 2), ' ', absl::SkipEmpty());
+  double utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
+      !absl::SimpleAtod(fields[12], &stime)) {
+    return 0;
+  }
+  return (utime + stime) * 1e6 / sysconf(_SC_CLK_TCK);
+}
+
+// CPU spent per iteration by this process and by the servers of `cluster`,
+// as counters: on 2 cores, (client + servers) / 2 bounds the latency from
+// below however parallel the calls are.
+class CpuCounters {
+ public:
+  explicit CpuCounters(const std::string& cluster)
+      : pids_(Get().pids[cluster]),
+        client_(CpuMicros(getpid())),
+        servers_(ServersMicros()) {}
+  void Report(benchmark::State& state) {
+    const double iterations = std::max<double>(1, state.iterations());
+    state.counters["client_cpu_us"] =
+        (CpuMicros(getpid()) - client_) / iterations;
+    state.counters["servers_cpu_us"] = (ServersMicros() - servers_) / iterations;
+  }
+
+ private:
+  double ServersMicros() const {
+    double sum = 0;
+    for (pid_t pid : pids_) sum += CpuMicros(pid);
+    return sum;
+  }
+  std::vector<pid_t> pids_;
+  double client_;
+  double servers_;
+};
+
 void BM_Unary(benchmark::State& state, const std::string& kind) {
   std::shared_ptr<grpc::Channel> channel = ChannelFor(kind);
   auto stub = EchoService::NewStub(channel);
@@ -173,6 +227,7 @@ void BM_FanOut(benchmark::State& state) {
     slacker::FanOut<Ping>(channel, "slacker.testing.EchoService/Echo", Ping());
   }
   std::vector<double> micros;
+  CpuCounters cpu(absl::StrCat("fanout-", n));
   for (auto _ : state) {
     const absl::Time start = absl::Now();
     auto result = slacker::FanOut<Ping>(
@@ -183,11 +238,14 @@ void BM_FanOut(benchmark::State& state) {
       break;
     }
   }
+  cpu.Report(state);
   Percentiles(state, micros);
 }
 
 void BM_FanOutSingle(benchmark::State& state) {
+  CpuCounters cpu("bench");
   BM_Unary(state, "cluster_random");
+  cpu.Report(state);
 }
 
 }  // namespace

@@ -8,7 +8,15 @@ tools/setup.sh
 
 say() { echo "bench: $*" >&2; }
 targets=(//bench:grouping_benchmark //bench:cluster_benchmark //bench:discovery_benchmark
-         //bench:failover_benchmark //framework/testing:cluster_server_main)
+         //bench:failover_benchmark //bench:view_benchmark //framework/testing:many_servers_main
+         //framework/testing:cluster_server_main)
+# The view benchmark holds 1,000 servers: about 2,000 descriptors in the helper
+# and 1,000 in a client. Debian's default soft limit is 1,024.
+hard=$(ulimit -Hn)
+if [[ $hard != unlimited && $hard -lt 4096 ]]; then
+  say "needs at least 4096 open files (ulimit -Hn is $hard)"; exit 1
+fi
+ulimit -n "$([[ $hard == unlimited || $hard -gt 65536 ]] && echo 65536 || echo "$hard")"
 say "building ${targets[*]} with -c opt..."
 bazel build -c opt --noshow_progress "${targets[@]}" >/dev/null 2>&1 ||
   { bazel build -c opt "${targets[@]}"; exit 1; }
@@ -21,7 +29,7 @@ say "picker cost (no network)..."
   --benchmark_format=json --benchmark_out="$out/grouping.json" >/dev/null
 say "unary calls and fan-out against real servers (about 2 minutes)..."
 "$bin/bench/cluster_benchmark" --server_program="$bin/framework/testing/cluster_server_main" \
-  --benchmark_repetitions=3 --benchmark_enable_random_interleaving=true \
+  --benchmark_repetitions=7 --benchmark_enable_random_interleaving=true \
   --benchmark_report_aggregates_only=true \
   --benchmark_format=json --benchmark_out="$out/cluster.json" >/dev/null 2>"$out/cluster.log" ||
   { cat "$out/cluster.log" >&2; exit 1; }
@@ -36,6 +44,11 @@ say "failover under load (kill -9 with and without retries, rolling restart)..."
   --benchmark_format=json --benchmark_out="$out/failover.json" >/dev/null 2>"$out/failover.log" ||
   { cat "$out/failover.log" >&2; exit 1; }
 
+say "scale of the view: memory and update time with 10, 100, 1,000 servers..."
+"$bin/bench/view_benchmark" --helper_program="$bin/framework/testing/many_servers_main" \
+  --benchmark_format=json --benchmark_out="$out/view.json" >/dev/null 2>"$out/view.log" ||
+  { cat "$out/view.log" >&2; exit 1; }
+
 python3 - "$out" bench/RESULTS.md <<'PY'
 import json, sys, datetime, os, platform, subprocess
 out, results = sys.argv[1], sys.argv[2]
@@ -46,18 +59,19 @@ def medians(doc):
     return {b["run_name"]: b for b in doc["benchmarks"]
             if b.get("aggregate_name", "median") == "median"}
 unary = medians(cluster)
+spread = {b["run_name"]: b for b in cluster["benchmarks"] if b.get("aggregate_name") == "cv"}
 lines = ["# Benchmark results", "",
          f"Machine: {ctx.get('num_cpus')} CPUs at {ctx.get('mhz_per_cpu')} MHz, "
          f"{platform.platform()}; date {datetime.date.today()}; "
          f"`tools/bench.sh` (optimised build, `-c opt`).", "",
          "Method: three cluster servers (child processes, loopback) and one client process; "
-         "8 client threads issue small unary Echo calls for 2 s per run; three runs per "
+         "8 client threads issue small unary Echo calls for 2 s per run; seven runs per "
          "benchmark, in random interleaved order; medians shown. Plain gRPC uses an `ipv4:` "
          "target listing the same three servers with its `round_robin` policy; `direct` is one "
          "server.", "",
          "## Unary calls", "",
-         "| channel | calls/s | ratio to plain gRPC round_robin | p50 µs | p99 µs |",
-         "| --- | --- | --- | --- | --- |"]
+         "| channel | calls/s | run-to-run spread (cv) | ratio to plain gRPC round_robin | p50 µs | p99 µs |",
+         "| --- | --- | --- | --- | --- | --- |"]
 base = None
 for name in ["plain_round_robin", "direct", "cluster_random", "cluster_round_robin",
              "cluster_least_in_flight"]:
@@ -67,18 +81,27 @@ for name in ["plain_round_robin", "direct", "cluster_random", "cluster_round_rob
     rate = b.get("items_per_second", 0)
     if name == "plain_round_robin": base = rate
     ratio = rate / base if base else 0
-    lines.append(f"| {name} | {rate:,.0f} | {ratio:.3f} | {b.get('p50_us', 0):.0f} | {b.get('p99_us', 0):.0f} |")
+    cv = spread.get(key, {}).get("items_per_second", 0)
+    lines.append(f"| {name} | {rate:,.0f} | {cv:.1%} | {ratio:.3f} | {b.get('p50_us', 0):.0f} | {b.get('p99_us', 0):.0f} |")
 lines += ["", "## Fan-out (grouping `all`)", "",
-          "| servers | p50 µs | p99 µs | ratio to one call (p50) |", "| --- | --- | --- | --- |"]
+          "CPU per call: the client process's, and the servers' summed (from /proc); "
+          f"their sum divided by the machine's {ctx.get('num_cpus')} CPUs is the least "
+          "latency any client could reach here.", "",
+          "| servers | p50 µs | p99 µs | ratio to one call (p50) | client CPU µs | servers CPU µs "
+          "| CPU / CPUs µs |", "| --- | --- | --- | --- | --- | --- | --- |"]
+cpus = ctx.get("num_cpus") or 1
+def cpu_cells(b):
+    c, s_ = b.get("client_cpu_us", 0), b.get("servers_cpu_us", 0)
+    return f"{c:.0f} | {s_:.0f} | {(c + s_) / cpus:.0f}"
 single = next((v for k, v in unary.items() if k.startswith("BM_FanOutSingle")), None)
 single_p50 = single.get("p50_us", 0) if single else 0
 if single:
-    lines.append(f"| one call (no fan-out) | {single_p50:.0f} | {single.get('p99_us', 0):.0f} | 1.00 |")
+    lines.append(f"| one call (no fan-out) | {single_p50:.0f} | {single.get('p99_us', 0):.0f} | 1.00 | {cpu_cells(single)} |")
 for n in [1, 2, 4, 8, 16]:
     b = next((v for k, v in unary.items() if k.startswith(f"BM_FanOut/{n}/")), None)
     if b is None: continue
     ratio = b.get("p50_us", 0) / single_p50 if single_p50 else 0
-    lines.append(f"| {n} | {b.get('p50_us', 0):.0f} | {b.get('p99_us', 0):.0f} | {ratio:.2f} |")
+    lines.append(f"| {n} | {b.get('p50_us', 0):.0f} | {b.get('p99_us', 0):.0f} | {ratio:.2f} | {cpu_cells(b)} |")
 discovery = json.load(open(f"{out}/discovery.json"))
 lines += ["", "## Discovery propagation (100 trials each, under a steady round_robin call stream)", "",
           "| from | to | p50 ms | p99 ms | max ms |", "| --- | --- | --- | --- | --- |"]
@@ -106,15 +129,85 @@ for b in grouping["benchmarks"]:
         picks.setdefault(parts[1], {})[parts[2]] = b["cpu_time"]
 for name, by_n in picks.items():
     lines.append(f"| {name} | " + " | ".join(f"{by_n.get(n, 0):.0f}" for n in ["1", "10", "100", "1000"]) + " |")
+view = json.load(open(f"{out}/view.json"))
+for doc in (grouping, cluster, discovery, failover, view):
+    for b in doc["benchmarks"]:
+        if b.get("error_occurred"):
+            sys.exit(f"bench: {b['name']}: {b.get('error_message')}")
+def by_prefix(doc, prefix):
+    return next((b for b in doc["benchmarks"] if b["name"].startswith(prefix)), {})
+lines += ["", "## Scale of the view (one helper process serves and registers every server)", "",
+          "Memory: a fresh client process creates one channel and calls round_robin until every "
+          "server has answered; resident memory after, less before (gRPC already initialised). "
+          "Ready: channel creation to the last server's first answer.", "",
+          "| servers | cluster channel KiB | plain gRPC KiB | ratio | cluster ready ms | "
+          "plain ready ms | ratio |",
+          "| --- | --- | --- | --- | --- | --- | --- |"]
+memory = {}
+for n in [10, 100, 1000]:
+    c = by_prefix(view, f"BM_Memory/cluster/{n}/")
+    p = by_prefix(view, f"BM_Memory/plain/{n}/")
+    ck, pk = c.get("channel_kib", 0), p.get("channel_kib", 0)
+    cr, pr = c.get("ready_ms", 0), p.get("ready_ms", 0)
+    memory[n] = (ck, pk)
+    lines.append(f"| {n:,} | {ck:,.0f} | {pk:,.0f} | {ck / pk if pk else 0:.2f} | "
+                 f"{cr:.0f} | {pr:.0f} | {cr / pr if pr else 0:.2f} |")
+lines += ["", "Each server beyond the first 10 costs the cluster channel "
+          f"{(memory[1000][0] - memory[10][0]) / 990:.1f} KiB and plain gRPC "
+          f"{(memory[1000][1] - memory[10][1]) / 990:.1f} KiB (a connection each; the cluster "
+          "channel adds a health watch per namespace and its view of the server). The cluster "
+          "channel's fixed cost (its ZooKeeper session, caches and threads) is the rest of the "
+          "10-server figure."]
+lines += ["", "Update: the spare server's node is created and deleted 200 times each; from the "
+          "ZooKeeper write returning to the channel's new picker, and the channel's own share "
+          "(view rebuild to picker).", "",
+          "| servers | join p50 ms | join p99 ms | leave p50 ms | leave p99 ms | own p50 ms | own p99 ms |",
+          "| --- | --- | --- | --- | --- | --- | --- |"]
+for n in [10, 100, 1000]:
+    u = by_prefix(view, f"BM_Update/{n}/")
+    lines.append(f"| {n:,} | " + " | ".join(
+        f"{u.get(k, 0):.2f}" for k in ["join_p50_ms", "join_p99_ms", "leave_p50_ms",
+                                       "leave_p99_ms", "own_p50_ms", "own_p99_ms"]) + " |")
+
+def verdict(ok):
+    return "**met**" if ok else "**missed**"
+ratios = {}
+for name in ["cluster_random", "cluster_round_robin", "cluster_least_in_flight"]:
+    key = next((k for k in unary if k.startswith(f"BM_Unary/{name}/")), None)
+    if key and base:
+        ratios[name] = unary[key].get("items_per_second", 0) / base
+publish = by_prefix(discovery, "BM_PublishToFirstCall")
+eight = next((v for k, v in unary.items() if k.startswith("BM_FanOut/8/")), {})
+eight_ratio = eight.get("p50_us", 0) / single_p50 if single_p50 else 0
+fails = {b["name"].split("/")[0] + ("/" + b["name"].split("/")[1] if b["name"].startswith("BM_KillOne") else ""):
+         int(b.get("failed", -1)) for b in failover["benchmarks"]}
+update = by_prefix(view, "BM_Update/1000/")
+update_p99 = max(update.get("join_p99_ms", 1e9), update.get("leave_p99_ms", 1e9))
 lines += ["", "## Goals (from the issue) and where we stand", "",
-          "- cluster channel >= 0.97x plain gRPC round_robin throughput: see the ratios above.",
-          "- discovery p99 <= 50 ms: see the propagation table.",
-          "- fan-out to 8 <= 1.5x a single call: see the fan-out table (on 2 cores, 8-16 server "
-          "processes share the CPU with the client).",
-          "- 0 failed calls in a graceful rolling restart, and on kill -9 with retries: see the "
-          "failover table.",
-          "- the scale of the view (memory and update time with 1,000 servers) is not measured "
-          "yet (issue 9 is open).", ""]
+          f"- cluster channel >= 0.97x plain gRPC round_robin throughput: "
+          f"{verdict(min(ratios.values(), default=0) >= 0.97)} in this run ("
+          + ", ".join(f"{k[8:]} {v:.3f}x" for k, v in ratios.items())
+          + "). On 2 cores the client's 8 threads and the 3 server processes share two CPUs and "
+          "single runs vary by several percent (the spread column), as much as the gap "
+          "being measured; medians of interleaved runs are what the ratios compare. The "
+          "cluster channel's own cost per call is its pick (under 10 ns for these "
+          "groupings, see the picker table) plus a call tracker per call (in-flight count and "
+          "set-aside bookkeeping).",
+          f"- discovery p99 <= 50 ms: {verdict(publish.get('p99_ms', 1e9) <= 50)} "
+          f"(publish to first call p99 {publish.get('p99_ms', 0):.1f} ms).",
+          f"- fan-out to 8 <= 1.5x a single call: {verdict(eight_ratio <= 1.5)} ({eight_ratio:.2f}x). "
+          f"The CPU a fan-out to 8 needs (client and servers) divided by the {cpus} CPUs is "
+          f"{(eight.get('client_cpu_us', 0) + eight.get('servers_cpu_us', 0)) / cpus:.0f} µs, "
+          f"{(eight.get('client_cpu_us', 0) + eight.get('servers_cpu_us', 0)) / cpus / single_p50 if single_p50 else 0:.1f}x "
+          "a single call's latency: on this machine no client could meet the goal. "
+          "The 8 servers' work waits for the same CPUs; with a core per server (or servers "
+          "on their own machines) it runs in parallel, as the 2-server row shows.",
+          f"- 0 failed calls in a graceful rolling restart: "
+          f"{verdict(fails.get('BM_RollingRestart') == 0)} ({fails.get('BM_RollingRestart')} failed).",
+          f"- 0 failed calls on kill -9 with retries configured: "
+          f"{verdict(fails.get('BM_KillOne/retries') == 0)} ({fails.get('BM_KillOne/retries')} failed).",
+          f"- update of a 1,000-server view <= 10 ms: {verdict(update_p99 <= 10)} "
+          f"(ZooKeeper write to new picker, p99 {update_p99:.2f} ms).", ""]
 open(results, "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
