@@ -330,7 +330,6 @@ class ChildrenCache::Core : public std::enable_shared_from_this<Core> {
     if (list_again_) RefreshList();
   }
 
-  // Drops what is known of children that are neither listed nor awaited.
   // Forgets `name`'s track if nothing about it is pending: after one
   // child's event, only its own track can have become prunable (a full pass
   // per child would make reading 1,000 children quadratic).
@@ -342,6 +341,7 @@ class ChildrenCache::Core : public std::enable_shared_from_this<Core> {
     }
   }
 
+  // Drops what is known of children that are neither listed nor awaited.
   void PruneTracks() {
     for (auto it = tracks_.begin(); it != tracks_.end();) {
       const ChildTrack& track = it->second;

@@ -24,30 +24,27 @@ bin=$(bazel info -c opt bazel-bin 2>/dev/null)
 out=$(mktemp -d -t slacker-bench.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 
+# run NAME ARGS...: bench/NAME_benchmark, its results in $out/NAME.json; its
+# stderr is shown if it fails.
+run() {
+  local name=$1; shift
+  "$bin/bench/${name}_benchmark" "$@" --benchmark_format=json \
+    --benchmark_out="$out/$name.json" >/dev/null 2>"$out/$name.log" ||
+    { cat "$out/$name.log" >&2; exit 1; }
+}
+server=--server_program="$bin/framework/testing/cluster_server_main"
+
 say "picker cost (no network)..."
-"$bin/bench/grouping_benchmark" --benchmark_min_time=0.2 \
-  --benchmark_format=json --benchmark_out="$out/grouping.json" >/dev/null
+run grouping --benchmark_min_time=0.2
 say "unary calls and fan-out against real servers (about 2 minutes)..."
-"$bin/bench/cluster_benchmark" --server_program="$bin/framework/testing/cluster_server_main" \
-  --benchmark_repetitions=7 --benchmark_enable_random_interleaving=true \
-  --benchmark_report_aggregates_only=true \
-  --benchmark_format=json --benchmark_out="$out/cluster.json" >/dev/null 2>"$out/cluster.log" ||
-  { cat "$out/cluster.log" >&2; exit 1; }
-
+run cluster "$server" --benchmark_repetitions=7 --benchmark_enable_random_interleaving=true \
+  --benchmark_report_aggregates_only=true
 say "discovery propagation, 100 trials each way..."
-"$bin/bench/discovery_benchmark" --server_program="$bin/framework/testing/cluster_server_main" \
-  --benchmark_format=json --benchmark_out="$out/discovery.json" >/dev/null 2>"$out/discovery.log" ||
-  { cat "$out/discovery.log" >&2; exit 1; }
-
+run discovery "$server"
 say "failover under load (kill -9 with and without retries, rolling restart)..."
-"$bin/bench/failover_benchmark" --server_program="$bin/framework/testing/cluster_server_main" \
-  --benchmark_format=json --benchmark_out="$out/failover.json" >/dev/null 2>"$out/failover.log" ||
-  { cat "$out/failover.log" >&2; exit 1; }
-
+run failover "$server"
 say "scale of the view: memory and update time with 10, 100, 1,000 servers..."
-"$bin/bench/view_benchmark" --helper_program="$bin/framework/testing/many_servers_main" \
-  --benchmark_format=json --benchmark_out="$out/view.json" >/dev/null 2>"$out/view.log" ||
-  { cat "$out/view.log" >&2; exit 1; }
+run view --helper_program="$bin/framework/testing/many_servers_main"
 
 python3 - "$out" bench/RESULTS.md <<'PY'
 import json, sys, datetime, os, platform, subprocess
@@ -116,9 +113,11 @@ lines += ["", "## Failover under steady load (4 threads calling round_robin over
 names = {"BM_KillOne/no_retries": "kill -9 of 1 of 3 servers, no retry policy",
          "BM_KillOne/retries": "kill -9 of 1 of 3 servers, retry policy for UNAVAILABLE",
          "BM_RollingRestart": "graceful rolling restart of all 3 (SIGTERM, replace)"}
+fails = {}
 for b in failover["benchmarks"]:
     key = next((k for k in names if b["name"].startswith(k + "/")), None)
     if key:
+        fails[key] = int(b.get("failed", -1))
         lines.append(f"| {names[key]} | {b.get('calls', 0):,.0f} | {b.get('failed', 0):.0f} |")
 lines += ["", "## Picker cost per pick (ns, one thread)", "",
           "| grouping | 1 | 10 | 100 | 1000 |", "| --- | --- | --- | --- | --- |"]
@@ -179,8 +178,6 @@ for name in ["cluster_random", "cluster_round_robin", "cluster_least_in_flight"]
 publish = by_prefix(discovery, "BM_PublishToFirstCall")
 eight = next((v for k, v in unary.items() if k.startswith("BM_FanOut/8/")), {})
 eight_ratio = eight.get("p50_us", 0) / single_p50 if single_p50 else 0
-fails = {b["name"].split("/")[0] + ("/" + b["name"].split("/")[1] if b["name"].startswith("BM_KillOne") else ""):
-         int(b.get("failed", -1)) for b in failover["benchmarks"]}
 update = by_prefix(view, "BM_Update/1000/")
 update_p99 = max(update.get("join_p99_ms", 1e9), update.get("leave_p99_ms", 1e9))
 lines += ["", "## Goals (from the issue) and where we stand", "",

@@ -164,9 +164,13 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
       }
       return args.addresses.status();
     }
-    // Pointing into args.addresses' attributes, which outlive this call.
-    std::map<std::string, const ClusterServer*> wanted;
-    std::map<std::string, const grpc_core::ServerAddress*> socket_of;
+    // Pointing into args.addresses and their attributes, which outlive this
+    // call.
+    struct Wanted {
+      const ClusterServer* info;
+      const grpc_core::ServerAddress* address;
+    };
+    std::map<std::string, Wanted> wanted;
     for (const grpc_core::ServerAddress& address : *args.addresses) {
       const auto* attribute = static_cast<const ServerAttribute*>(
           address.GetAttribute(ServerAttribute::Key()));
@@ -177,8 +181,7 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
         continue;
       }
       const std::string& key = attribute->server().address;
-      wanted[key] = &attribute->server();
-      socket_of.emplace(key, &address);
+      wanted[key] = Wanted{&attribute->server(), &address};
     }
     // Servers that left: their subchannels go (and with the last reference,
     // their connections).
@@ -191,20 +194,19 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
         ++it;
       }
     }
-    for (const auto& [key, wanted_info] : wanted) {
+    for (const auto& [key, want] : wanted) {
       auto it = servers_.find(key);
       if (it != servers_.end()) {
-        if (*it->second.info == *wanted_info) continue;  // Most of them.
-        it->second.info = std::make_shared<const ClusterServer>(*wanted_info);
+        if (*it->second.info == *want.info) continue;  // Most of them.
+        it->second.info = std::make_shared<const ClusterServer>(*want.info);
         SyncHealthLocked(key, it->second);
         continue;
       }
-      auto info = std::make_shared<const ClusterServer>(*wanted_info);
       Server& server = servers_[key];
-      server.info = info;
+      server.info = std::make_shared<const ClusterServer>(*want.info);
       server.stats = std::make_shared<ServerStats>();
       server.subchannel = channel_control_helper()->CreateSubchannel(
-          *socket_of.at(key), channel_args());
+          *want.address, channel_args());
       if (server.subchannel == nullptr) {
         servers_.erase(key);
         continue;
@@ -566,7 +568,7 @@ class ClusterLbPolicy : public LoadBalancingPolicy {
     if (shut_down_ || config_ == nullptr) return;
     const absl::Time started = absl::Now();
     const auto& config = static_cast<const ClusterConfig&>(*config_);
-    const int64_t now_ns = absl::ToUnixNanos(absl::Now());
+    const int64_t now_ns = absl::ToUnixNanos(started);
     ChoicesByNamespace choices;
     int ready = 0;
     int connecting = 0;

@@ -12,7 +12,6 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
-#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
