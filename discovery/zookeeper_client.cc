@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <utility>
 
@@ -316,11 +317,21 @@ Op Op::Check(std::string path, int32_t version) {
 
 // ---------------------------------------------------------------------------
 
+// The context of one C client call, from the moment it is issued until its
+// completion takes it back.
+struct PendingCall {
+  virtual ~PendingCall() = default;
+  // Completes the call with `rc` (an error) instead of the C client, and
+  // frees it.
+  virtual void Abort(int rc) = 0;
+};
+
 class ZooKeeperClient::Impl {
  public:
   // What the C client's callbacks of one handle need: the handle's
-  // generation, and the watches registered through it (the C client gets
-  // only their ids). Owned by Impl; freed after zookeeper_close.
+  // generation, the watches registered through it (the C client gets only
+  // their ids), and the calls issued through it that have not completed.
+  // Owned by Impl; freed by CloseHandle.
   struct Handle {
     Impl* impl = nullptr;
     uint64_t generation = 0;
@@ -328,6 +339,7 @@ class ZooKeeperClient::Impl {
     std::mutex mu;
     std::map<uint64_t, WatchCallback> watches ABSL_GUARDED_BY(mu);
     uint64_t next_watch = 1 ABSL_GUARDED_BY(mu);
+    std::set<PendingCall*> pending ABSL_GUARDED_BY(mu);
   };
 
   explicit Impl(ZooKeeperOptions options)
@@ -361,6 +373,9 @@ class ZooKeeperClient::Impl {
   void HandleSessionEvent(uint64_t generation, int state);
   void SetState(ConnectionState state);
   void ReplaceHandle();
+  // zookeeper_close, then completes (with ZCLOSING) every call of `handle`
+  // the C client dropped. Not on a C client thread.
+  void CloseHandle(std::unique_ptr<Handle> handle);
   void FollowEnsembleConfig();
   void AskEnsembleProvider();
   absl::Status SetHosts(const std::string& hosts);
@@ -472,14 +487,14 @@ void ZooKeeperClient::Impl::Close() {
     if (closed_) return;
     closed_ = true;
   }
-  // zookeeper_close sends closeSession (ephemerals go now) and completes every
+  // Closing sends closeSession (ephemerals go now) and completes every
   // pending operation (with ZCLOSING) before it returns.
   std::unique_ptr<Handle> handle;
   {
     std::unique_lock<std::shared_mutex> lock(handle_mu_);
     handle = std::move(handle_);
   }
-  if (handle != nullptr) zookeeper_close(handle->zh);
+  if (handle != nullptr) CloseHandle(std::move(handle));
   PostEvent([this] { SetState(ConnectionState::kClosed); });
   events_.Shutdown();  // Runs what is queued, kClosed included.
   listeners_.Shutdown();
@@ -744,7 +759,7 @@ void ZooKeeperClient::Impl::ReplaceHandle() {
   }
   // Outside handle_mu_: the C client's completion thread may be running a
   // callback of the old handle, which takes mu_ but never handle_mu_.
-  if (old != nullptr) zookeeper_close(old->zh);
+  if (old != nullptr) CloseHandle(std::move(old));
   int error = 0;
   std::unique_ptr<Handle> fresh = NewHandle(hosts, &error);
   if (fresh == nullptr) {
@@ -756,6 +771,26 @@ void ZooKeeperClient::Impl::ReplaceHandle() {
   }
   std::unique_lock<std::shared_mutex> lock(handle_mu_);
   handle_ = std::move(fresh);
+}
+
+void ZooKeeperClient::Impl::CloseHandle(std::unique_ptr<Handle> handle) {
+  // When zookeeper_close returns, the C client's threads have ended. It fails
+  // the calls still waiting for an answer with ZCLOSING, but its completion
+  // thread may stop before it has run all of them (ZOOKEEPER-3868, seen in
+  // 3.8.0): those never run. Each call registered itself in `pending` and
+  // left it when its completion ran; what is left was dropped.
+  zookeeper_close(handle->zh);
+  std::set<PendingCall*> dropped;
+  {
+    std::lock_guard<std::mutex> lock(handle->mu);
+    dropped.swap(handle->pending);
+  }
+  if (!dropped.empty()) {
+    Log(LogLevel::kDebug,
+        absl::StrCat("completing ", dropped.size(),
+                     " call(s) the ZooKeeper C client dropped while closing"));
+  }
+  for (PendingCall* call : dropped) call->Abort(ZCLOSING);
 }
 
 absl::Status ZooKeeperClient::Impl::SetHosts(const std::string& hosts) {
@@ -899,24 +934,40 @@ void Deliver(ZooKeeperClient::Impl* impl, std::function<void(Result)> done,
 }
 
 // Heap state of one C client call, freed by its completion, which the C client
-// runs exactly once (with ZCLOSING when the handle closes).
+// runs at most once; CloseHandle completes the calls it dropped.
 template <typename Result>
-struct Call {
+struct Call : PendingCall {
+  Call(ZooKeeperClient::Impl* impl, std::string operation, std::string path,
+       std::function<void(Result)> done)
+      : impl(impl),
+        operation(std::move(operation)),
+        path(std::move(path)),
+        done(std::move(done)) {}
+
   ZooKeeperClient::Impl* impl;
-  uint64_t generation;
+  uint64_t generation = 0;
   std::string operation;
   std::string path;
   std::function<void(Result)> done;
-  // A watch registered with a get or get-children that failed: the C client
-  // drops it, and so must the handle's table. The handle outlives the call:
-  // zookeeper_close completes every call before the handle is freed.
+  // The handle the call was issued on, whose `pending` holds it until it
+  // completes. The handle outlives the call: CloseHandle completes every call
+  // before the handle is freed. A watch registered with a get or
+  // get-children that failed: the C client drops it, and so must the
+  // handle's table.
   ZooKeeperClient::Impl::Handle* handle = nullptr;
   void* watch_id = nullptr;
 
-  // The call behind a completion's context.
+  // The call behind a completion's context, no longer pending.
   static std::unique_ptr<Call> Take(const void* context) {
-    return std::unique_ptr<Call>(
-        static_cast<Call*>(const_cast<void*>(context)));
+    std::unique_ptr<Call> call(static_cast<Call*>(const_cast<void*>(context)));
+    std::lock_guard<std::mutex> lock(call->handle->mu);
+    call->handle->pending.erase(call.get());
+    return call;
+  }
+
+  void Abort(int rc) override {
+    std::unique_ptr<Call> self(this);
+    Finish(rc, []() -> Result { return absl::UnknownError("not reached"); });
   }
 
   // Delivers `ok()` if rc is ZOK, else the error for rc.
@@ -955,7 +1006,21 @@ void IssueCall(ZooKeeperClient::Impl* impl, Call<Result>* call,
         call->generation = handle->generation;
         call->handle = handle;
         call->watch_id = impl->RegisterWatch(handle, std::move(watch));
-        return issue(handle, call->watch_id);
+        {
+          // Before the C client has it: its completion may run at once.
+          std::lock_guard<std::mutex> lock(handle->mu);
+          handle->pending.insert(call);
+        }
+        const int rc = issue(handle, call->watch_id);
+        if (rc != ZOK) {
+          // Not queued: `failed` completes it.
+          std::lock_guard<std::mutex> lock(handle->mu);
+          handle->pending.erase(call);
+          if (call->watch_id != nullptr) {
+            handle->watches.erase(reinterpret_cast<uintptr_t>(call->watch_id));
+          }
+        }
+        return rc;
       },
       [call](int rc, uint64_t generation) {
         std::unique_ptr<Call<Result>> owned(call);
@@ -973,7 +1038,7 @@ void CreateOnce(ZooKeeperClient::Impl* impl, const std::string& path,
                 const std::string& data, CreateMode mode,
                 std::function<void(absl::StatusOr<std::string>)> done) {
   using Result = absl::StatusOr<std::string>;
-  auto* call = new Call<Result>{impl, 0, "create", path, std::move(done)};
+  auto* call = new Call<Result>(impl, "create", path, std::move(done));
   IssueCall<Result>(impl, call, nullptr,
                     [&](ZooKeeperClient::Impl::Handle* handle, void*) {
                       return zoo_acreate(
@@ -1029,7 +1094,7 @@ void ZooKeeperClient::GetAsync(
   using Result = absl::StatusOr<NodeData>;
   Impl* impl = impl_.get();
   if (Refused(impl, ValidatePath(path), done)) return;
-  auto* call = new Call<Result>{impl, 0, "get", path, std::move(done)};
+  auto* call = new Call<Result>(impl, "get", path, std::move(done));
   IssueCall<Result>(
       impl, call, std::move(watch), [&](Impl::Handle* handle, void* watch_id) {
         return zoo_awget(
@@ -1054,7 +1119,7 @@ void ZooKeeperClient::SetAsync(
   absl::Status valid = ValidatePath(path);
   if (valid.ok()) valid = CheckData(path, data.size());
   if (Refused(impl, valid, done)) return;
-  auto* call = new Call<Result>{impl, 0, "set", path, std::move(done)};
+  auto* call = new Call<Result>(impl, "set", path, std::move(done));
   IssueCall<Result>(impl, call, nullptr, [&](Impl::Handle* handle, void*) {
     return zoo_aset(
         handle->zh, path.c_str(), data.data(), static_cast<int>(data.size()),
@@ -1072,7 +1137,7 @@ void ZooKeeperClient::DeleteAsync(const std::string& path, int32_t version,
   using Result = absl::Status;
   Impl* impl = impl_.get();
   if (Refused(impl, ValidatePath(path), done)) return;
-  auto* call = new Call<Result>{impl, 0, "delete", path, std::move(done)};
+  auto* call = new Call<Result>(impl, "delete", path, std::move(done));
   IssueCall<Result>(impl, call, nullptr, [&](Impl::Handle* handle, void*) {
     return zoo_adelete(
         handle->zh, path.c_str(), version,
@@ -1090,7 +1155,7 @@ void ZooKeeperClient::ExistsAsync(
   using Result = absl::StatusOr<std::optional<NodeStat>>;
   Impl* impl = impl_.get();
   if (Refused(impl, ValidatePath(path), done)) return;
-  auto* call = new Call<Result>{impl, 0, "exists", path, std::move(done)};
+  auto* call = new Call<Result>(impl, "exists", path, std::move(done));
   IssueCall<Result>(
       impl, call, std::move(watch), [&](Impl::Handle* handle, void* watch_id) {
         return zoo_awexists(
@@ -1119,7 +1184,7 @@ void ZooKeeperClient::GetChildrenAsync(
   Impl* impl = impl_.get();
   if (Refused(impl, ValidatePath(path), done)) return;
   auto* call =
-      new Call<Result>{impl, 0, "get children of", path, std::move(done)};
+      new Call<Result>(impl, "get children of", path, std::move(done));
   IssueCall<Result>(
       impl, call, std::move(watch), [&](Impl::Handle* handle, void* watch_id) {
         return zoo_awget_children2(
@@ -1156,19 +1221,20 @@ void ZooKeeperClient::MultiAsync(
   }
   // What the C client reads and writes until the completion runs.
   struct MultiCall : Call<Result> {
+    using Call<Result>::Call;
     std::vector<Op> ops;
     std::vector<zoo_op_t> c_ops;
     std::vector<zoo_op_result_t> results;
     std::vector<std::string> created;  // Buffers for created paths.
     std::vector<Stat> stats;
   };
-  auto* call = new MultiCall;
-  call->impl = impl;
-  call->operation = "multi";
-  call->path = absl::StrJoin(ops, ", ", [](std::string* out, const Op& op) {
-    absl::StrAppend(out, op.path);
-  });
-  call->done = std::move(done);
+  auto* call = new MultiCall(
+      impl, "multi",
+      absl::StrJoin(ops, ", ",
+                    [](std::string* out, const Op& op) {
+                      absl::StrAppend(out, op.path);
+                    }),
+      std::move(done));
   call->ops = std::move(ops);
   const size_t n = call->ops.size();
   call->c_ops.resize(n);
@@ -1199,49 +1265,42 @@ void ZooKeeperClient::MultiAsync(
         break;
     }
   }
-  impl->Issue(
-      [&](Impl::Handle* handle) {
-        call->generation = handle->generation;
-        return zoo_amulti(
-            handle->zh, static_cast<int>(n), call->c_ops.data(),
-            call->results.data(),
-            [](int rc, const void* context) {
-              std::unique_ptr<MultiCall> call(
-                  static_cast<MultiCall*>(const_cast<void*>(context)));
-              Result result = absl::UnknownError("");
-              if (rc == ZOK) {
-                std::vector<OpResult> results(call->ops.size());
-                for (size_t i = 0; i < call->ops.size(); ++i) {
-                  if (call->ops[i].type == Op::Type::kCreate) {
-                    results[i].created_path = call->created[i].c_str();
-                  } else if (call->ops[i].type == Op::Type::kSet) {
-                    results[i].stat = ToNodeStat(&call->stats[i]);
-                  }
-                }
-                result = std::move(results);
-              } else {
-                // Name the operation that failed, not just the multi.
-                std::string failed = call->path;
-                for (size_t i = 0; i < call->ops.size(); ++i) {
-                  if (call->results[i].err != ZOK &&
-                      call->results[i].err != ZRUNTIMEINCONSISTENCY) {
-                    failed = absl::StrCat(call->ops[i].path, " (operation ",
-                                          i + 1, " of ", call->ops.size(), ")");
-                    break;
-                  }
-                }
-                result = call->impl->Error(rc, call->operation, failed,
-                                           call->generation);
+  IssueCall<Result>(impl, call, nullptr, [&](Impl::Handle* handle, void*) {
+    return zoo_amulti(
+        handle->zh, static_cast<int>(n), call->c_ops.data(),
+        call->results.data(),
+        [](int rc, const void* context) {
+          std::unique_ptr<MultiCall> call(
+              static_cast<MultiCall*>(Call<Result>::Take(context).release()));
+          Result result = absl::UnknownError("");
+          if (rc == ZOK) {
+            std::vector<OpResult> results(call->ops.size());
+            for (size_t i = 0; i < call->ops.size(); ++i) {
+              if (call->ops[i].type == Op::Type::kCreate) {
+                results[i].created_path = call->created[i].c_str();
+              } else if (call->ops[i].type == Op::Type::kSet) {
+                results[i].stat = ToNodeStat(&call->stats[i]);
               }
-              Deliver(call->impl, std::move(call->done), std::move(result));
-            },
-            call);
-      },
-      [call](int rc, uint64_t generation) {
-        std::unique_ptr<MultiCall> owned(call);
-        owned->done(
-            owned->impl->Error(rc, owned->operation, owned->path, generation));
-      });
+            }
+            result = std::move(results);
+          } else {
+            // Name the operation that failed, not just the multi.
+            std::string failed = call->path;
+            for (size_t i = 0; i < call->ops.size(); ++i) {
+              if (call->results[i].err != ZOK &&
+                  call->results[i].err != ZRUNTIMEINCONSISTENCY) {
+                failed = absl::StrCat(call->ops[i].path, " (operation ", i + 1,
+                                      " of ", call->ops.size(), ")");
+                break;
+              }
+            }
+            result = call->impl->Error(rc, call->operation, failed,
+                                       call->generation);
+          }
+          Deliver(call->impl, std::move(call->done), std::move(result));
+        },
+        call);
+  });
 }
 
 // --- Synchronous operations --------------------------------------------------
