@@ -74,7 +74,7 @@ struct NamespaceChoices {
   int connecting = 0;  // Publishers that may become READY soon.
   std::string last_error;
   // Pickers for the groupings the config names, made up front (read-only);
-  // others (per-call groupings) are parsed and made on first use under `mu`.
+  // others (per-call groupings) are parsed, made and used under `mu`.
   std::map<std::string, std::unique_ptr<GroupingPicker>, std::less<>> pickers;
   struct CallGrouping {
     GroupingSpec spec;
@@ -82,6 +82,14 @@ struct NamespaceChoices {
   };
   std::mutex mu;
   std::map<std::string, CallGrouping, std::less<>> call_pickers;
+
+  // gRPC ends a picker's last pick before it destroys the picker, but orders
+  // that in uninstrumented libgrpc; taking `mu` states the order to TSan for
+  // what picks made and used under it.
+  ~NamespaceChoices() {
+    std::lock_guard<std::mutex> lock(mu);
+    call_pickers.clear();
+  }
 };
 
 // By namespace; heterogeneous lookup, so a pick does not allocate.
@@ -130,7 +138,8 @@ class ClusterPicker : public LoadBalancingPolicy::SubchannelPicker {
 
  private:
   // The call's own grouping (SetGrouping) over `choices`; InvalidArgument
-  // for a grouping that does not parse.
+  // for a grouping that does not parse. REQUIRES: choices.mu held (and kept
+  // while the result is used).
   static absl::StatusOr<const NamespaceChoices::CallGrouping*> CallGroupingFor(
       NamespaceChoices& choices, absl::string_view text);
 
@@ -779,7 +788,9 @@ LoadBalancingPolicy::PickResult ClusterPicker::Pick(
   }
   const GroupingSpec* spec = &named->spec;
   GroupingPicker* picker = nullptr;
+  std::unique_lock<std::mutex> call_grouping_lock;
   if (per_call.has_value() && *per_call != named->text) {
+    call_grouping_lock = std::unique_lock<std::mutex>(choices.mu);
     absl::StatusOr<const NamespaceChoices::CallGrouping*> call_grouping =
         CallGroupingFor(choices, *per_call);
     if (!call_grouping.ok()) return PickResult::Drop(call_grouping.status());
@@ -810,7 +821,6 @@ LoadBalancingPolicy::PickResult ClusterPicker::Pick(
 absl::StatusOr<const NamespaceChoices::CallGrouping*>
 ClusterPicker::CallGroupingFor(NamespaceChoices& choices,
                                absl::string_view text) {
-  std::lock_guard<std::mutex> lock(choices.mu);
   auto it = choices.call_pickers.find(text);
   if (it != choices.call_pickers.end()) return &it->second;
   // Parsed once per grouping text and picker, not once per call.
