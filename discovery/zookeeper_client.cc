@@ -965,6 +965,14 @@ struct Call : PendingCall {
     return call;
   }
 
+  // Drops the call's watch, if any, from the handle's table: the C client
+  // drops it with a call that failed. REQUIRES: handle->mu held.
+  void ForgetWatchLocked() {
+    if (watch_id != nullptr) {
+      handle->watches.erase(reinterpret_cast<uintptr_t>(watch_id));
+    }
+  }
+
   void Abort(int rc) override {
     std::unique_ptr<Call> self(this);
     Finish(rc, []() -> Result { return absl::UnknownError("not reached"); });
@@ -975,7 +983,7 @@ struct Call : PendingCall {
   void Finish(int rc, Ok ok) {
     if (rc != ZOK && watch_id != nullptr) {
       std::lock_guard<std::mutex> lock(handle->mu);
-      handle->watches.erase(reinterpret_cast<uintptr_t>(watch_id));
+      ForgetWatchLocked();
     }
     Result result = rc == ZOK
                         ? Result(ok())
@@ -1016,9 +1024,7 @@ void IssueCall(ZooKeeperClient::Impl* impl, Call<Result>* call,
           // Not queued: `failed` completes it.
           std::lock_guard<std::mutex> lock(handle->mu);
           handle->pending.erase(call);
-          if (call->watch_id != nullptr) {
-            handle->watches.erase(reinterpret_cast<uintptr_t>(call->watch_id));
-          }
+          call->ForgetWatchLocked();
         }
         return rc;
       },
