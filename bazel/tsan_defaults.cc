@@ -25,8 +25,17 @@ extern "C" const char* __tsan_default_options() {
 // reports races between gRPC's own threads there. Only those gRPC frames.
 // The same holds for the callback API's client side (generated async()
 // stubs, GenericStub::UnaryCall, which fan-out calls use).
+//
+// gRPC 1.51 ends its own threads itself. When the last gRPC object of a process
+// is released on one of gRPC's threads (a channel whose final reference a
+// connection attempt held, say), grpc_shutdown hands the cleanup to a detached
+// thread, which joins the executor threads; a process that exits meanwhile
+// leaves a finished, unjoined gRPC thread, and TSan reports it as a thread
+// leak (seen: 1 run in 200 of `slackerctl --server=127.0.0.1:1 server-data`).
+// Only threads that gRPC created are exempt; threads we create stay checked.
 extern "C" const char* __tsan_default_suppressions() {
-  return "race:grpc::internal::CallOpSet\n"
+  return "thread:grpc_core::Thread::Thread\n"
+         "race:grpc::internal::CallOpSet\n"
          "race:grpc::internal::InterceptorBatchMethodsImpl\n"
          "race:grpc::internal::CallbackWithSuccessTag\n"
          "race:grpc::internal::CallbackUnaryHandler\n"
