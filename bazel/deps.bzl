@@ -71,6 +71,12 @@ def slacker_dependencies():
         "gtest": _lib("libgtest-dev", pkg_config = ["gtest"]),
         "gtest_main": _lib("libgtest-dev", pkg_config = ["gtest_main"], deps = [":gtest"]),
         "gmock": _lib("libgmock-dev", pkg_config = ["gmock"], deps = [":gtest"]),
+        # Header-only; pkg-config gives no flags beyond the system include path.
+        "nlohmann_json": _lib(
+            "nlohmann-json3-dev",
+            pkg_config = ["nlohmann_json"],
+            headers = ["/usr/include/nlohmann/json.hpp"],
+        ),
         "benchmark": _lib("libbenchmark-dev", pkg_config = ["benchmark"]),
         "benchmark_main": _lib(
             "libbenchmark-dev",

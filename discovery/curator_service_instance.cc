@@ -1,13 +1,17 @@
 #include "discovery/curator_service_instance.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "discovery/zookeeper_paths.h"
@@ -21,45 +25,18 @@ namespace {
 constexpr absl::string_view kPayloadTypeId =
     R"("@class":"java.util.LinkedHashMap")";
 
-// Jackson refuses malformed UTF-8, and Curator's queryForInstances then
-// fails for the whole service, not only for this instance: so it never
-// reaches ZooKeeper.
+// Whether `s` is valid UTF-8 (RFC 3629: no overlong forms, surrogates or code
+// points past U+10FFFF). Jackson refuses anything else, and Curator's
+// queryForInstances then fails for the whole service, not only for this
+// instance: so it never reaches ZooKeeper. nlohmann's strict writer is the
+// check: it throws on the first ill-formed byte.
 bool IsValidUtf8(absl::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = s[i];
-    int extra;
-    uint32_t code;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      extra = 1;
-      code = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      extra = 2;
-      code = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      extra = 3;
-      code = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + extra >= s.size()) return false;  // Cut short.
-    for (int k = 1; k <= extra; ++k) {
-      const unsigned char next = s[i + k];
-      if ((next & 0xC0) != 0x80) return false;
-      code = (code << 6) | (next & 0x3F);
-    }
-    // Overlong forms, surrogates and code points past U+10FFFF.
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (code < kMin[extra] || code > 0x10FFFF ||
-        (code >= 0xD800 && code <= 0xDFFF)) {
-      return false;
-    }
-    i += extra + 1;
+  try {
+    static_cast<void>(nlohmann::ordered_json(std::string(s)).dump());
+    return true;
+  } catch (const nlohmann::ordered_json::type_error&) {
+    return false;
   }
-  return true;
 }
 
 absl::Status CheckName(absl::string_view value, absl::string_view what) {
@@ -98,214 +75,124 @@ absl::Status CheckAddress(absl::string_view address) {
   return absl::OkStatus();
 }
 
-// A strict JSON (RFC 8259) reader that only checks a text, for the payload:
-// whatever reaches ZooKeeper must parse in Jackson, or Curator's
-// queryForInstances fails for the whole service. REQUIRES: valid UTF-8.
-class JsonChecker {
- public:
-  explicit JsonChecker(absl::string_view text) : text_(text) {}
+// Says in this project's words what nlohmann's parser found wrong: its
+// messages read "... syntax error while parsing <context> - <detail>".
+std::string DescribeJsonError(absl::string_view what) {
+  absl::string_view context;
+  absl::string_view detail = what;
+  if (const size_t bracket = detail.find("] "); bracket != detail.npos) {
+    detail.remove_prefix(bracket + 2);
+  }
+  constexpr absl::string_view kParsing = "while parsing ";
+  if (const size_t at = detail.find(kParsing); at != detail.npos) {
+    detail.remove_prefix(at + kParsing.size());
+    const size_t dash = detail.find(" - ");
+    context = detail.substr(0, dash);
+    detail = dash == detail.npos ? "" : detail.substr(dash + 3);
+  }
+  constexpr absl::string_view kValue =
+      "a value is expected (object, array, string, number, true, false or "
+      "null)";
+  // First match wins: a detail that says what is wrong, then the context.
+  static constexpr struct {
+    absl::string_view detail;
+    absl::string_view context;
+    absl::string_view say;
+  } kRules[] = {
+      {"; expected end of input", "", "text after the object"},
+      {"surrogate", "", "a lone surrogate"},
+      {"control character", "",
+       "a control character in a string must be escaped"},
+      {"forbidden character after backslash", "",
+       "an unknown escape in a string"},
+      {"must be followed by 4 hex digits", "",
+       "a \\u escape needs 4 hex digits"},
+      {"missing closing quote", "", "a string is not closed"},
+      {"expected digit after '.'", "", "digits are expected after '.'"},
+      {"after exponent", "", "digits are expected in an exponent"},
+      {"number overflow", "", "a number out of the range of a double"},
+      {"", "object key", "a member name (a string) is expected"},
+      {"", "object separator", "':' is expected after a member name"},
+      {"", "object", "',' or '}' is expected in an object"},
+      {"", "array", "',' or ']' is expected in an array"},
+      {"invalid literal", "", "an unknown word where a value is expected"},
+      {"expected '[', '{', or a literal", "", kValue},
+  };
+  for (const auto& rule : kRules) {
+    if (!rule.detail.empty() && absl::StrContains(detail, rule.detail)) {
+      return std::string(rule.say);
+    }
+    if (!rule.context.empty() && context == rule.context) {
+      return std::string(rule.say);
+    }
+  }
+  return std::string(detail);
+}
 
-  // OK if the text is one JSON object (with JSON whitespace around it);
-  // `names` gets the names of its members. InvalidArgument otherwise, saying
-  // what is wrong where.
-  absl::Status CheckObject(std::vector<std::string>* names) {
-    SkipSpace();
-    if (!Peek('{')) {
+// Reads a payload with nlohmann's strict (RFC 8259) parser and builds
+// nothing: nesting is bounded as it is read (Jackson reads nesting
+// recursively), and the top-level member names are kept.
+class PayloadReader final : public nlohmann::ordered_json::json_sax_t {
+ public:
+  // OK if `text` is one JSON object (with JSON whitespace around it); `names`
+  // gets the names of its members. InvalidArgument otherwise, saying what is
+  // wrong where. REQUIRES: `text` is valid UTF-8.
+  static absl::Status ReadObject(absl::string_view text,
+                                 std::vector<std::string>* names) {
+    // Before parsing, and stricter than nlohmann, which skips a UTF-8 BOM.
+    const size_t first = text.find_first_not_of(" \t\n\r");
+    if (first == text.npos || text[first] != '{') {
       return absl::InvalidArgumentError("it is not a JSON object");
     }
-    if (!Object(/*depth=*/1, names)) return Error(error_);
-    SkipSpace();
-    if (pos_ != text_.size()) return Error("text after the object");
+    PayloadReader reader;
+    if (!nlohmann::ordered_json::sax_parse(
+            text.data(), text.data() + text.size(), &reader)) {
+      return absl::InvalidArgumentError(reader.error_);
+    }
+    *names = std::move(reader.names_);
     return absl::OkStatus();
   }
 
- private:
-  // Deeper nesting is refused, so that checking cannot exhaust the stack.
-  static constexpr int kMaxDepth = 100;
-
-  absl::Status Error(absl::string_view what) const {
-    return absl::InvalidArgumentError(
-        absl::StrCat("it is not valid JSON: ", what, " (at byte ", pos_, ")"));
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }  // Not in JSON text.
+  bool start_object(std::size_t) override { return Enter(); }
+  bool end_object() override { return Leave(); }
+  bool start_array(std::size_t) override { return Enter(); }
+  bool end_array() override { return Leave(); }
+  bool key(string_t& name) override {
+    if (depth_ == 1) names_.push_back(name);
+    return true;
   }
-  bool Fail(absl::string_view what) {
-    error_ = std::string(what);
+  bool parse_error(std::size_t position, const std::string&,
+                   const nlohmann::ordered_json::exception& error) override {
+    error_ =
+        absl::StrCat("it is not valid JSON: ", DescribeJsonError(error.what()),
+                     " (at byte ", position, ")");
     return false;
   }
-  bool Peek(char c) const { return pos_ < text_.size() && text_[pos_] == c; }
-  bool Take(char c) {
-    if (!Peek(c)) return false;
-    ++pos_;
-    return true;
-  }
-  void SkipSpace() {
-    while (pos_ < text_.size() &&
-           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
-            text_[pos_] == '\r')) {
-      ++pos_;
-    }
-  }
 
-  bool Value(int depth) {
-    SkipSpace();
-    if (pos_ >= text_.size()) return Fail("a value is missing");
-    switch (text_[pos_]) {
-      case '{':
-        return Object(depth + 1, nullptr);
-      case '[':
-        return Array(depth + 1);
-      case '"':
-        return String(nullptr);
-      case 't':
-        return Literal("true");
-      case 'f':
-        return Literal("false");
-      case 'n':
-        return Literal("null");
-      default:
-        return Number();
-    }
-  }
+ private:
+  // Deeper nesting is refused.
+  static constexpr int kMaxDepth = 100;
 
-  bool Object(int depth, std::vector<std::string>* names) {
-    if (depth > kMaxDepth) return Fail("nested too deeply");
-    Take('{');
-    SkipSpace();
-    if (Take('}')) return true;
-    while (true) {
-      SkipSpace();
-      std::string name;
-      if (!Peek('"')) return Fail("a member name (a string) is expected");
-      if (!String(&name)) return false;
-      if (names != nullptr) names->push_back(std::move(name));
-      SkipSpace();
-      if (!Take(':')) return Fail("':' is expected after a member name");
-      if (!Value(depth)) return false;
-      SkipSpace();
-      if (Take('}')) return true;
-      if (!Take(',')) return Fail("',' or '}' is expected in an object");
-    }
+  bool Enter() {
+    if (++depth_ <= kMaxDepth) return true;
+    error_ = absl::StrCat("it is not valid JSON: nested too deeply (over ",
+                          kMaxDepth, " levels of objects and arrays)");
+    return false;
   }
-
-  bool Array(int depth) {
-    if (depth > kMaxDepth) return Fail("nested too deeply");
-    Take('[');
-    SkipSpace();
-    if (Take(']')) return true;
-    while (true) {
-      if (!Value(depth)) return false;
-      SkipSpace();
-      if (Take(']')) return true;
-      if (!Take(',')) return Fail("',' or ']' is expected in an array");
-    }
-  }
-
-  // A string; decoded into `out` (UTF-8) if not null.
-  bool String(std::string* out) {
-    Take('"');
-    while (pos_ < text_.size()) {
-      const char c = text_[pos_++];
-      if (c == '"') return true;
-      if (static_cast<unsigned char>(c) < 0x20) {
-        return Fail("a control character in a string must be escaped");
-      }
-      if (c != '\\') {
-        if (out != nullptr) out->push_back(c);
-        continue;
-      }
-      if (pos_ >= text_.size()) break;
-      const char escaped = text_[pos_++];
-      static constexpr absl::string_view kEscapes = "\"\\/bfnrt";
-      static constexpr absl::string_view kMeanings = "\"\\/\b\f\n\r\t";
-      if (const size_t k = kEscapes.find(escaped);
-          k != absl::string_view::npos) {
-        if (out != nullptr) out->push_back(kMeanings[k]);
-        continue;
-      }
-      if (escaped != 'u') return Fail("an unknown escape in a string");
-      uint32_t code;
-      if (!Hex4(&code)) return false;
-      if (code >= 0xDC00 && code <= 0xDFFF) return Fail("a lone surrogate");
-      if (code >= 0xD800 && code <= 0xDBFF) {
-        uint32_t low;
-        if (!Take('\\') || !Take('u') || !Hex4(&low) || low < 0xDC00 ||
-            low > 0xDFFF) {
-          return Fail("a lone surrogate");
-        }
-        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
-      }
-      if (out != nullptr) AppendUtf8(code, out);
-    }
-    return Fail("a string is not closed");
-  }
-
-  bool Hex4(uint32_t* code) {
-    if (pos_ + 4 > text_.size()) return Fail("a \\u escape is cut short");
-    *code = 0;
-    for (int k = 0; k < 4; ++k) {
-      const char c = text_[pos_++];
-      if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
-        return Fail("a \\u escape needs 4 hex digits");
-      }
-      *code =
-          *code * 16 +
-          (absl::ascii_isdigit(static_cast<unsigned char>(c))
-               ? c - '0'
-               : absl::ascii_tolower(static_cast<unsigned char>(c)) - 'a' + 10);
-    }
+  bool Leave() {
+    --depth_;
     return true;
   }
 
-  static void AppendUtf8(uint32_t code, std::string* out) {
-    if (code < 0x80) {
-      out->push_back(static_cast<char>(code));
-    } else if (code < 0x800) {
-      out->push_back(static_cast<char>(0xC0 | (code >> 6)));
-      out->push_back(static_cast<char>(0x80 | (code & 0x3F)));
-    } else if (code < 0x10000) {
-      out->push_back(static_cast<char>(0xE0 | (code >> 12)));
-      out->push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (code & 0x3F)));
-    } else {
-      out->push_back(static_cast<char>(0xF0 | (code >> 18)));
-      out->push_back(static_cast<char>(0x80 | ((code >> 12) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (code & 0x3F)));
-    }
-  }
-
-  bool Literal(absl::string_view word) {
-    if (text_.substr(pos_, word.size()) != word) return Fail("an unknown word");
-    pos_ += word.size();
-    return true;
-  }
-
-  // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-  bool Number() {
-    auto digits = [this] {
-      const size_t from = pos_;
-      while (pos_ < text_.size() &&
-             absl::ascii_isdigit(static_cast<unsigned char>(text_[pos_]))) {
-        ++pos_;
-      }
-      return pos_ > from;
-    };
-    Take('-');
-    if (!Take('0') && !(pos_ < text_.size() && text_[pos_] >= '1' &&
-                        text_[pos_] <= '9' && digits())) {
-      return Fail(
-          "a value is expected (object, array, string, number, true, "
-          "false or null)");
-    }
-    if (Take('.') && !digits()) return Fail("digits are expected after '.'");
-    if (Take('e') || Take('E')) {
-      if (!Take('+')) Take('-');
-      if (!digits()) return Fail("digits are expected in an exponent");
-    }
-    return true;
-  }
-
-  const absl::string_view text_;
-  size_t pos_ = 0;
+  int depth_ = 0;
+  std::vector<std::string> names_;
   std::string error_;
 };
 
@@ -325,7 +212,7 @@ absl::StatusOr<std::string> RenderPayload(absl::string_view payload) {
   }
   if (!IsValidUtf8(payload)) return invalid("it is not valid UTF-8");
   std::vector<std::string> names;
-  if (absl::Status checked = JsonChecker(payload).CheckObject(&names);
+  if (absl::Status checked = PayloadReader::ReadObject(payload, &names);
       !checked.ok()) {
     return invalid(checked.message());
   }
@@ -334,7 +221,7 @@ absl::StatusOr<std::string> RenderPayload(absl::string_view payload) {
         "it has an \"@class\" member, which Jackson would take for the "
         "payload's Java type");
   }
-  // The checker accepted it: one object, so '{' and '}' bound it.
+  // The reader accepted it: one object, so '{' and '}' bound it.
   const size_t open = payload.find('{');
   const size_t close = payload.rfind('}');
   const absl::string_view members =
@@ -344,15 +231,10 @@ absl::StatusOr<std::string> RenderPayload(absl::string_view payload) {
 }
 
 // A JSON string holding `s`, which the checks above made valid UTF-8 without
-// control characters: only the quote and the backslash need escaping.
+// control characters: nlohmann then escapes only the quote and the backslash,
+// and writes the rest as it is, as Jackson does.
 std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
+  return nlohmann::ordered_json(std::string(s)).dump();
 }
 
 std::string DefaultId(const CuratorServiceInstanceOptions& options) {

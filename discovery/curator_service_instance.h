@@ -1,7 +1,7 @@
 // CuratorServiceInstance: this process registered as one instance of a service
 // in Apache Curator's service-discovery format (curator-x-discovery), so that
 // JVM programs using Curator's ServiceDiscovery find it, next to (not instead
-// of) the Slacker layout of DESIGN.md.
+// of) the Slacker layout (see README.md, "The cluster's ZooKeeper layout").
 //
 // Curator keeps one ephemeral node per instance,
 //
@@ -97,9 +97,9 @@ struct CuratorServiceInstanceOptions {
   // ServiceInstance.sslPort: absent (null) or 1 to 65535.
   std::optional<int> ssl_port;
 
-  // ServiceInstance.payload: empty for null, or a JSON object without an
-  // "@class" member (written verbatim, with Curator's type id added). At most
-  // kMaxPayloadBytes.
+  // ServiceInstance.payload: empty for null, or a JSON object (RFC 8259, valid
+  // UTF-8, nested at most 100 levels) without an "@class" member, written
+  // verbatim with Curator's type id added. At most kMaxPayloadBytes.
   std::string payload_json;
 
   // Delays between attempts to re-create the node, as in

@@ -193,6 +193,51 @@ TEST(CuratorServiceInstanceJsonTest, BadOptionsAreRefusedByName) {
   }
 }
 
+// Rejections the payload reader kept when it moved to nlohmann's parser, each
+// with its reason, and the limits: 100 levels of nesting pass, 101 do not.
+TEST(CuratorServiceInstanceJsonTest, PayloadReaderStaysStrict) {
+  const struct {
+    std::string payload;
+    std::string message;
+  } refused[] = {
+      {"\xEF\xBB\xBF{}", "not a JSON object"},  // A UTF-8 BOM.
+      {"{\"a\" 1}", "':' is expected after a member name"},
+      {"{\"a\":[1 2]}", "',' or ']' is expected in an array"},
+      {"{\"a\":1 \"b\":2}", "',' or '}' is expected in an object"},
+      {"{\"a\":\"abc}", "a string is not closed"},
+      {"{\"a\":\"\\x\"}", "an unknown escape in a string"},
+      {"{\"a\":\"\\u12\"}", "4 hex digits"},
+      {"{\"a\":\"\\udc00\"}", "lone surrogate"},
+      {"{\"a\":1.}", "digits are expected after '.'"},
+      {"{\"a\":1e}", "digits are expected in an exponent"},
+      {"{\"a\":[1,]}", "a value is expected"},
+      {"{\"a\":1", "',' or '}' is expected in an object"},
+      {"{\"a\":1}\xC3\xA9", "text after the object"},
+      {"{\"a\":1} // comment", "text after the object"},
+      {absl::StrCat(std::string(101, '['), std::string(101, ']')),
+       "not a JSON object"},
+      {absl::StrCat("{\"a\":", std::string(100, '['), std::string(100, ']'),
+                    "}"),
+       "nested too deeply"},
+  };
+  for (const auto& c : refused) {
+    CuratorServiceInstanceOptions options = Api();
+    options.payload_json = c.payload;
+    absl::StatusOr<std::string> json =
+        CuratorServiceInstance::ToJson(options, kRegistered);
+    EXPECT_EQ(json.status().code(), absl::StatusCode::kInvalidArgument)
+        << c.payload << ": " << json.status();
+    EXPECT_THAT(json.status().message(), HasSubstr(c.message)) << c.payload;
+  }
+  CuratorServiceInstanceOptions options = Api();
+  options.payload_json =
+      absl::StrCat("{\"a\":", std::string(99, '['), std::string(99, ']'), "}");
+  EXPECT_TRUE(CuratorServiceInstance::ToJson(options, kRegistered).ok());
+  // Duplicate names pass, as before: Jackson keeps the last.
+  options.payload_json = R"({"a":1,"a":2})";
+  EXPECT_TRUE(CuratorServiceInstance::ToJson(options, kRegistered).ok());
+}
+
 class CuratorServiceInstanceTest : public ZooKeeperTest {
  protected:
   std::unique_ptr<ZooKeeperClient> NewClient() {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -14,11 +16,12 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "discovery/connect_string.h"
 #include "discovery/internal/serial_executor.h"
+#include "discovery/internal/zookeeper_errors.h"
 #include "discovery/zookeeper_paths.h"
 #include "framework/logging.h"
 
@@ -28,76 +31,14 @@ namespace {
 using internal::SerialExecutor;
 using slacker::internal::Log;
 
-const char* ErrorName(int rc) {
-  switch (rc) {
-    case ZOK:
-      return "ZOK";
-    case ZSYSTEMERROR:
-      return "ZSYSTEMERROR";
-    case ZRUNTIMEINCONSISTENCY:
-      return "ZRUNTIMEINCONSISTENCY";
-    case ZDATAINCONSISTENCY:
-      return "ZDATAINCONSISTENCY";
-    case ZCONNECTIONLOSS:
-      return "ZCONNECTIONLOSS";
-    case ZMARSHALLINGERROR:
-      return "ZMARSHALLINGERROR";
-    case ZUNIMPLEMENTED:
-      return "ZUNIMPLEMENTED";
-    case ZOPERATIONTIMEOUT:
-      return "ZOPERATIONTIMEOUT";
-    case ZBADARGUMENTS:
-      return "ZBADARGUMENTS";
-    case ZINVALIDSTATE:
-      return "ZINVALIDSTATE";
-    case ZNEWCONFIGNOQUORUM:
-      return "ZNEWCONFIGNOQUORUM";
-    case ZRECONFIGINPROGRESS:
-      return "ZRECONFIGINPROGRESS";
-    case ZSSLCONNECTIONERROR:
-      return "ZSSLCONNECTIONERROR";
-    case ZAPIERROR:
-      return "ZAPIERROR";
-    case ZNONODE:
-      return "ZNONODE";
-    case ZNOAUTH:
-      return "ZNOAUTH";
-    case ZBADVERSION:
-      return "ZBADVERSION";
-    case ZNOCHILDRENFOREPHEMERALS:
-      return "ZNOCHILDRENFOREPHEMERALS";
-    case ZNODEEXISTS:
-      return "ZNODEEXISTS";
-    case ZNOTEMPTY:
-      return "ZNOTEMPTY";
-    case ZSESSIONEXPIRED:
-      return "ZSESSIONEXPIRED";
-    case ZINVALIDCALLBACK:
-      return "ZINVALIDCALLBACK";
-    case ZINVALIDACL:
-      return "ZINVALIDACL";
-    case ZAUTHFAILED:
-      return "ZAUTHFAILED";
-    case ZCLOSING:
-      return "ZCLOSING";
-    case ZNOTHING:
-      return "ZNOTHING";
-    case ZSESSIONMOVED:
-      return "ZSESSIONMOVED";
-    case ZNOTREADONLY:
-      return "ZNOTREADONLY";
-    case ZEPHEMERALONLOCALSESSION:
-      return "ZEPHEMERALONLOCALSESSION";
-    case ZNOWATCHER:
-      return "ZNOWATCHER";
-    case ZRECONFIGDISABLED:
-      return "ZRECONFIGDISABLED";
-    case ZSESSIONCLOSEDREQUIRESASLAUTH:
-      return "ZSESSIONCLOSEDREQUIRESASLAUTH";
-    case ZTHROTTLEDOP:
-      return "ZTHROTTLEDOP";
-  }
-  return "ZUNKNOWN";
+// Ends the process with `message`: the caller broke a REQUIRES: of
+// zookeeper_client.h that would otherwise end in a deadlock or a crash with no
+// word of why.
+[[noreturn]] void FailRequirement(absl::string_view message) {
+  std::fprintf(stderr, "FATAL: %.*s\n", static_cast<int>(message.size()),
+               message.data());
+  std::fflush(stderr);
+  std::abort();
 }
 
 NodeStat ToNodeStat(const Stat* stat) {
@@ -175,44 +116,6 @@ ZooLogLevel ClientLogLevel() {
     default:
       return ZOO_LOG_LEVEL_ERROR;
   }
-}
-
-// Splits "hosts[/chroot]" and checks each host:port.
-absl::Status ParseConnectString(absl::string_view connect_string,
-                                std::string* hosts, std::string* chroot) {
-  auto invalid = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "malformed ZooKeeper connect string \"", connect_string, "\": ", why,
-        "; expected host:port[,host:port...][/chroot], e.g. "
-        "127.0.0.1:2181,127.0.0.1:2182/app"));
-  };
-  const size_t slash = connect_string.find('/');
-  absl::string_view host_part = connect_string.substr(0, slash);
-  *chroot = slash == absl::string_view::npos
-                ? ""
-                : std::string(connect_string.substr(slash));
-  if (host_part.empty()) return invalid("no host");
-  for (absl::string_view host : absl::StrSplit(host_part, ',')) {
-    host = absl::StripAsciiWhitespace(host);
-    const size_t colon = host.rfind(':');
-    if (host.empty()) return invalid("an empty host");
-    if (colon == absl::string_view::npos || colon == 0) {
-      return invalid(absl::StrCat("\"", host, "\" has no host:port"));
-    }
-    int port = 0;
-    if (!absl::SimpleAtoi(host.substr(colon + 1), &port) || port < 1 ||
-        port > 65535) {
-      return invalid(absl::StrCat("\"", host, "\" has no valid port"));
-    }
-  }
-  if (!chroot->empty() && *chroot != "/") {
-    if (absl::Status valid = ValidatePath(*chroot); !valid.ok()) {
-      return invalid(absl::StrCat("bad chroot: ", valid.message()));
-    }
-  }
-  if (*chroot == "/") chroot->clear();
-  *hosts = std::string(host_part);
-  return absl::OkStatus();
 }
 
 absl::Status CheckData(absl::string_view path, size_t size) {
@@ -348,7 +251,9 @@ class ZooKeeperClient::Impl {
         listeners_("zk-listeners") {}
 
   absl::Status Start(const std::string& hosts, const std::string& chroot);
-  void Close();
+  // `caller` names the public entry point, for the message that ends the
+  // process when it is called on the client's own threads.
+  void Close(absl::string_view caller);
 
   // Issues an asynchronous call on the current handle. `issue` gets the
   // handle and returns the C client's return code; if that is not ZOK the
@@ -481,10 +386,21 @@ absl::Status ZooKeeperClient::Impl::Start(const std::string& hosts,
                    "; check the address and that ZooKeeper is running"));
 }
 
-void ZooKeeperClient::Impl::Close() {
+void ZooKeeperClient::Impl::Close(absl::string_view caller) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return;
+    // Closing joins both threads: on one of them it would wait for itself.
+    const bool on_events = events_.IsCurrentThread();
+    if (on_events || listeners_.IsCurrentThread()) {
+      FailRequirement(absl::StrCat(
+          caller, " on the client's own ", on_events ? "event" : "listener",
+          " thread (in a watch, a `done` callback, a subscriber or a "
+          "connection listener): it would wait for that thread to finish, "
+          "i.e. for itself. Close or destroy the ZooKeeperClient from a "
+          "thread of your own (see the REQUIRES: of ZooKeeperClient::Close "
+          "in discovery/zookeeper_client.h)"));
+    }
     closed_ = true;
   }
   // Closing sends closeSession (ephemerals go now) and completes every
@@ -503,60 +419,14 @@ void ZooKeeperClient::Impl::Close() {
 absl::Status ZooKeeperClient::Impl::Error(int rc, absl::string_view operation,
                                           absl::string_view path,
                                           uint64_t generation) const {
-  std::string what = absl::StrCat(operation, " ", path, ": ", ErrorName(rc),
-                                  " (", zerror(rc), ")");
-  bool closed;
-  uint64_t current;
+  internal::ZooKeeperErrorContext context;
+  context.digest = options_.digest;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    closed = closed_;
-    current = generation_;
+    context.client_closed = closed_;
+    context.session_replaced = generation != generation_;
   }
-  switch (rc) {
-    case ZNONODE:
-      return absl::NotFoundError(what);
-    case ZNODEEXISTS:
-      return absl::AlreadyExistsError(what);
-    case ZBADVERSION:
-    case ZNOTEMPTY:
-    case ZNOCHILDRENFOREPHEMERALS:
-      return absl::FailedPreconditionError(what);
-    case ZNOAUTH:
-    case ZAUTHFAILED:
-      return absl::PermissionDeniedError(absl::StrCat(
-          what, ": the node's ACL does not grant this to ",
-          options_.digest.empty()
-              ? std::string("a client without credentials")
-              : absl::StrCat(
-                    "digest user '",
-                    options_.digest.substr(0, options_.digest.find(':')), "'"),
-          "; check ZooKeeperOptions::digest"));
-    case ZBADARGUMENTS:
-    case ZINVALIDACL:
-      return absl::InvalidArgumentError(what);
-    case ZCLOSING:
-      if (closed)
-        return absl::CancelledError(
-            absl::StrCat(what, ": the client is closed"));
-      [[fallthrough]];
-    case ZCONNECTIONLOSS:
-    case ZSESSIONEXPIRED:
-    case ZOPERATIONTIMEOUT:
-    case ZINVALIDSTATE:
-    case ZSESSIONMOVED:
-    case ZTHROTTLEDOP:
-      if (closed)
-        return absl::CancelledError(
-            absl::StrCat(what, ": the client is closed"));
-      return absl::UnavailableError(absl::StrCat(
-          what,
-          generation != current || rc == ZSESSIONEXPIRED || rc == ZINVALIDSTATE
-              ? ": the session expired; a new one is being made, retry then"
-              : ": the connection was lost; the operation may or may not have "
-                "been applied; retry once reconnected"));
-    default:
-      return absl::InternalError(what);
-  }
+  return internal::ZooKeeperError(rc, operation, path, context);
 }
 
 void ZooKeeperClient::Impl::Issue(
@@ -794,11 +664,10 @@ void ZooKeeperClient::Impl::CloseHandle(std::unique_ptr<Handle> handle) {
 }
 
 absl::Status ZooKeeperClient::Impl::SetHosts(const std::string& hosts) {
-  std::string parsed, chroot;
-  if (absl::Status s = ParseConnectString(hosts, &parsed, &chroot); !s.ok()) {
-    return s;
-  }
-  if (!chroot.empty()) {
+  absl::StatusOr<ConnectString> connect = ParseConnectString(hosts);
+  if (!connect.ok()) return connect.status();
+  const std::string& parsed = connect->hosts;
+  if (!connect->chroot.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the ensemble \"", hosts, "\" must not carry a chroot; the chroot of ",
         options_.connect_string, " stays"));
@@ -816,7 +685,7 @@ absl::Status ZooKeeperClient::Impl::SetHosts(const std::string& hosts) {
   if (rc != ZOK) {
     return absl::InvalidArgumentError(
         absl::StrCat("ZooKeeper client refused the ensemble \"", hosts,
-                     "\": ", ErrorName(rc)));
+                     "\": ", internal::ZooKeeperErrorName(rc)));
   }
   Log(LogLevel::kInfo, absl::StrCat("ZooKeeper ensemble is now ", parsed));
   return absl::OkStatus();
@@ -880,12 +749,9 @@ void ZooKeeperClient::Impl::FollowEnsembleConfig() {
 
 absl::StatusOr<std::unique_ptr<ZooKeeperClient>> ZooKeeperClient::Connect(
     ZooKeeperOptions options) {
-  std::string hosts, chroot;
-  if (absl::Status s =
-          ParseConnectString(options.connect_string, &hosts, &chroot);
-      !s.ok()) {
-    return s;
-  }
+  absl::StatusOr<ConnectString> connect =
+      ParseConnectString(options.connect_string);
+  if (!connect.ok()) return connect.status();
   if (!options.digest.empty() &&
       options.digest.find(':') == std::string::npos) {
     return absl::InvalidArgumentError(
@@ -903,8 +769,8 @@ absl::StatusOr<std::unique_ptr<ZooKeeperClient>> ZooKeeperClient::Connect(
         "ZooKeeperOptions timeouts must be positive");
   }
   auto impl = std::make_unique<Impl>(std::move(options));
-  if (absl::Status s = impl->Start(hosts, chroot); !s.ok()) {
-    impl->Close();
+  if (absl::Status s = impl->Start(connect->hosts, connect->chroot); !s.ok()) {
+    impl->Close("ZooKeeperClient::Connect");
     return s;
   }
   return std::unique_ptr<ZooKeeperClient>(new ZooKeeperClient(std::move(impl)));
@@ -913,9 +779,13 @@ absl::StatusOr<std::unique_ptr<ZooKeeperClient>> ZooKeeperClient::Connect(
 ZooKeeperClient::ZooKeeperClient(std::unique_ptr<Impl> impl)
     : impl_(std::move(impl)) {}
 
-ZooKeeperClient::~ZooKeeperClient() { Close(); }
+ZooKeeperClient::~ZooKeeperClient() {
+  impl_->Close("ZooKeeperClient destroyed");
+}
 
-void ZooKeeperClient::Close() { impl_->Close(); }
+void ZooKeeperClient::Close() {
+  impl_->Close("ZooKeeperClient::Close() called");
+}
 
 const ZooKeeperOptions& ZooKeeperClient::options() const {
   return impl_->options_;
@@ -967,7 +837,7 @@ struct Call : PendingCall {
 
   // Drops the call's watch, if any, from the handle's table: the C client
   // drops it with a call that failed. REQUIRES: handle->mu held.
-  void ForgetWatchLocked() {
+  void ForgetWatchHoldingMu() {
     if (watch_id != nullptr) {
       handle->watches.erase(reinterpret_cast<uintptr_t>(watch_id));
     }
@@ -983,7 +853,7 @@ struct Call : PendingCall {
   void Finish(int rc, Ok ok) {
     if (rc != ZOK && watch_id != nullptr) {
       std::lock_guard<std::mutex> lock(handle->mu);
-      ForgetWatchLocked();
+      ForgetWatchHoldingMu();
     }
     Result result = rc == ZOK
                         ? Result(ok())
@@ -1024,7 +894,7 @@ void IssueCall(ZooKeeperClient::Impl* impl, Call<Result>* call,
           // Not queued: `failed` completes it.
           std::lock_guard<std::mutex> lock(handle->mu);
           handle->pending.erase(call);
-          call->ForgetWatchLocked();
+          call->ForgetWatchHoldingMu();
         }
         return rc;
       },
@@ -1189,8 +1059,7 @@ void ZooKeeperClient::GetChildrenAsync(
   using Result = absl::StatusOr<NodeChildren>;
   Impl* impl = impl_.get();
   if (Refused(impl, ValidatePath(path), done)) return;
-  auto* call =
-      new Call<Result>(impl, "get children of", path, std::move(done));
+  auto* call = new Call<Result>(impl, "get children of", path, std::move(done));
   IssueCall<Result>(
       impl, call, std::move(watch), [&](Impl::Handle* handle, void* watch_id) {
         return zoo_awget_children2(
@@ -1234,13 +1103,12 @@ void ZooKeeperClient::MultiAsync(
     std::vector<std::string> created;  // Buffers for created paths.
     std::vector<Stat> stats;
   };
-  auto* call = new MultiCall(
-      impl, "multi",
-      absl::StrJoin(ops, ", ",
-                    [](std::string* out, const Op& op) {
-                      absl::StrAppend(out, op.path);
-                    }),
-      std::move(done));
+  auto* call = new MultiCall(impl, "multi",
+                             absl::StrJoin(ops, ", ",
+                                           [](std::string* out, const Op& op) {
+                                             absl::StrAppend(out, op.path);
+                                           }),
+                             std::move(done));
   call->ops = std::move(ops);
   const size_t n = call->ops.size();
   call->c_ops.resize(n);

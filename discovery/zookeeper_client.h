@@ -24,7 +24,8 @@
 //
 // Thread-safety: every public method may be called from any thread, except as
 // noted. Lifetime: the client must outlive every recipe built on it; Close()
-// (or the destructor) must not be called from the client's own threads.
+// (or the destructor) must not be called from the client's own threads (a
+// broken rule that ends the process with a message saying so).
 
 #ifndef SLACKER_DISCOVERY_ZOOKEEPER_CLIENT_H_
 #define SLACKER_DISCOVERY_ZOOKEEPER_CLIENT_H_
@@ -184,7 +185,7 @@ class ZooKeeperClient {
   static absl::StatusOr<std::unique_ptr<ZooKeeperClient>> Connect(
       ZooKeeperOptions options);
 
-  // Close()s.
+  // Close()s. REQUIRES: as Close().
   ~ZooKeeperClient();
   ZooKeeperClient(const ZooKeeperClient&) = delete;
   ZooKeeperClient& operator=(const ZooKeeperClient&) = delete;
@@ -192,7 +193,9 @@ class ZooKeeperClient {
   // Ends the session at once (its ephemeral nodes go now, not after the
   // session timeout), fails pending operations with Cancelled, delivers
   // kClosed, and returns once no callback of this client runs or will run.
-  // Idempotent. REQUIRES: not called on the event or listener thread.
+  // Idempotent. REQUIRES: not called on the event or listener thread, unless
+  // the client is already closed. Checked: the process ends with a message
+  // saying so (it would otherwise wait for its own thread to end).
   void Close();
 
   // --- Synchronous operations. Block until ZooKeeper answers or

@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/zookeeper/zookeeper_fixture.h"
@@ -297,6 +298,32 @@ TEST_F(ZooKeeperClientTest, CloseRemovesEphemeralsAtOnceAndEndsCallbacks) {
   EXPECT_TRUE(absl::IsCancelled(client->Get("/gone").status()));
   EXPECT_TRUE(watch.events().empty()) << "a watch fired after Close";
   client->Close();  // Idempotent.
+}
+
+// Close() joins the client's threads: on one of them it would wait for itself.
+// Broken REQUIRES: end the process at once, saying what was done wrong. Each
+// death test re-runs this test in a child process ("threadsafe" style), which
+// starts its own ZooKeeper: the parent has threads, so no bare fork.
+class ZooKeeperClientDeathTest : public ZooKeeperClientTest {};
+
+TEST_F(ZooKeeperClientDeathTest, CloseOnItsOwnThreadsFailsFastWithAMessage) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        std::unique_ptr<ZooKeeperClient> client = NewClient();
+        ZooKeeperClient* raw = client.get();
+        raw->RunOnEventThread([raw] { raw->Close(); });
+        absl::SleepFor(absl::Seconds(30));
+      },
+      "ZooKeeperClient::Close\\(\\) called on the client's own event "
+      "thread.*from a thread of your own");
+  EXPECT_DEATH(
+      {
+        std::unique_ptr<ZooKeeperClient> client = NewClient();
+        client->RunOnListenerThread([&client] { client.reset(); });
+        absl::SleepFor(absl::Seconds(30));
+      },
+      "ZooKeeperClient destroyed on the client's own listener thread");
 }
 
 // The C client (3.8) can drop completions queued while it closes (its

@@ -15,6 +15,8 @@ readonly PACKAGES=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   # ZooKeeper: the C client, and the server that tests, examples and benchmarks start.
   libzookeeper-mt-dev zookeeper libslf4j-java default-jre-headless
+  # JSON: nlohmann's header-only library (the Curator payload check).
+  nlohmann-json3-dev
   # Tests and benchmarks (procps: pgrep, which the launcher's test uses; python3: the
   # README snippet check).
   libgtest-dev libgmock-dev libbenchmark-dev procps python3
