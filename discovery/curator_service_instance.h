@@ -1,7 +1,7 @@
 // CuratorServiceInstance: this process registered as one instance of a service
 // in Apache Curator's service-discovery format (curator-x-discovery), so that
 // JVM programs using Curator's ServiceDiscovery find it, next to (not instead
-// of) the Slacker layout of DESIGN.md.
+// of) the Slacker layout (README.md, "The cluster's ZooKeeper layout").
 //
 // Curator keeps one ephemeral node per instance,
 //
