@@ -8,7 +8,9 @@
 // stderr in one line.
 //
 // This file parses the flags and picks the command; each command is its own
-// file in this folder (commands.h), over the shared cluster.h and output.h.
+// file in tools/slackerctl/ (commands.h), over the shared cluster.h and
+// output.h. It keeps the name <program>_main.cc so that --help lists its
+// flags.
 
 #include <set>
 #include <string>
