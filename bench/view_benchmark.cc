@@ -36,6 +36,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
+#include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
 #include "framework/cluster_channel.h"
 #include "framework/testing/child_process.h"
@@ -269,9 +270,10 @@ void BM_Update(benchmark::State& state) {
   }
   const std::string target =
       slacker::ClusterTarget(setup.connect_string(), setup.cluster());
-  const std::string node = absl::StrCat("/slacker/cluster/", setup.cluster(),
-                                        "/namespaces/", kNamespace, "/",
-                                        setup.spare());
+  const std::string node =
+      slacker::discovery::RegistryLayout(
+          slacker::discovery::kDefaultRegistryRoot, setup.cluster())
+          .MemberPath(kNamespace, setup.spare());
   std::vector<double> join, leave, own;
   // Waits for the picker after a write that returned at `written`.
   auto next_update = [&](int64_t updates_before, absl::Time written,

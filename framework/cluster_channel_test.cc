@@ -29,6 +29,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "discovery/leader_election.h"
+#include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
 #include "framework/grouping/grouping_registry.h"
 #include "framework/testing/child_process.h"
@@ -52,6 +53,11 @@ using ::slacker::testing::Ping;
 
 constexpr char kCluster[] = "test";
 constexpr char kEchoNamespace[] = "slacker.testing.EchoService";
+
+// Where the tests' servers register (default root, cluster kCluster).
+discovery::RegistryLayout Layout() {
+  return discovery::RegistryLayout(discovery::kDefaultRegistryRoot, kCluster);
+}
 
 class ClusterChannelTest : public slacker::testing::ZooKeeperTest {
  protected:
@@ -127,9 +133,8 @@ class ClusterChannelTest : public slacker::testing::ZooKeeperTest {
   }
 
   std::string Leader(const std::string& ns) {
-    auto leader = discovery::LeaderElection::CurrentLeader(
-        *zk_,
-        absl::StrCat("/slacker/cluster/test/namespaces/", ns, "/_leader"));
+    auto leader =
+        discovery::LeaderElection::CurrentLeader(*zk_, Layout().LeaderPath(ns));
     return leader.ok() ? *leader : "";
   }
 
@@ -622,15 +627,13 @@ TEST_F(ClusterChannelTest, ChannelSessionExpiryKeepsServersAndCatchesUp) {
 
 TEST_F(ClusterChannelTest, MalformedNodesAreSkipped) {
   const std::string a = StartServer();
-  const std::string ns_path =
-      absl::StrCat("/slacker/cluster/test/namespaces/", kEchoNamespace);
+  const std::string ns_path = Layout().NamespacePath(kEchoNamespace);
   // A publisher whose name is not host:port, and a server node whose data is
   // not JSON (for a real address, which must stay usable).
   ASSERT_TRUE(zk_->Create(ns_path + "/not-an-address", "",
                           discovery::CreateMode::kPersistent)
                   .ok());
-  ASSERT_TRUE(
-      zk_->Set("/slacker/cluster/test/servers/" + a, "{{{ not json").ok());
+  ASSERT_TRUE(zk_->Set(Layout().ServerPath(a), "{{{ not json").ok());
   auto stub = EchoService::NewStub(Channel());
   ASSERT_TRUE(WaitForServers(*stub, {a}));
   const std::string b = StartServer("echo", R"({"weight": "heavy"})");
@@ -752,7 +755,7 @@ TEST_F(ClusterChannelTest, ServerDataChangesReachTheHandlerAndStats) {
   }
   // A new version of the server's node is read again (the view parses each
   // version once).
-  const std::string node = "/slacker/cluster/test/servers/" + a;
+  const std::string node = Layout().ServerPath(a);
   auto info = zk_->Get(node);
   ASSERT_TRUE(info.ok()) << info.status();
   ASSERT_TRUE(absl::StrContains(info->data, "z1")) << info->data;

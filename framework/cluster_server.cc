@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "discovery/registry_layout.h"
 #include "discovery/zookeeper_paths.h"
 #include "framework/internal/local_address.h"
 #include "framework/internal/registration.h"
@@ -123,7 +124,7 @@ ClusterServerBuilder::BuildAndStart() {
         "no listening port: call AddListeningPort before BuildAndStart");
   }
   const std::string cluster_path =
-      discovery::JoinPath(options_.root, options_.cluster);
+      discovery::RegistryLayout(options_.root, options_.cluster).ClusterPath();
 
   std::unique_ptr<ClusterServer> server(new ClusterServer(options_));
   // ZooKeeper first: when it cannot be reached nothing has started, so there

@@ -14,12 +14,11 @@
 //   if (!server.ok()) { /* message says what failed */ }
 //   (*server)->Wait();  // Until Shutdown() (see shutdown.h for SIGTERM).
 //
-// What it publishes (see DESIGN.md, "ZooKeeper layout"), with <address> the
-// node address and the real bound port ("10.0.0.7:36521"):
-//   <root>/<cluster>/servers/<address>            ephemeral; ServerInfo JSON
-//   <root>/<cluster>/namespaces/<ns>/<address>    ephemeral, per namespace
-//   <root>/<cluster>/namespaces/<ns>/_leader      election; data: the leader
-//   <root>/<cluster>/functions/<ns>/<method>      MethodInfo JSON
+// What it publishes, with <address> the node address and the real bound port
+// ("10.0.0.7:36521"): its server node, a member node and an election
+// candidate per namespace, and each method's metadata, at the paths of
+// discovery/registry_layout.h (see README.md, "The cluster's ZooKeeper
+// layout").
 // The gRPC server starts before anything is published, so no client is sent
 // to a server that is not listening yet. The ephemeral nodes and election
 // candidates come back by themselves after a ZooKeeper session expires.

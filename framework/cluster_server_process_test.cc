@@ -27,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "discovery/leader_election.h"
+#include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
 #include "framework/testing/child_process.h"
 #include "gtest/gtest.h"
@@ -40,8 +41,12 @@ namespace {
 
 using ::slacker::testing::Child;
 
-constexpr char kEchoNamespace[] =
-    "/slacker/cluster/test/namespaces/slacker.testing.EchoService";
+constexpr char kEcho[] = "slacker.testing.EchoService";
+
+// The cluster the tests' servers register in (default root).
+discovery::RegistryLayout Layout() {
+  return discovery::RegistryLayout(discovery::kDefaultRegistryRoot, "test");
+}
 
 class ClusterServerProcessTest : public slacker::testing::ZooKeeperTest {
  protected:
@@ -76,7 +81,7 @@ class ClusterServerProcessTest : public slacker::testing::ZooKeeperTest {
   }
   std::string Leader() {
     auto leader = discovery::LeaderElection::CurrentLeader(
-        *zk_, absl::StrCat(kEchoNamespace, "/_leader"));
+        *zk_, Layout().LeaderPath(kEcho));
     return leader.ok() ? *leader : "";
   }
 
@@ -90,30 +95,29 @@ TEST_F(ClusterServerProcessTest, KilledLeaderIsReplacedWithinSessionTimeout) {
   ASSERT_TRUE(first_address.has_value());
   ASSERT_TRUE(Eventually([&] {
     return Leader() == *first_address &&
-           Data(absl::StrCat(kEchoNamespace, "/_leader")) == *first_address;
+           Data(Layout().LeaderPath(kEcho)) == *first_address;
   }));
   std::unique_ptr<Child> second = StartServer();
   const std::optional<std::string> second_address =
       second->WaitForLine("published ");
   ASSERT_TRUE(second_address.has_value());
-  auto participants = discovery::LeaderElection::Participants(
-      *zk_, absl::StrCat(kEchoNamespace, "/_leader"));
+  auto participants =
+      discovery::LeaderElection::Participants(*zk_, Layout().LeaderPath(kEcho));
   ASSERT_TRUE(Eventually([&] {
     participants = discovery::LeaderElection::Participants(
-        *zk_, absl::StrCat(kEchoNamespace, "/_leader"));
+        *zk_, Layout().LeaderPath(kEcho));
     return participants.ok() && participants->size() == 2;
   }));
   EXPECT_EQ(Leader(), *first_address);  // Exactly one leader: the first.
   // A server binary that links only the generated service still describes
   // its methods (their descriptors are linked in; see cc_grpc_library).
-  EXPECT_TRUE(Exists(
-      "/slacker/cluster/test/functions/slacker.testing.EchoService/Echo"));
+  EXPECT_TRUE(Exists(Layout().FunctionPath(kEcho, "Echo")));
 
   const absl::Time killed = absl::Now();
   first->Kill(SIGKILL);
   ASSERT_TRUE(Eventually([&] {
     return Leader() == *second_address &&
-           Data(absl::StrCat(kEchoNamespace, "/_leader")) == *second_address;
+           Data(Layout().LeaderPath(kEcho)) == *second_address;
   }));
   const absl::Duration takeover = absl::Now() - killed;
   std::cout << "measured: kill -9 of the leader to the other leading, with "
@@ -122,17 +126,15 @@ TEST_F(ClusterServerProcessTest, KilledLeaderIsReplacedWithinSessionTimeout) {
   // The session ends 2 s (one timeout) after the last heartbeat, checked on
   // ZooKeeper's ticks; the margin covers a loaded machine.
   EXPECT_LT(takeover, absl::Seconds(6));
-  EXPECT_FALSE(Exists(absl::StrCat(kEchoNamespace, "/", *first_address)));
-  EXPECT_FALSE(
-      Exists(absl::StrCat("/slacker/cluster/test/servers/", *first_address)));
+  EXPECT_FALSE(Exists(Layout().MemberPath(kEcho, *first_address)));
+  EXPECT_FALSE(Exists(Layout().ServerPath(*first_address)));
 }
 
 TEST_F(ClusterServerProcessTest, SigtermShutsDownGracefully) {
   std::unique_ptr<Child> server = StartServer();
   const std::optional<std::string> address = server->WaitForLine("published ");
   ASSERT_TRUE(address.has_value());
-  const std::string server_path =
-      absl::StrCat("/slacker/cluster/test/servers/", *address);
+  const std::string server_path = Layout().ServerPath(*address);
   ASSERT_TRUE(Exists(server_path));
   const int status = server->Kill(SIGTERM);
   // Exited by itself, after the graceful path, and unregistered at once (not
@@ -141,7 +143,7 @@ TEST_F(ClusterServerProcessTest, SigtermShutsDownGracefully) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_TRUE(server->WaitForLine("stopped").has_value());
   EXPECT_FALSE(Exists(server_path));
-  EXPECT_FALSE(Exists(absl::StrCat(kEchoNamespace, "/", *address)));
+  EXPECT_FALSE(Exists(Layout().MemberPath(kEcho, *address)));
 }
 
 }  // namespace

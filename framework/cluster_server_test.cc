@@ -27,7 +27,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "discovery/leader_election.h"
+#include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
+#include "discovery/zookeeper_paths.h"
 #include "framework/testing/echo_service.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -45,13 +47,16 @@ using ::testing::UnorderedElementsAre;
 
 constexpr char kEcho[] = "slacker.testing.EchoService";
 constexpr char kManager[] = "slacker.cluster.ClusterManager";
-constexpr char kCluster[] = "/slacker/cluster/test";
+// The cluster the tests' servers register in (their options' default root).
+discovery::RegistryLayout Layout() {
+  return discovery::RegistryLayout(discovery::kDefaultRegistryRoot, "test");
+}
 
 std::string ServerPath(const std::string& address) {
-  return absl::StrCat(kCluster, "/servers/", address);
+  return Layout().ServerPath(address);
 }
 std::string NamespacePath(const std::string& ns) {
-  return absl::StrCat(kCluster, "/namespaces/", ns);
+  return Layout().NamespacePath(ns);
 }
 
 // Whether `value` is the JSON `json`. Compared through protobuf's library
@@ -148,7 +153,7 @@ class ClusterServerTest : public slacker::testing::ZooKeeperTest {
   }
   // Names of the election candidates of `ns`.
   std::vector<std::string> Candidates(const std::string& ns) {
-    return Children(NamespacePath(ns) + "/_leader");
+    return Children(Layout().LeaderPath(ns));
   }
 
   grpc::health::v1::HealthCheckResponse::ServingStatus Health(
@@ -172,7 +177,7 @@ class ClusterServerTest : public slacker::testing::ZooKeeperTest {
 
 using Serving = grpc::health::v1::HealthCheckResponse;
 
-TEST_F(ClusterServerTest, PublishesTheLayoutOfDesignMd) {
+TEST_F(ClusterServerTest, PublishesTheRegistryLayout) {
   slacker::ClusterOptions options = Options();
   options.address.clear();  // Detected: the route to ZooKeeper is loopback.
   options.server_data = R"({"zone":"eu-1","weight":10})";
@@ -186,8 +191,7 @@ TEST_F(ClusterServerTest, PublishesTheLayoutOfDesignMd) {
   EXPECT_THAT((*server)->namespaces(), ElementsAre(kEcho));
 
   // servers/<address>: ephemeral, ServerInfo JSON.
-  EXPECT_THAT(Children(absl::StrCat(kCluster, "/servers")),
-              ElementsAre(address));
+  EXPECT_THAT(Children(Layout().ServersPath()), ElementsAre(address));
   auto server_node = zk_->Get(ServerPath(address));
   ASSERT_TRUE(server_node.ok()) << server_node.status();
   EXPECT_NE(server_node->stat.ephemeral_owner, 0);
@@ -199,20 +203,20 @@ TEST_F(ClusterServerTest, PublishesTheLayoutOfDesignMd) {
 
   // namespaces/<ns> persistent, with this server's ephemeral node and the
   // election; the manager is not a namespace.
-  EXPECT_THAT(Children(absl::StrCat(kCluster, "/namespaces")),
-              ElementsAre(kEcho));
+  EXPECT_THAT(Children(Layout().NamespacesPath()), ElementsAre(kEcho));
   auto ns_node = zk_->Get(NamespacePath(kEcho));
   ASSERT_TRUE(ns_node.ok());
   EXPECT_EQ(ns_node->stat.ephemeral_owner, 0);
   EXPECT_THAT(Children(NamespacePath(kEcho)),
-              UnorderedElementsAre(address, "_leader"));
-  auto member = zk_->Get(NamespacePath(kEcho) + "/" + address);
+              UnorderedElementsAre(
+                  address, discovery::NodeName(Layout().LeaderPath(kEcho))));
+  auto member = zk_->Get(Layout().MemberPath(kEcho, address));
   ASSERT_TRUE(member.ok());
   EXPECT_NE(member->stat.ephemeral_owner, 0);
-  ASSERT_TRUE(Eventually(
-      [&] { return Data(NamespacePath(kEcho) + "/_leader") == address; }));
+  ASSERT_TRUE(
+      Eventually([&] { return Data(Layout().LeaderPath(kEcho)) == address; }));
   auto leader = discovery::LeaderElection::CurrentLeader(
-      *zk_, NamespacePath(kEcho) + "/_leader");
+      *zk_, Layout().LeaderPath(kEcho));
   ASSERT_TRUE(leader.ok());
   EXPECT_EQ(*leader, address);
   EXPECT_EQ(Candidates(kEcho).size(), 1u);
@@ -220,11 +224,11 @@ TEST_F(ClusterServerTest, PublishesTheLayoutOfDesignMd) {
 
   // functions/<ns>/<method>: MethodInfo JSON whose descriptors rebuild the
   // service.
-  const std::string functions = absl::StrCat(kCluster, "/functions/", kEcho);
+  const std::string functions = Layout().FunctionsPath(kEcho);
   EXPECT_THAT(Children(functions), ElementsAre("Echo", "Nothing"));
   cluster::MethodInfo method;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
-                  Data(functions + "/Echo"), &method)
+                  Data(Layout().FunctionPath(kEcho, "Echo")), &method)
                   .ok());
   EXPECT_EQ(method.path(), "/slacker.testing.EchoService/Echo");
   EXPECT_EQ(method.request_type(), "slacker.testing.Ping");
@@ -276,13 +280,13 @@ TEST_F(ClusterServerTest, ExpiredSessionBringsEveryNodeAndCandidacyBack) {
   ASSERT_TRUE(Eventually([&] {
     if (!owned_by_new_session(ServerPath(address))) return false;
     for (const char* ns : {kEcho, kManager}) {
-      if (!owned_by_new_session(NamespacePath(ns) + "/" + address)) {
+      if (!owned_by_new_session(Layout().MemberPath(ns, address))) {
         return false;
       }
       const std::vector<std::string> candidates = Candidates(ns);
       if (candidates.size() != 1) return false;
-      if (!owned_by_new_session(NamespacePath(ns) + "/_leader/" +
-                                candidates[0])) {
+      if (!owned_by_new_session(
+              discovery::JoinPath(Layout().LeaderPath(ns), candidates[0]))) {
         return false;
       }
       if (!(*server)->IsLeader(ns)) return false;
@@ -291,7 +295,7 @@ TEST_F(ClusterServerTest, ExpiredSessionBringsEveryNodeAndCandidacyBack) {
   })) << "server "
       << Data(ServerPath(address));
   EXPECT_THAT(ServerInfoAt(address).namespaces(), ElementsAre(kEcho, kManager));
-  EXPECT_EQ(Data(NamespacePath(kEcho) + "/_leader"), address);
+  EXPECT_EQ(Data(Layout().LeaderPath(kEcho)), address);
 }
 
 TEST_F(ClusterServerTest, UnpublishAndPublishChangeZooKeeperAndHealth) {
@@ -302,8 +306,8 @@ TEST_F(ClusterServerTest, UnpublishAndPublishChangeZooKeeperAndHealth) {
   ASSERT_TRUE(server.ok()) << server.status();
   ClusterServer& s = **server;
   const std::string address = s.address();
-  const std::string echo_member = NamespacePath(kEcho) + "/" + address;
-  const std::string manager_member = NamespacePath(kManager) + "/" + address;
+  const std::string echo_member = Layout().MemberPath(kEcho, address);
+  const std::string manager_member = Layout().MemberPath(kManager, address);
 
   ASSERT_TRUE(s.Unpublish(kEcho).ok());
   EXPECT_FALSE(Exists(echo_member));
@@ -367,7 +371,7 @@ TEST_F(ClusterServerTest, UnpublishingTheLeaderHandsLeadershipOver) {
   EXPECT_FALSE((*first)->IsLeader(kEcho));
   ASSERT_TRUE(Eventually([&] {
     return (*second)->IsLeader(kEcho) &&
-           Data(NamespacePath(kEcho) + "/_leader") == (*second)->address();
+           Data(Layout().LeaderPath(kEcho)) == (*second)->address();
   }));
 }
 
@@ -573,7 +577,7 @@ TEST_F(ClusterServerTest, PortInUseIsRefusedAndNothingIsPublished) {
   EXPECT_THAT(second.status().message(), HasSubstr("in use"));
   std::cout << "error: " << second.status() << std::endl;
   // Only the first server is registered, and it still serves.
-  EXPECT_THAT(Children(absl::StrCat(kCluster, "/servers")),
+  EXPECT_THAT(Children(Layout().ServersPath()),
               ElementsAre((*first)->address()));
   EXPECT_EQ(Health((*first)->address(), kEcho), Serving::SERVING);
 }

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
 #include "framework/cluster_server.h"
 #include "framework/testing/echo_service.h"
@@ -30,6 +31,11 @@ namespace {
 using ::testing::ElementsAre;
 
 constexpr char kEcho[] = "slacker.testing.EchoService";
+
+// The cluster the tests' servers register in (default root).
+discovery::RegistryLayout Layout() {
+  return discovery::RegistryLayout(discovery::kDefaultRegistryRoot, "test");
+}
 
 // Whether `value` is the JSON `json`. Compared through protobuf's library
 // (not the inline Map accessors, which crash under --config=tsan: Debian's
@@ -64,10 +70,8 @@ TEST_F(ManagerServiceTest, EachCallChangesZooKeeper) {
   auto server = builder.BuildAndStart();
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string address = (*server)->address();
-  const std::string server_path =
-      absl::StrCat("/slacker/cluster/test/servers/", address);
-  const std::string member =
-      absl::StrCat("/slacker/cluster/test/namespaces/", kEcho, "/", address);
+  const std::string server_path = Layout().ServerPath(address);
+  const std::string member = Layout().MemberPath(kEcho, address);
   auto exists = [&](const std::string& path) {
     auto stat = (*zk)->Exists(path);
     return stat.ok() && stat->has_value();

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "discovery/registry_layout.h"
 #include "framework/grpc_plugin/server_attribute.h"
 #include "framework/internal/channel_settings.h"
 #include "framework/internal/cluster_view.h"
@@ -364,8 +365,8 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
     settings.lb["cluster"] = settings.view.cluster;
     settings.lb["target"] = target;
     settings.lb["namespacesPath"] =
-        absl::StrCat(settings.view.root == "/" ? "" : settings.view.root, "/",
-                     settings.view.cluster, "/namespaces");
+        discovery::RegistryLayout(settings.view.root, settings.view.cluster)
+            .NamespacesPath();
     return settings;
   }
 };

@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "discovery/children_cache.h"
+#include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
 #include "discovery/zookeeper_paths.h"
 #include "framework/internal/background.h"
@@ -25,9 +26,7 @@ namespace {
 
 using discovery::ChildrenCache;
 using discovery::ChildrenCacheEventType;
-using discovery::JoinPath;
 
-constexpr absl::string_view kLeaderNode = "_leader";
 constexpr absl::Duration kRetryDelay = absl::Seconds(1);
 
 // "host:port" or "[v6]:port" with a port in 1..65535.
@@ -89,9 +88,9 @@ absl::Status ParseServerInfo(const std::string& json, ClusterServer* server) {
 class ClusterView::Core : public std::enable_shared_from_this<Core> {
  public:
   Core(ClusterViewOptions options, Listener listener)
-      : options_(std::move(options)), listener_(std::move(listener)) {
-    cluster_path_ = JoinPath(options_.root, options_.cluster);
-  }
+      : options_(std::move(options)),
+        listener_(std::move(listener)),
+        layout_(options_.root, options_.cluster) {}
 
   void Start() {
     std::shared_ptr<Core> self = shared_from_this();
@@ -119,7 +118,7 @@ class ClusterView::Core : public std::enable_shared_from_this<Core> {
   const ClusterViewOptions& options() const { return options_; }
 
   std::string NamespacePath(const std::string& ns) const {
-    return JoinPath(JoinPath(cluster_path_, "namespaces"), ns);
+    return layout_.NamespacePath(ns);
   }
 
  private:
@@ -161,12 +160,12 @@ class ClusterView::Core : public std::enable_shared_from_this<Core> {
     if (stopped()) return;
     Log(LogLevel::kInfo,
         absl::StrCat("cluster '", options_.cluster, "': watching ",
-                     cluster_path_, " on ", options_.zookeeper));
+                     layout_.ClusterPath(), " on ", options_.zookeeper));
     std::lock_guard<std::mutex> lock(caches_mu_);
     servers_ =
-        Watch(JoinPath(cluster_path_, "servers"),
+        Watch(layout_.ServersPath(),
               [this](const discovery::ChildrenCacheEvent&) { Rebuild(); });
-    namespaces_ = Watch(JoinPath(cluster_path_, "namespaces"),
+    namespaces_ = Watch(layout_.NamespacesPath(),
                         [this](const discovery::ChildrenCacheEvent& event) {
                           OnNamespaceEvent(event);
                         });
@@ -199,7 +198,7 @@ class ClusterView::Core : public std::enable_shared_from_this<Core> {
         };
         NamespaceCaches caches;
         caches.members = Watch(path, rebuild);
-        caches.election = Watch(JoinPath(path, kLeaderNode), rebuild);
+        caches.election = Watch(layout_.LeaderPath(event.name), rebuild);
         std::lock_guard<std::mutex> lock(caches_mu_);
         namespace_caches_[event.name] = std::move(caches);
       }
@@ -245,9 +244,9 @@ class ClusterView::Core : public std::enable_shared_from_this<Core> {
           return;  // Not a complete picture yet; its kInitialized follows.
         }
         for (const auto& [name, node] : caches.members->Snapshot()) {
-          if (name == kLeaderNode) continue;
+          if (discovery::RegistryLayout::IsLeaderNode(name)) continue;
           if (!IsHostPort(name)) {
-            LogOnce(JoinPath(NamespacePath(ns), name),
+            LogOnce(layout_.MemberPath(ns, name),
                     "a publisher whose name is not host:port");
             continue;
           }
@@ -276,18 +275,16 @@ class ClusterView::Core : public std::enable_shared_from_this<Core> {
         auto it = servers.find(name);
         if (it == servers.end()) continue;  // Publishes nothing now.
         auto known = parsed_.find(name);
-        if (known == parsed_.end() ||
-            known->second.mzxid != node.stat.mzxid ||
+        if (known == parsed_.end() || known->second.mzxid != node.stat.mzxid ||
             known->second.czxid != node.stat.czxid) {
           ParsedInfo info;
           info.mzxid = node.stat.mzxid;
           info.czxid = node.stat.czxid;
           absl::Status status = ParseServerInfo(node.data, &info.server);
           if (!status.ok()) {
-            LogOnce(absl::StrCat(
-                        JoinPath(JoinPath(cluster_path_, "servers"), name),
-                        "@", node.stat.mzxid),
-                    absl::StrCat("server data skipped, ", status.message()));
+            LogOnce(
+                absl::StrCat(layout_.ServerPath(name), "@", node.stat.mzxid),
+                absl::StrCat("server data skipped, ", status.message()));
           }
           known = parsed_.insert_or_assign(name, std::move(info)).first;
         }
@@ -353,7 +350,7 @@ class ClusterView::Core : public std::enable_shared_from_this<Core> {
 
   const ClusterViewOptions options_;
   const Listener listener_;
-  std::string cluster_path_;
+  const discovery::RegistryLayout layout_;
   std::thread connector_;
 
   std::mutex mu_;
@@ -385,8 +382,7 @@ class ClusterView::Core : public std::enable_shared_from_this<Core> {
 absl::StatusOr<std::unique_ptr<ClusterView>> ClusterView::Start(
     ClusterViewOptions options, Listener listener) {
   absl::Status valid =
-      discovery::ValidateNodeName(options.cluster, "cluster name");
-  if (valid.ok()) valid = discovery::ValidatePath(options.root);
+      discovery::RegistryLayout(options.root, options.cluster).Validate();
   if (!valid.ok()) return valid;
   if (options.zookeeper.empty()) {
     return absl::InvalidArgumentError(

@@ -5,37 +5,27 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "discovery/zookeeper_paths.h"
 #include "framework/internal/service_catalog.h"
 #include "framework/logging.h"
 
 namespace slacker::internal {
 
-using discovery::JoinPath;
-
 Registration::Registration(discovery::ZooKeeperClient* client,
                            RegistrationConfig config)
     : client_(client),
       config_(std::move(config)),
+      layout_(config_.root, config_.cluster),
       server_data_(config_.server_data) {}
 
 Registration::~Registration() { Close(); }
 
-std::string Registration::ServerPath(const RegistrationConfig& config) {
-  return JoinPath(JoinPath(JoinPath(config.root, config.cluster), "servers"),
-                  config.address);
-}
-
-std::string Registration::NamespacePath(const RegistrationConfig& config,
-                                        const std::string& ns) {
-  return JoinPath(JoinPath(JoinPath(config.root, config.cluster), "namespaces"),
-                  ns);
-}
-
-std::string Registration::FunctionsPath(const RegistrationConfig& config,
-                                        const std::string& ns) {
-  return JoinPath(JoinPath(JoinPath(config.root, config.cluster), "functions"),
-                  ns);
+absl::Status Registration::CheckNotOnEventThread(
+    absl::string_view method) const {
+  if (!client_->IsEventThread()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "Registration::", method,
+      " called on the ZooKeeper client's event thread, where waiting for "
+      "ZooKeeper would wait for itself; call it from another thread"));
 }
 
 absl::Status Registration::WriteFunctions(const std::string& ns) {
@@ -57,7 +47,7 @@ absl::Status Registration::WriteFunctions(const std::string& ns) {
           absl::StrCat("cannot write metadata of ", ns, "/", method,
                        " as JSON: ", printed.ToString()));
     }
-    const std::string path = JoinPath(FunctionsPath(config_, ns), method);
+    const std::string path = layout_.FunctionPath(ns, method);
     absl::Status written =
         client_
             ->Create(path, json, discovery::CreateMode::kPersistent,
@@ -77,6 +67,9 @@ absl::Status Registration::WriteFunctions(const std::string& ns) {
 }
 
 absl::Status Registration::Start() {
+  if (absl::Status checked = CheckNotOnEventThread("Start"); !checked.ok()) {
+    return checked;
+  }
   for (const std::string& ns : config_.namespaces) {
     absl::Status written = WriteFunctions(ns);
     if (!written.ok()) return written;
@@ -84,33 +77,34 @@ absl::Status Registration::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) return absl::FailedPreconditionError("registration closed");
   absl::StatusOr<std::unique_ptr<discovery::PersistentEphemeralNode>> node =
-      discovery::PersistentEphemeralNode::Start(client_, ServerPath(config_),
-                                                ServerInfoJsonLocked());
+      discovery::PersistentEphemeralNode::Start(
+          client_, layout_.ServerPath(config_.address),
+          ServerInfoJsonHoldingMu());
   if (!node.ok()) return node.status();
   server_node_ = *std::move(node);
   absl::Status created = server_node_->WaitForInitialCreate(config_.timeout);
   if (!created.ok()) {
     server_node_.reset();
-    return absl::Status(
-        created.code(),
-        absl::StrCat("cannot register the server node ", ServerPath(config_),
-                     ": ", created.message()));
+    return absl::Status(created.code(),
+                        absl::StrCat("cannot register the server node ",
+                                     layout_.ServerPath(config_.address), ": ",
+                                     created.message()));
   }
   for (const std::string& ns : config_.namespaces) {
-    absl::Status published = PublishLocked(ns);
+    absl::Status published = PublishHoldingMu(ns);
     if (!published.ok()) {
       for (const std::string& other : config_.namespaces) {
-        UnpublishLocked(other);
+        UnpublishHoldingMu(other);
       }
       server_node_.reset();
       return published;
     }
   }
-  UpdateServerNodeLocked();
-  return SyncCuratorLocked();
+  UpdateServerNodeHoldingMu();
+  return SyncCuratorHoldingMu();
 }
 
-absl::Status Registration::SyncCuratorLocked() {
+absl::Status Registration::SyncCuratorHoldingMu() {
   if (!config_.curator.has_value()) return absl::OkStatus();
   bool any_published = false;
   for (const std::string& ns : config_.namespaces) {
@@ -151,18 +145,21 @@ absl::Status Registration::SyncCuratorLocked() {
 }
 
 absl::Status Registration::Publish(const std::string& ns) {
+  if (absl::Status checked = CheckNotOnEventThread("Publish"); !checked.ok()) {
+    return checked;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) {
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot publish namespace ", ns, ": the server is shutting down"));
   }
-  absl::Status published = PublishLocked(ns);
-  UpdateServerNodeLocked();
+  absl::Status published = PublishHoldingMu(ns);
+  UpdateServerNodeHoldingMu();
   if (!published.ok()) return published;
-  return SyncCuratorLocked();
+  return SyncCuratorHoldingMu();
 }
 
-absl::Status Registration::PublishLocked(const std::string& ns) {
+absl::Status Registration::PublishHoldingMu(const std::string& ns) {
   bool known = false;
   for (const std::string& name : config_.namespaces) known |= name == ns;
   if (!known) {
@@ -170,17 +167,16 @@ absl::Status Registration::PublishLocked(const std::string& ns) {
         absl::StrCat("namespace ", ns, " is not served by this server"));
   }
   if (published_.count(ns) > 0) return absl::OkStatus();
-  const std::string ns_path = NamespacePath(config_, ns);
   Published entry;
   absl::StatusOr<std::unique_ptr<discovery::PersistentEphemeralNode>> node =
       discovery::PersistentEphemeralNode::Start(
-          client_, JoinPath(ns_path, config_.address), "");
+          client_, layout_.MemberPath(ns, config_.address), "");
   if (!node.ok()) return node.status();
   entry.node = *std::move(node);
   discovery::LeaderElectionOptions election_options;
   election_options.write_leader_data = true;
   absl::StatusOr<std::unique_ptr<discovery::LeaderElection>> election =
-      discovery::LeaderElection::Create(client_, JoinPath(ns_path, "_leader"),
+      discovery::LeaderElection::Create(client_, layout_.LeaderPath(ns),
                                         config_.address,
                                         std::move(election_options));
   if (!election.ok()) return election.status();
@@ -198,6 +194,10 @@ absl::Status Registration::PublishLocked(const std::string& ns) {
 }
 
 absl::Status Registration::Unpublish(const std::string& ns) {
+  if (absl::Status checked = CheckNotOnEventThread("Unpublish");
+      !checked.ok()) {
+    return checked;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   bool known = false;
   for (const std::string& name : config_.namespaces) known |= name == ns;
@@ -205,12 +205,12 @@ absl::Status Registration::Unpublish(const std::string& ns) {
     return absl::NotFoundError(
         absl::StrCat("namespace ", ns, " is not served by this server"));
   }
-  UnpublishLocked(ns);
-  UpdateServerNodeLocked();
-  return SyncCuratorLocked();
+  UnpublishHoldingMu(ns);
+  UpdateServerNodeHoldingMu();
+  return SyncCuratorHoldingMu();
 }
 
-void Registration::UnpublishLocked(const std::string& ns) {
+void Registration::UnpublishHoldingMu(const std::string& ns) {
   auto it = published_.find(ns);
   if (it == published_.end()) return;
   it->second.election->Leave();
@@ -231,7 +231,7 @@ absl::Status Registration::SetServerData(google::protobuf::Value data) {
   }
   server_data_ = std::move(data);
   if (server_node_ == nullptr) return absl::OkStatus();
-  return server_node_->SetData(ServerInfoJsonLocked());
+  return server_node_->SetData(ServerInfoJsonHoldingMu());
 }
 
 google::protobuf::Value Registration::server_data() const {
@@ -250,7 +250,7 @@ bool Registration::IsLeader(const std::string& ns) const {
   return it != published_.end() && it->second.election->IsLeader();
 }
 
-std::string Registration::ServerInfoJsonLocked() const {
+std::string Registration::ServerInfoJsonHoldingMu() const {
   cluster::ServerInfo info;
   info.set_address(config_.address);
   // Namespaces in the server's order, only those published.
@@ -267,28 +267,33 @@ std::string Registration::ServerInfoJsonLocked() const {
   return json;
 }
 
-void Registration::UpdateServerNodeLocked() {
+void Registration::UpdateServerNodeHoldingMu() {
   if (server_node_ == nullptr) return;
-  absl::Status set = server_node_->SetData(ServerInfoJsonLocked());
+  absl::Status set = server_node_->SetData(ServerInfoJsonHoldingMu());
   if (!set.ok()) {
     Log(LogLevel::kWarning,
-        absl::StrCat("updating the server node ", ServerPath(config_), ": ",
-                     set.message()));
+        absl::StrCat("updating the server node ",
+                     layout_.ServerPath(config_.address), ": ", set.message()));
   }
 }
 
 void Registration::Close() {
+  if (absl::Status checked = CheckNotOnEventThread("Close"); !checked.ok()) {
+    // Cannot be refused (the destructor calls it): say so, then go on; the
+    // recipes refuse to delete their nodes on this thread and log it too.
+    Log(LogLevel::kError, checked.message());
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) return;
   closed_ = true;
-  for (const std::string& ns : config_.namespaces) UnpublishLocked(ns);
-  SyncCuratorLocked().IgnoreError();  // Closing it only logs.
+  for (const std::string& ns : config_.namespaces) UnpublishHoldingMu(ns);
+  SyncCuratorHoldingMu().IgnoreError();  // Closing it only logs.
   if (server_node_ != nullptr) {
     absl::Status closed = server_node_->Close();
     if (!closed.ok()) {
-      Log(LogLevel::kWarning,
-          absl::StrCat("unregistering the server node ", ServerPath(config_),
-                       ": ", closed.message()));
+      Log(LogLevel::kWarning, absl::StrCat("unregistering the server node ",
+                                           layout_.ServerPath(config_.address),
+                                           ": ", closed.message()));
     }
     server_node_.reset();
   }

@@ -1,19 +1,17 @@
-// A cluster server's registration in ZooKeeper, in the layout of DESIGN.md:
-//
-//   <root>/<cluster>/servers/<address>            ephemeral; ServerInfo JSON
-//   <root>/<cluster>/namespaces/<ns>              persistent
-//   <root>/<cluster>/namespaces/<ns>/<address>    ephemeral; empty
-//   <root>/<cluster>/namespaces/<ns>/_leader      persistent; leader's address
-//   <root>/<cluster>/namespaces/<ns>/_leader/...  election candidates
-//   <root>/<cluster>/functions/<ns>/<method>      persistent; MethodInfo JSON
+// A cluster server's registration in ZooKeeper: the server node, each
+// namespace's member node and election candidate, and each method's metadata,
+// at the paths of discovery/registry_layout.h (described in README.md, "The
+// cluster's ZooKeeper layout").
 //
 // The ephemeral nodes and candidates are kept by the discovery recipes
 // (PersistentEphemeralNode, LeaderElection), which restore them after a lost
 // session; this class decides which exist.
 //
-// Thread-safe. Every method is synchronous (it waits for ZooKeeper): REQUIRES
-// not called on the client's event thread. `client` is not owned and must
-// outlive this object.
+// Thread-safe. Start, Publish, Unpublish and Close are synchronous (they wait
+// for ZooKeeper): REQUIRES not called on the client's event thread. The first
+// three refuse such a call with FailedPrecondition; Close (which the
+// destructor calls) logs it as an error. `client` is not owned and
+// must outlive this object.
 
 #ifndef SLACKER_FRAMEWORK_INTERNAL_REGISTRATION_H_
 #define SLACKER_FRAMEWORK_INTERNAL_REGISTRATION_H_
@@ -26,10 +24,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "discovery/curator_service_instance.h"
 #include "discovery/leader_election.h"
 #include "discovery/persistent_ephemeral_node.h"
+#include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
 #include "protos/slacker/cluster/registry.pb.h"
 
@@ -85,29 +85,27 @@ class Registration {
   // Deletes every node of this server (not the persistent ones). Idempotent.
   void Close();
 
-  // Paths, for tests and tools.
-  static std::string ServerPath(const RegistrationConfig& config);
-  static std::string NamespacePath(const RegistrationConfig& config,
-                                   const std::string& ns);
-  static std::string FunctionsPath(const RegistrationConfig& config,
-                                   const std::string& ns);
-
  private:
   struct Published {
     std::unique_ptr<discovery::PersistentEphemeralNode> node;
     std::unique_ptr<discovery::LeaderElection> election;
   };
 
+  // FailedPrecondition naming `method` if called on the client's event
+  // thread, where waiting for ZooKeeper would wait for itself.
+  absl::Status CheckNotOnEventThread(absl::string_view method) const;
   absl::Status WriteFunctions(const std::string& ns);
-  absl::Status PublishLocked(const std::string& ns);
-  void UnpublishLocked(const std::string& ns);
-  std::string ServerInfoJsonLocked() const;
-  void UpdateServerNodeLocked();
+  // The ...HoldingMu functions: REQUIRES mu_ held by the caller.
+  absl::Status PublishHoldingMu(const std::string& ns);
+  void UnpublishHoldingMu(const std::string& ns);
+  std::string ServerInfoJsonHoldingMu() const;
+  void UpdateServerNodeHoldingMu();
   // Registers in, or removes from, Curator discovery as publish state says.
-  absl::Status SyncCuratorLocked();
+  absl::Status SyncCuratorHoldingMu();
 
   discovery::ZooKeeperClient* const client_;
   const RegistrationConfig config_;
+  const discovery::RegistryLayout layout_;
 
   mutable std::mutex mu_;
   bool closed_ = false;

@@ -22,14 +22,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
 #include "framework/testing/echo_service.h"
-#include "protos/slacker/cluster/registry.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "protos/slacker/cluster/registry.pb.h"
 
 ABSL_FLAG(std::string, zookeeper, "", "ZooKeeper connect string");
 ABSL_FLAG(std::string, cluster, "", "cluster name");
-ABSL_FLAG(std::string, root, "/slacker/cluster", "root of the clusters");
+ABSL_FLAG(std::string, root,
+          std::string(slacker::discovery::kDefaultRegistryRoot),
+          "root of the clusters");
 ABSL_FLAG(int, count, 10, "servers to register");
 
 namespace {
@@ -46,8 +49,8 @@ int Fail(const std::string& what) {
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   const int count = absl::GetFlag(FLAGS_count);
-  const std::string cluster_path =
-      absl::StrCat(absl::GetFlag(FLAGS_root), "/", absl::GetFlag(FLAGS_cluster));
+  const slacker::discovery::RegistryLayout layout(absl::GetFlag(FLAGS_root),
+                                                  absl::GetFlag(FLAGS_cluster));
 
   grpc::EnableDefaultHealthCheckService(true);
   slacker::testing::EchoServiceImpl echo;
@@ -81,10 +84,8 @@ int main(int argc, char** argv) {
       return Fail("ServerInfo not written as JSON");
     }
     for (const auto& [path, data] :
-         {std::pair(absl::StrCat(cluster_path, "/servers/", address), json),
-          std::pair(absl::StrCat(cluster_path, "/namespaces/", kNamespace, "/",
-                                 address),
-                    std::string())}) {
+         {std::pair(layout.ServerPath(address), json),
+          std::pair(layout.MemberPath(kNamespace, address), std::string())}) {
       auto created = (*client)->Create(
           path, data, slacker::discovery::CreateMode::kEphemeral,
           /*create_parents=*/true);

@@ -1,0 +1,92 @@
+#include "tools/slackerctl/cluster.h"
+
+#include <google/protobuf/descriptor.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "tools/slackerctl/output.h"
+
+namespace slacker::slackerctl {
+
+Cluster::Cluster(std::string zookeeper, std::string root, std::string cluster)
+    : zookeeper_(std::move(zookeeper)), layout_(root, cluster) {}
+
+absl::Status Cluster::Connect(absl::Duration timeout) {
+  discovery::ZooKeeperOptions options;
+  options.connect_string = zookeeper_;
+  options.connect_timeout = timeout;
+  absl::StatusOr<std::unique_ptr<discovery::ZooKeeperClient>> client =
+      discovery::ZooKeeperClient::Connect(options);
+  if (!client.ok()) return client.status();
+  zk_ = *std::move(client);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> Cluster::Members(
+    const std::string& ns) {
+  absl::StatusOr<discovery::NodeChildren> children =
+      zk_->GetChildren(layout_.NamespacePath(ns));
+  if (!children.ok()) return children.status();
+  std::vector<std::string> members;
+  for (const std::string& name : children->names) {
+    if (!discovery::RegistryLayout::IsLeaderNode(name)) {
+      members.push_back(name);
+    }
+  }
+  return members;
+}
+
+std::optional<int> LoadMethod(Cluster& c, const std::string& ns,
+                              const std::string& method, Method* out) {
+  absl::StatusOr<discovery::NodeData> data =
+      c.zk().Get(c.layout().FunctionPath(ns, method));
+  if (!data.ok()) {
+    if (absl::IsNotFound(data.status())) {
+      return Fail(kUsage, absl::StrCat("unknown method ", ns, "/", method,
+                                       " in cluster ", c.name(),
+                                       " (see: slackerctl describe ", ns, ")"));
+    }
+    return Fail(kUnreachable, data.status().ToString());
+  }
+  google::protobuf::util::JsonParseOptions lenient;
+  lenient.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(data->data, &out->info,
+                                                   lenient)
+           .ok()) {
+    return Fail(kCallFailed, absl::StrCat("malformed method metadata for ", ns,
+                                          "/", method));
+  }
+  google::protobuf::FileDescriptorSet files;
+  if (!files.ParseFromString(out->info.file_descriptor_set())) {
+    return Fail(kCallFailed, absl::StrCat("malformed descriptors for ", ns));
+  }
+  // Dependencies first: add until nothing more can be added.
+  std::vector<const google::protobuf::FileDescriptorProto*> pending;
+  for (const auto& file : files.file()) pending.push_back(&file);
+  bool progress = true;
+  while (!pending.empty() && progress) {
+    progress = false;
+    for (auto it = pending.begin(); it != pending.end();) {
+      bool ready = true;
+      for (const std::string& dep : (*it)->dependency()) {
+        ready &= out->pool.FindFileByName(dep) != nullptr;
+      }
+      if (ready && out->pool.BuildFile(**it) != nullptr) {
+        it = pending.erase(it);
+        progress = true;
+      } else {
+        ++it;
+      }
+    }
+  }
+  out->descriptor = out->pool.FindMethodByName(absl::StrCat(ns, ".", method));
+  if (out->descriptor == nullptr) {
+    return Fail(kCallFailed, absl::StrCat("the descriptors of ", ns,
+                                          " do not describe ", method));
+  }
+  return std::nullopt;
+}
+
+}  // namespace slacker::slackerctl

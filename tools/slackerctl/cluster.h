@@ -1,0 +1,73 @@
+// The cluster slackerctl's commands look at: its ZooKeeper connection, its
+// registry layout (discovery/registry_layout.h), and the lookups more than
+// one command makes (a namespace's members, a method's descriptors).
+//
+// Not thread-safe: one command uses it on one thread.
+
+#ifndef SLACKER_TOOLS_SLACKERCTL_CLUSTER_H_
+#define SLACKER_TOOLS_SLACKERCTL_CLUSTER_H_
+
+#include <google/protobuf/descriptor.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "discovery/registry_layout.h"
+#include "discovery/zookeeper_client.h"
+#include "protos/slacker/cluster/registry.pb.h"
+
+namespace slacker::slackerctl {
+
+class Cluster {
+ public:
+  // `zookeeper` is the connect string of --zk; `root` and `cluster` those of
+  // --root and --cluster. Nothing is checked or connected yet.
+  Cluster(std::string zookeeper, std::string root, std::string cluster);
+
+  // InvalidArgument if the cluster name or the root is not valid (the
+  // message says which).
+  absl::Status Validate() const { return layout_.Validate(); }
+
+  // Connects to ZooKeeper, waiting up to `timeout`. InvalidArgument for a
+  // malformed connect string; otherwise the client's error.
+  absl::Status Connect(absl::Duration timeout);
+
+  const std::string& zookeeper() const { return zookeeper_; }
+  const std::string& root() const { return layout_.root(); }
+  const std::string& name() const { return layout_.cluster(); }
+  const discovery::RegistryLayout& layout() const { return layout_; }
+  // REQUIRES: Connect() succeeded.
+  discovery::ZooKeeperClient& zk() { return *zk_; }
+
+  // The members of namespace `ns` (host:port names, in ZooKeeper's order),
+  // or the error of reading them. REQUIRES: Connect() succeeded.
+  absl::StatusOr<std::vector<std::string>> Members(const std::string& ns);
+
+ private:
+  const std::string zookeeper_;
+  const discovery::RegistryLayout layout_;
+  std::unique_ptr<discovery::ZooKeeperClient> zk_;
+};
+
+// A method of the cluster, rebuilt from the metadata its servers publish.
+struct Method {
+  cluster::MethodInfo info;
+  google::protobuf::DescriptorPool pool;
+  const google::protobuf::MethodDescriptor* descriptor = nullptr;  // In pool.
+};
+
+// Loads NAMESPACE/METHOD's metadata into `out`. nullopt on success; on
+// failure the exit code, its message already printed (kUsage for an unknown
+// method, kUnreachable if ZooKeeper failed, kCallFailed for malformed
+// metadata). REQUIRES: c.Connect() succeeded.
+std::optional<int> LoadMethod(Cluster& c, const std::string& ns,
+                              const std::string& method, Method* out);
+
+}  // namespace slacker::slackerctl
+
+#endif  // SLACKER_TOOLS_SLACKERCTL_CLUSTER_H_
