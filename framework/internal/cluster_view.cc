@@ -276,18 +276,17 @@ class ClusterView::Core : public std::enable_shared_from_this<Core> {
         auto it = servers.find(name);
         if (it == servers.end()) continue;  // Publishes nothing now.
         auto known = parsed_.find(name);
-        if (known == parsed_.end() ||
-            known->second.mzxid != node.stat.mzxid ||
+        if (known == parsed_.end() || known->second.mzxid != node.stat.mzxid ||
             known->second.czxid != node.stat.czxid) {
           ParsedInfo info;
           info.mzxid = node.stat.mzxid;
           info.czxid = node.stat.czxid;
           absl::Status status = ParseServerInfo(node.data, &info.server);
           if (!status.ok()) {
-            LogOnce(absl::StrCat(
-                        JoinPath(JoinPath(cluster_path_, "servers"), name),
-                        "@", node.stat.mzxid),
-                    absl::StrCat("server data skipped, ", status.message()));
+            LogOnce(
+                absl::StrCat(JoinPath(JoinPath(cluster_path_, "servers"), name),
+                             "@", node.stat.mzxid),
+                absl::StrCat("server data skipped, ", status.message()));
           }
           known = parsed_.insert_or_assign(name, std::move(info)).first;
         }
