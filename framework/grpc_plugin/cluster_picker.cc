@@ -1,5 +1,8 @@
 #include "framework/grpc_plugin/cluster_picker.h"
 
+#include <grpc/support/log.h>
+
+#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -50,6 +53,15 @@ ClusterPicker::ClusterPicker(RefCountedPtr<SetAsideListener> policy,
     : policy_(std::move(policy)),
       config_(std::move(config)),
       choices_(std::move(choices)) {
+  for (const auto& [ns, entry] : choices_) {
+    if (dynamic_cast<const SubchannelChoices*>(entry.get()) == nullptr) {
+      gpr_log(GPR_ERROR,
+              "slacker: ClusterPicker: the choices for namespace %s are not "
+              "SubchannelChoices (no subchannel to hand to gRPC)",
+              ns.c_str());
+      abort();
+    }
+  }
   published_.store(true, std::memory_order_release);
 }
 
