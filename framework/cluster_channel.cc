@@ -8,10 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "discovery/zookeeper_paths.h"
 #include "framework/grouping/grouping_registry.h"
-#include "framework/grpc_plugin/cluster_lb_policy.h"
 #include "framework/grpc_plugin/plugin.h"
-#include "framework/internal/channel_settings.h"
+#include "framework/internal/channel_args.h"
+#include "framework/internal/channel_registry.h"
+#include "framework/internal/discovery_stats.h"
 #include "framework/internal/json_string.h"
+#include "framework/internal/plugin_names.h"
 
 namespace slacker {
 namespace {
@@ -73,8 +75,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
       ",\"healthChecks\":", options.health_checks ? "true" : "false", "}");
 
   grpc::ChannelArguments args = options.channel_arguments;
-  static std::atomic<int> next_channel_id{1};
-  const int channel_id = next_channel_id.fetch_add(1);
+  const internal::ChannelId channel_id = internal::NewChannelId();
   args.SetInt(internal::kChannelIdArg, channel_id);
   args.SetString(internal::kClusterConfigArg, config);
   args.SetInt(
@@ -86,26 +87,30 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
   if (!options.service_config_json.empty()) {
     args.SetString(internal::kServiceConfigArg, options.service_config_json);
   }
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-      ClusterTarget(zookeeper, cluster), std::move(credentials), args);
-  if (!options.on_server_data_change) return channel;
-  auto hooks = std::make_shared<internal::ChannelHooks>();
-  hooks->on_server_data_change = [handler = options.on_server_data_change](
-                                     const std::string& address,
-                                     const std::string& old_data,
-                                     const std::string& new_data) {
-    handler(ServerDataChange{address, old_data, new_data});
-  };
+  const std::string target = ClusterTarget(zookeeper, cluster);
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(target, std::move(credentials), args);
+  auto settings = std::make_shared<internal::ChannelSettings>();
+  settings->cluster = std::string(cluster);
+  settings->target = target;
+  if (options.on_server_data_change) {
+    settings->on_server_data_change = [handler = options.on_server_data_change](
+                                          const std::string& address,
+                                          const std::string& old_data,
+                                          const std::string& new_data) {
+      handler(ServerDataChange{address, old_data, new_data});
+    };
+  }
   // Registered before the channel resolves (it resolves on first use), and
   // forgotten when the caller drops the channel: the returned pointer shares
   // ownership with a holder that does so.
-  internal::RegisterChannelHooks(channel_id, std::move(hooks));
+  internal::RegisterChannel(channel_id, channel.get(), std::move(settings));
   struct Holder {
-    Holder(std::shared_ptr<grpc::Channel> c, int i)
+    Holder(std::shared_ptr<grpc::Channel> c, internal::ChannelId i)
         : channel(std::move(c)), id(i) {}
-    ~Holder() { internal::ForgetChannelHooks(id); }
+    ~Holder() { internal::ForgetChannel(id); }
     std::shared_ptr<grpc::Channel> channel;
-    int id;
+    internal::ChannelId id;
   };
   auto holder = std::make_shared<Holder>(channel, channel_id);
   return std::shared_ptr<grpc::Channel>(holder, holder->channel.get());

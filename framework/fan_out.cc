@@ -9,11 +9,13 @@
 #include <set>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "framework/cluster_channel.h"
 #include "framework/grouping/grouping_registry.h"
-#include "framework/internal/channel_settings.h"
+#include "framework/internal/channel_registry.h"
+#include "framework/internal/plugin_names.h"
 
 namespace slacker {
 namespace {
@@ -34,8 +36,9 @@ OptionsTable& Options() {
   return *table;
 }
 
-OptionsTable::Entry& EntryLocked(
-    OptionsTable& table, const std::shared_ptr<grpc::Channel>& channel) {
+OptionsTable::Entry& EntryHoldingMu(
+    OptionsTable& table, const std::shared_ptr<grpc::Channel>& channel)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(table.mu) {
   OptionsTable::Entry& entry = table.entries[channel.get()];
   if (entry.channel.lock() != channel) {
     entry = OptionsTable::Entry();
@@ -61,26 +64,10 @@ FanOutOptions OptionsFor(const std::shared_ptr<grpc::Channel>& channel,
   return it->second.channel_options.value_or(FanOutOptions());
 }
 
-// The value of "name":"..." in the channel's service config, which the `zk`
-// resolver writes (framework/grpc_plugin/zk_resolver.cc).
-std::string ConfigString(const std::string& json, absl::string_view name) {
-  const std::string key = absl::StrCat("\"", name, "\":\"");
-  const size_t start = json.find(key);
-  if (start == std::string::npos) return "";
-  const size_t from = start + key.size();
-  const size_t end = json.find('"', from);
-  return end == std::string::npos ? "" : json.substr(from, end - from);
-}
-
-// The views the channel's LB policy publishes (null before its first picker,
-// or if it is no cluster channel), found through the key its service config
-// names. `config` receives that service config ("" before resolution).
-std::shared_ptr<const internal::NamespaceViews> ViewsOf(grpc::Channel& channel,
-                                                        std::string* config) {
-  *config = channel.GetServiceConfigJSON();
-  if (config->empty()) return nullptr;
-  return internal::GetViews(internal::ViewKey(
-      ConfigString(*config, "target"), ConfigString(*config, "channelId")));
+// The channel's entry in the channel registry: nullopt if CreateClusterChannel
+// did not make it.
+std::optional<internal::ChannelEntry> EntryOf(const grpc::Channel& channel) {
+  return internal::FindChannel(&channel);
 }
 
 std::string Line(const ServerOutcome& outcome) {
@@ -232,28 +219,27 @@ void SetFanOutOptions(const std::shared_ptr<grpc::Channel>& channel,
                       FanOutOptions options) {
   OptionsTable& table = Options();
   std::lock_guard<std::mutex> lock(table.mu);
-  EntryLocked(table, channel).channel_options = std::move(options);
+  EntryHoldingMu(table, channel).channel_options = std::move(options);
 }
 
 void SetFanOutOptions(const std::shared_ptr<grpc::Channel>& channel,
                       const std::string& method, FanOutOptions options) {
   OptionsTable& table = Options();
   std::lock_guard<std::mutex> lock(table.mu);
-  EntryLocked(table, channel)
+  EntryHoldingMu(table, channel)
       .methods[std::string(absl::StripPrefix(method, "/"))] =
       std::move(options);
 }
 
 std::vector<std::string> ReadyServers(
     const std::shared_ptr<grpc::Channel>& channel, const std::string& ns) {
-  std::string config;
-  std::shared_ptr<const internal::NamespaceViews> views =
-      ViewsOf(*channel, &config);
   std::vector<std::string> addresses;
-  if (views == nullptr) return addresses;
-  auto it = views->find(ns);
-  if (it == views->end()) return addresses;
-  for (const internal::ServerView& server : it->second.servers) {
+  if (channel == nullptr) return addresses;
+  std::optional<internal::ChannelEntry> entry = EntryOf(*channel);
+  if (!entry.has_value() || entry->servers == nullptr) return addresses;
+  auto it = entry->servers->find(ns);
+  if (it == entry->servers->end()) return addresses;
+  for (const Candidate& server : it->second.ready) {
     addresses.push_back(server.address);
   }
   return addresses;
@@ -353,54 +339,50 @@ std::shared_ptr<FanOutCall> StartFanOut(
   // Waiting on the channel's state drives gRPC's polling, which processes
   // those connections even while no call is in flight.
   const absl::Time wait_until = std::min(deadline, absl::Now() + kConnectWait);
-  std::shared_ptr<const NamespaceViews> views;
-  std::string config;
+  std::optional<ChannelEntry> entry = EntryOf(*channel);
+  if (!entry.has_value()) {
+    return fail(absl::InvalidArgumentError(absl::StrCat(
+        "fan-out calls need a cluster channel made by CreateClusterChannel; "
+        "this channel ",
+        channel->GetLoadBalancingPolicyName() == kLbPolicyName
+            ? "was made by grpc::CreateChannel(\"zk://...\"): make it with "
+              "CreateClusterChannel instead"
+            : "uses another load-balancing policy")));
+  }
   while (true) {
-    views = ViewsOf(*channel, &config);
-    bool settled = views != nullptr;
+    bool settled = entry->servers != nullptr;
     if (settled) {
-      auto it = views->find(ns);
-      settled = it == views->end() || it->second.connecting == 0;
+      auto it = entry->servers->find(ns);
+      settled = it == entry->servers->end() || it->second.connecting == 0;
     }
     if (settled || absl::Now() >= wait_until) break;
     const grpc_connectivity_state state = channel->GetState(true);
     channel->WaitForStateChange(state, std::chrono::system_clock::now() +
                                            std::chrono::milliseconds(10));
+    std::optional<ChannelEntry> now = EntryOf(*channel);
+    if (!now.has_value()) break;  // Cannot happen: the caller holds it.
+    entry = std::move(now);
   }
-  if (!config.empty() && config.find("slacker_cluster") == std::string::npos) {
-    return fail(absl::InvalidArgumentError(
-        "fan-out calls need a cluster channel (CreateClusterChannel or a zk:// "
-        "target); this channel uses another load-balancing policy"));
-  }
-  if (config.empty()) {
+  if (entry->servers == nullptr) {
     return fail(absl::UnavailableError(
         absl::StrCat("the channel has no cluster view within ",
                      absl::FormatDuration(options.timeout),
                      " (is ZooKeeper reachable? is it a cluster channel?)")));
   }
-  const std::string cluster = ConfigString(config, "cluster");
-  std::vector<ServerView> servers;
-  if (views != nullptr) {
-    auto it = views->find(ns);
-    if (it != views->end()) servers = it->second.servers;
+  const std::string& cluster = entry->settings->cluster;
+  std::vector<Candidate> servers;
+  {
+    auto it = entry->servers->find(ns);
+    if (it != entry->servers->end()) servers = it->second.ready;
   }
   std::vector<std::string> addresses;
   if (options.servers == "all") {
-    for (const ServerView& server : servers)
-      addresses.push_back(server.address);
+    for (const Candidate& server : servers) addresses.push_back(server.address);
   } else if (!servers.empty()) {
     absl::StatusOr<GroupingFunction> function =
         FindGroupingFunction(options.servers);
     if (!function.ok()) return fail(function.status());
-    std::vector<Candidate> candidates;
-    for (const ServerView& server : servers) {
-      Candidate candidate;
-      candidate.address = server.address;
-      candidate.server_data = server.server_data;
-      candidate.weight = server.weight;
-      candidate.leader = server.leader;
-      candidates.push_back(std::move(candidate));
-    }
+    const std::vector<Candidate>& candidates = servers;
     CallInfo call;
     call.cluster = cluster;
     call.name_space = ns;

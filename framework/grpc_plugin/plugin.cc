@@ -5,6 +5,7 @@
 #include "framework/grpc_plugin/server_attribute.h"
 #include "framework/grpc_plugin/version_check.h"
 #include "framework/grpc_plugin/zk_resolver.h"
+#include "framework/internal/plugin_names.h"
 #include "src/core/lib/config/core_configuration.h"
 #include "src/core/lib/iomgr/exec_ctx.h"
 #include "src/core/lib/service_config/service_config_impl.h"
@@ -32,7 +33,8 @@ absl::Status ClusterPluginStatus() {
   const grpc_core::CoreConfiguration& config =
       grpc_core::CoreConfiguration::Get();
   if (!kRegistered ||
-      config.resolver_registry().LookupResolverFactory("zk") == nullptr ||
+      config.resolver_registry().LookupResolverFactory(kResolverScheme) ==
+          nullptr ||
       config.lb_policy_registry().LoadBalancingPolicyExists(kLbPolicyName,
                                                             nullptr) == false) {
     return absl::FailedPreconditionError(

@@ -11,11 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "framework/internal/cluster_view.h"
+#include "framework/internal/plugin_names.h"
 #include "src/core/lib/resolver/server_address.h"
 
 namespace slacker::internal {
-
-inline constexpr char kLbPolicyName[] = "slacker_cluster";
 
 // Immutable; copies share the server.
 class ServerAttribute : public grpc_core::ServerAddress::AttributeInterface {

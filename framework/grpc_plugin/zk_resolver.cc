@@ -15,8 +15,11 @@
 #include "absl/strings/strip.h"
 #include "discovery/registry_layout.h"
 #include "framework/grpc_plugin/server_attribute.h"
-#include "framework/internal/channel_settings.h"
+#include "framework/internal/channel_args.h"
+#include "framework/internal/channel_registry.h"
+#include "framework/internal/cluster_lb_options.h"
 #include "framework/internal/cluster_view.h"
+#include "framework/internal/plugin_names.h"
 #include "framework/logging.h"
 #include "src/core/lib/address_utils/parse_address.h"
 #include "src/core/lib/channel/channel_args.h"
@@ -61,6 +64,14 @@ absl::optional<grpc_resolved_address> ToSocketAddress(
   return resolved;
 }
 
+// The settings CreateClusterChannel registered for the channel, or null.
+std::shared_ptr<const ChannelSettings> SettingsOf(const ChannelArgs& args) {
+  absl::optional<int> id = args.GetInt(kChannelIdArg);
+  if (!id.has_value()) return nullptr;
+  std::optional<ChannelEntry> entry = FindChannel(*id);
+  return entry.has_value() ? entry->settings : nullptr;
+}
+
 class ZkResolver : public grpc_core::Resolver {
  public:
   ZkResolver(grpc_core::ResolverArgs args, ClusterViewOptions view_options,
@@ -71,7 +82,7 @@ class ZkResolver : public grpc_core::Resolver {
         view_options_(std::move(view_options)),
         lb_config_(std::move(lb_config)),
         target_(std::move(target)),
-        hooks_(FindChannelHooks(args.args.GetInt(kChannelIdArg).value_or(0))) {}
+        settings_(SettingsOf(args.args)) {}
 
   void StartLocked() override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -179,16 +190,16 @@ class ZkResolver : public grpc_core::Resolver {
     for (const ClusterServer& server : snapshot.servers) {
       data[server.address] = server.server_data;
     }
-    if (hooks_ != nullptr && hooks_->on_server_data_change) {
+    if (settings_ != nullptr && settings_->on_server_data_change) {
       for (const auto& [address, now] : data) {
         auto before = server_data_.find(address);
         const std::string old =
             before == server_data_.end() ? "" : before->second;
-        if (old != now) hooks_->on_server_data_change(address, old, now);
+        if (old != now) settings_->on_server_data_change(address, old, now);
       }
       for (const auto& [address, old] : server_data_) {
         if (data.count(address) == 0 && !old.empty()) {
-          hooks_->on_server_data_change(address, old, "");
+          settings_->on_server_data_change(address, old, "");
         }
       }
     }
@@ -261,7 +272,8 @@ class ZkResolver : public grpc_core::Resolver {
   const ClusterViewOptions view_options_;
   const Json::Object lb_config_;
   const std::string target_;
-  const std::shared_ptr<ChannelHooks> hooks_;
+  // Null for a channel not made by CreateClusterChannel.
+  const std::shared_ptr<const ChannelSettings> settings_;
 
   std::mutex mu_;
   std::unique_ptr<ClusterView> view_;  // Null once shut down.
@@ -278,7 +290,7 @@ absl::optional<absl::Duration> ParseMillis(absl::string_view text) {
 
 class ZkResolverFactory : public grpc_core::ResolverFactory {
  public:
-  absl::string_view scheme() const override { return "zk"; }
+  absl::string_view scheme() const override { return kResolverScheme; }
 
   bool IsValidUri(const grpc_core::URI& uri) const override {
     return Parse(uri, ChannelArgs()).ok();
@@ -340,7 +352,7 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
       if (key == "root") {
         settings.lb["root"] = std::string(value);
       } else if (key == "grouping") {
-        settings.lb["grouping"] = std::string(value);
+        settings.lb[kLbConfigGrouping] = std::string(value);
       } else if (key == "session_timeout" || key == "connect_timeout") {
         absl::optional<absl::Duration> duration = ParseMillis(value);
         if (!duration.has_value()) {
@@ -359,12 +371,9 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
       if (root->second.type() != Json::Type::STRING) return error("bad root");
       settings.view.root = root->second.string_value();
     }
-    if (absl::optional<int> id = args.GetInt(kChannelIdArg)) {
-      settings.lb["channelId"] = std::to_string(*id);
-    }
-    settings.lb["cluster"] = settings.view.cluster;
-    settings.lb["target"] = target;
-    settings.lb["namespacesPath"] =
+    settings.lb[kLbConfigCluster] = settings.view.cluster;
+    settings.lb[kLbConfigTarget] = target;
+    settings.lb[kLbConfigNamespacesPath] =
         discovery::RegistryLayout(settings.view.root, settings.view.cluster)
             .NamespacesPath();
     return settings;

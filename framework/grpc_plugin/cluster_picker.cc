@@ -1,0 +1,102 @@
+#include "framework/grpc_plugin/cluster_picker.h"
+
+#include <grpc/support/log.h>
+
+#include <cstdlib>
+#include <string>
+#include <utility>
+
+#include "absl/time/clock.h"
+#include "framework/internal/plugin_names.h"
+
+namespace slacker::internal {
+namespace {
+
+using grpc_core::LoadBalancingPolicy;
+using grpc_core::RefCountedPtr;
+
+// Counts calls in flight and UNAVAILABLE streaks for one server.
+class CallTracker : public LoadBalancingPolicy::SubchannelCallTrackerInterface {
+ public:
+  CallTracker(std::shared_ptr<ServerStats> stats,
+              RefCountedPtr<SetAsideListener> policy,
+              RefCountedPtr<ClusterLbConfig> config)
+      : stats_(std::move(stats)),
+        policy_(std::move(policy)),
+        config_(std::move(config)) {
+    published_.store(true, std::memory_order_release);
+  }
+  void Start() override {
+    published_.load(std::memory_order_acquire);
+    stats_->CallStarted();
+  }
+  void Finish(FinishArgs args) override {
+    published_.load(std::memory_order_acquire);
+    if (stats_->CallFinished(args.status.code(), config_->options().set_aside,
+                             absl::Now())) {
+      policy_->OnSetAside();
+    }
+  }
+
+ private:
+  std::shared_ptr<ServerStats> stats_;
+  RefCountedPtr<SetAsideListener> policy_;
+  RefCountedPtr<ClusterLbConfig> config_;
+  std::atomic<bool> published_{false};  // See ClusterPicker.
+};
+
+}  // namespace
+
+ClusterPicker::ClusterPicker(RefCountedPtr<SetAsideListener> policy,
+                             RefCountedPtr<ClusterLbConfig> config,
+                             ChoicesByNamespace choices)
+    : policy_(std::move(policy)),
+      config_(std::move(config)),
+      choices_(std::move(choices)) {
+  for (const auto& [ns, entry] : choices_) {
+    if (dynamic_cast<const SubchannelChoices*>(entry.get()) == nullptr) {
+      gpr_log(GPR_ERROR,
+              "slacker: ClusterPicker: the choices for namespace %s are not "
+              "SubchannelChoices (no subchannel to hand to gRPC)",
+              ns.c_str());
+      abort();
+    }
+  }
+  published_.store(true, std::memory_order_release);
+}
+
+LoadBalancingPolicy::PickResult ClusterPicker::Pick(
+    LoadBalancingPolicy::PickArgs args) {
+  using PickResult = LoadBalancingPolicy::PickResult;
+  published_.load(std::memory_order_acquire);
+  std::string grouping_buffer;
+  std::string hash_buffer;
+  absl::optional<absl::string_view> per_call =
+      args.initial_metadata->Lookup(kGroupingMetadata, &grouping_buffer);
+  absl::optional<absl::string_view> hash_key =
+      args.initial_metadata->Lookup(kHashKeyMetadata, &hash_buffer);
+  auto optional = [](const absl::optional<absl::string_view>& value) {
+    return value.has_value() ? std::optional<absl::string_view>(*value)
+                             : std::nullopt;
+  };
+  PickDecision decision = PickForCall(config_->options(), choices_, args.path,
+                                      optional(per_call), optional(hash_key));
+  switch (decision.kind) {
+    case PickDecision::Kind::kComplete: {
+      auto& choices = static_cast<SubchannelChoices&>(*decision.choices);
+      return PickResult::Complete(
+          choices.subchannels[decision.index],
+          std::make_unique<CallTracker>(choices.stats[decision.index], policy_,
+                                        config_));
+    }
+    case PickDecision::Kind::kQueue:
+      return PickResult::Queue();
+    case PickDecision::Kind::kFail:
+      return PickResult::Fail(std::move(decision.status));
+    case PickDecision::Kind::kDrop:
+      break;
+  }
+  return PickResult::Drop(std::move(decision.status));
+}
+
+}  // namespace slacker::internal

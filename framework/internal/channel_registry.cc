@@ -1,0 +1,86 @@
+#include "framework/internal/channel_registry.h"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <utility>
+
+namespace slacker::internal {
+namespace {
+
+struct Table {
+  std::mutex mu;
+  std::map<ChannelId, ChannelEntry> by_id;
+  std::map<const grpc::ChannelInterface*, ChannelId> by_channel;
+};
+Table& Channels() {
+  static Table* table = new Table();
+  return *table;
+}
+
+[[noreturn]] void Broken(const char* what) {
+  std::fprintf(stderr, "slacker: RegisterChannel: %s\n", what);
+  std::abort();
+}
+
+}  // namespace
+
+ChannelId NewChannelId() {
+  static std::atomic<ChannelId> next{1};
+  return next.fetch_add(1);
+}
+
+void RegisterChannel(ChannelId id, const grpc::ChannelInterface* channel,
+                     std::shared_ptr<const ChannelSettings> settings) {
+  if (id <= 0) Broken("the id did not come from NewChannelId");
+  if (channel == nullptr) Broken("null channel");
+  if (settings == nullptr) Broken("null settings");
+  Table& table = Channels();
+  std::lock_guard<std::mutex> lock(table.mu);
+  if (table.by_id.count(id) > 0) Broken("the id is already registered");
+  ChannelEntry& entry = table.by_id[id];
+  entry.id = id;
+  entry.settings = std::move(settings);
+  table.by_channel[channel] = id;
+}
+
+void ForgetChannel(ChannelId id) {
+  Table& table = Channels();
+  std::lock_guard<std::mutex> lock(table.mu);
+  if (table.by_id.erase(id) == 0) return;
+  for (auto it = table.by_channel.begin(); it != table.by_channel.end(); ++it) {
+    if (it->second == id) {
+      table.by_channel.erase(it);
+      break;
+    }
+  }
+}
+
+std::optional<ChannelEntry> FindChannel(ChannelId id) {
+  Table& table = Channels();
+  std::lock_guard<std::mutex> lock(table.mu);
+  auto it = table.by_id.find(id);
+  if (it == table.by_id.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<ChannelEntry> FindChannel(const grpc::ChannelInterface* channel) {
+  Table& table = Channels();
+  std::lock_guard<std::mutex> lock(table.mu);
+  auto id = table.by_channel.find(channel);
+  if (id == table.by_channel.end()) return std::nullopt;
+  auto it = table.by_id.find(id->second);
+  if (it == table.by_id.end()) return std::nullopt;
+  return it->second;
+}
+
+void PublishServers(ChannelId id,
+                    std::shared_ptr<const ServersByNamespace> servers) {
+  Table& table = Channels();
+  std::lock_guard<std::mutex> lock(table.mu);
+  auto it = table.by_id.find(id);
+  if (it != table.by_id.end()) it->second.servers = std::move(servers);
+}
+
+}  // namespace slacker::internal
