@@ -3,7 +3,7 @@
 // kill -9, a leader cut off from ZooKeeper (it must step down before anyone
 // else wins), an expired leader, and no herd effect.
 //
-// Takes --participant=<path of //discovery/testing:election_participant>.
+// Takes --participant=<path of //testing/programs:election_participant>.
 
 #include "discovery/leader_election.h"
 
@@ -37,8 +37,8 @@
 #include "discovery/zookeeper_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/zookeeper/tcp_proxy.h"
-#include "tests/zookeeper/zookeeper_fixture.h"
+#include "testing/tcp_proxy.h"
+#include "testing/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, participant, "",
           "Path of the election_participant program.");

@@ -28,13 +28,13 @@
 #include "absl/strings/str_cat.h"
 #include "discovery/leader_election.h"
 #include "discovery/zookeeper_client.h"
-#include "framework/testing/echo_service.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "protos/grpc/health/v1/health.grpc.pb.h"
 #include "protos/slacker/cluster/registry.pb.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
-#include "tests/zookeeper/zookeeper_fixture.h"
+#include "testing/echo_service.h"
+#include "testing/zookeeper_fixture.h"
 
 namespace slacker {
 namespace {

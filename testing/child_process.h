@@ -2,8 +2,8 @@
 // with SIGKILL (a crash) or stop it with SIGTERM; its stdout lines are
 // collected for the test to wait on. The child dies with the test process.
 
-#ifndef SLACKER_FRAMEWORK_TESTING_CHILD_PROCESS_H_
-#define SLACKER_FRAMEWORK_TESTING_CHILD_PROCESS_H_
+#ifndef SLACKER_TESTING_CHILD_PROCESS_H_
+#define SLACKER_TESTING_CHILD_PROCESS_H_
 
 #include <sys/types.h>
 
@@ -52,4 +52,4 @@ class Child {
 
 }  // namespace slacker::testing
 
-#endif  // SLACKER_FRAMEWORK_TESTING_CHILD_PROCESS_H_
+#endif  // SLACKER_TESTING_CHILD_PROCESS_H_

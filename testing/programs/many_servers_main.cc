@@ -23,9 +23,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "discovery/zookeeper_client.h"
-#include "framework/testing/echo_service.h"
-#include "protos/slacker/cluster/registry.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "protos/slacker/cluster/registry.pb.h"
+#include "testing/echo_service.h"
 
 ABSL_FLAG(std::string, zookeeper, "", "ZooKeeper connect string");
 ABSL_FLAG(std::string, cluster, "", "cluster name");

@@ -1,4 +1,4 @@
-#include "tools/zookeeper_cluster.h"
+#include "testing/zookeeper_cluster.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -29,7 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "tools/zookeeper_raw_session.h"
+#include "testing/zookeeper_raw_session.h"
 
 extern char** environ;
 
@@ -434,7 +434,8 @@ absl::Status ZooKeeperCluster::WriteConfig(int node) const {
   }
   const int64_t tick_ms = absl::ToInt64Milliseconds(options_.tick_time);
   std::string config = absl::StrCat(
-      "# Written by slacker's ZooKeeperCluster (tools/zookeeper_cluster.cc).\n",
+      "# Written by slacker's ZooKeeperCluster "
+      "(testing/zookeeper_cluster.cc).\n",
       "tickTime=", tick_ms, "\n", "dataDir=", data, "\n",
       "clientPort=", n.client_port, "\n", "clientPortAddress=127.0.0.1\n",
       "admin.enableServer=false\n", "4lw.commands.whitelist=*\n",
@@ -448,8 +449,9 @@ absl::Status ZooKeeperCluster::WriteConfig(int node) const {
     for (int i = 0; i < size(); ++i) {
       // With the client address, so that /zookeeper/config tells clients
       // every member's address (ZooKeeper 3.5+'s dynamic-config form).
-      absl::StrAppend(&config, "server.", i + 1, "=127.0.0.1:",
-                      nodes_[i].quorum_port, ":", nodes_[i].election_port,
+      absl::StrAppend(&config, "server.", i + 1,
+                      "=127.0.0.1:", nodes_[i].quorum_port, ":",
+                      nodes_[i].election_port,
                       ":participant;127.0.0.1:", nodes_[i].client_port, "\n");
     }
     if (absl::Status s = WriteFile(absl::StrCat(data, "/myid"),

@@ -21,8 +21,8 @@
 //   Connect((*zookeeper)->ConnectString());  // "127.0.0.1:p0,127.0.0.1:p1,..."
 //   (*zookeeper)->KillNode(*(*zookeeper)->LeaderIndex());
 
-#ifndef SLACKER_TOOLS_ZOOKEEPER_CLUSTER_H_
-#define SLACKER_TOOLS_ZOOKEEPER_CLUSTER_H_
+#ifndef SLACKER_TESTING_ZOOKEEPER_CLUSTER_H_
+#define SLACKER_TESTING_ZOOKEEPER_CLUSTER_H_
 
 #include <sys/types.h>
 #include <zookeeper/zookeeper.h>
@@ -160,4 +160,4 @@ class ZooKeeperCluster {
 
 }  // namespace slacker::testing
 
-#endif  // SLACKER_TOOLS_ZOOKEEPER_CLUSTER_H_
+#endif  // SLACKER_TESTING_ZOOKEEPER_CLUSTER_H_
