@@ -36,7 +36,7 @@
 #include "framework/cluster_channel.h"
 #include "framework/fan_out.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
-#include "testing/child_process.h"
+#include "testing/child.h"
 #include "testing/zookeeper_cluster.h"
 
 ABSL_FLAG(std::string, server_program, "",

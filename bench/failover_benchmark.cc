@@ -24,7 +24,7 @@
 #include "benchmark/benchmark.h"
 #include "framework/cluster_channel.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
-#include "testing/child_process.h"
+#include "testing/child.h"
 #include "testing/zookeeper_cluster.h"
 
 ABSL_FLAG(std::string, server_program, "",

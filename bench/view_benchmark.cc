@@ -39,7 +39,7 @@
 #include "discovery/zookeeper_client.h"
 #include "framework/cluster_channel.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
-#include "testing/child_process.h"
+#include "testing/child.h"
 #include "testing/zookeeper_cluster.h"
 
 ABSL_FLAG(std::string, helper_program, "",

@@ -8,7 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "gtest/gtest.h"
-#include "testing/child_process.h"
+#include "testing/child.h"
 #include "testing/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, server, "", "path of greeter_server");

@@ -15,7 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "testing/child_process.h"
+#include "testing/child.h"
 #include "testing/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, server, "", "path of examples/server");

@@ -29,7 +29,7 @@
 #include "discovery/leader_election.h"
 #include "discovery/zookeeper_client.h"
 #include "gtest/gtest.h"
-#include "testing/child_process.h"
+#include "testing/child.h"
 #include "testing/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, server_program, "",

@@ -30,7 +30,7 @@
 #include "framework/grouping/grouping_registry.h"
 #include "gtest/gtest.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
-#include "testing/child_process.h"
+#include "testing/child.h"
 #include "testing/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, server_program, "",

@@ -3,92 +3,124 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
+#include <cstdint>
 #include <cstring>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <utility>
 
-#include "absl/strings/match.h"
-#include "gtest/gtest.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+extern char** environ;
 
 namespace slacker::testing {
+namespace {
 
-Child::Child(const std::vector<std::string>& args) {
+// Runs closures, one at a time, on one thread that lives as long as the
+// process: the fork thread of the fork rule (see the header for why).
+class ForkThread {
+ public:
+  static ForkThread& Get() {
+    static ForkThread* const instance = new ForkThread;  // Never destroyed.
+    return *instance;
+  }
+
+  // Runs `task` on the fork thread and returns once it has run.
+  void Run(std::function<void()> task) {
+    std::unique_lock<std::mutex> lock(mu_);
+    tasks_.push_back(std::move(task));
+    const uint64_t ticket = ++submitted_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return finished_ >= ticket; });
+  }
+
+ private:
+  ForkThread() {
+    std::thread([this] { Loop(); }).detach();
+  }
+
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      changed_.wait(lock, [&] { return !tasks_.empty(); });
+      std::function<void()> task = std::move(tasks_.front());
+      tasks_.pop_front();
+      lock.unlock();
+      task();
+      lock.lock();
+      ++finished_;
+      changed_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
+  uint64_t submitted_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t finished_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// In the child: makes `fd` its descriptor `target`, open across exec. -1
+// keeps the inherited one.
+void Redirect(int fd, int target) {
+  if (fd < 0) return;
+  if (fd == target) {
+    fcntl(fd, F_SETFD, 0);  // dup2 onto itself would keep FD_CLOEXEC.
+  } else {
+    dup2(fd, target);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<pid_t> StartChildProcess(const std::vector<std::string>& args,
+                                        const ChildProcessOptions& options) {
+  if (args.empty()) {
+    return absl::InvalidArgumentError(
+        "StartChildProcess needs at least the program's path in args[0]");
+  }
+  // Everything the child needs is prepared before fork: between fork and exec
+  // only async-signal-safe calls are allowed in a multi-threaded process.
   std::vector<char*> argv;
   for (const std::string& arg : args) {
     argv.push_back(const_cast<char*>(arg.c_str()));
   }
   argv.push_back(nullptr);
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    ADD_FAILURE() << "pipe2: " << std::strerror(errno);
-    return;
-  }
-  const pid_t parent = getpid();
-  pid_ = fork();
-  if (pid_ == 0) {
-    // Only async-signal-safe calls until exec; the child dies with us.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(1);
-    dup2(pipe_fds[1], STDOUT_FILENO);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(pipe_fds[1]);
-  if (pid_ < 0) {
-    ADD_FAILURE() << "fork: " << std::strerror(errno);
-    close(pipe_fds[0]);
-    return;
-  }
-  reader_ = std::thread([this, fd = pipe_fds[0]] {
-    std::string pending;
-    char buffer[512];
-    ssize_t n;
-    while ((n = read(fd, buffer, sizeof(buffer))) > 0 ||
-           (n < 0 && errno == EINTR)) {
-      if (n < 0) continue;
-      pending.append(buffer, n);
-      size_t newline;
-      while ((newline = pending.find('\n')) != std::string::npos) {
-        std::lock_guard<std::mutex> lock(mu_);
-        lines_.push_back(pending.substr(0, newline));
-        pending.erase(0, newline + 1);
-        cv_.notify_all();
-      }
+
+  pid_t pid = -1;
+  int fork_errno = 0;
+  ForkThread::Get().Run([&] {
+    const pid_t parent = getpid();
+    pid = fork();
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(127);  // The parent died before prctl.
+      if (options.own_process_group) setpgid(0, 0);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      Redirect(options.stdin_fd, STDIN_FILENO);
+      Redirect(options.stdout_fd, STDOUT_FILENO);
+      Redirect(options.stderr_fd, STDERR_FILENO);
+      execve(argv[0], argv.data(), environ);
+      _exit(127);
     }
-    close(fd);
+    fork_errno = errno;
   });
-}
-
-Child::~Child() { Kill(SIGKILL); }
-
-std::optional<std::string> Child::WaitForLine(const std::string& prefix,
-                                              absl::Duration timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  std::optional<std::string> found;
-  cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [&] {
-    for (const std::string& line : lines_) {
-      if (absl::StartsWith(line, prefix)) {
-        found = line.substr(prefix.size());
-        return true;
-      }
-    }
-    return false;
-  });
-  return found;
-}
-
-int Child::Kill(int signal) {
-  int status = -1;
-  if (pid_ > 0) {
-    if (signal != 0) kill(pid_, signal);
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = 0;
+  if (pid < 0) {
+    return absl::InternalError(absl::StrCat(
+        "cannot start ", args[0], ": fork: ", std::strerror(fork_errno)));
   }
-  if (reader_.joinable()) reader_.join();
-  return status;
+  if (options.own_process_group) setpgid(pid, pid);
+  return pid;
 }
 
 }  // namespace slacker::testing

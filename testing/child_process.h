@@ -1,54 +1,76 @@
-// A program run as a child process by a test, so that the test can kill it
-// with SIGKILL (a crash) or stop it with SIGTERM; its stdout lines are
-// collected for the test to wait on. The child dies with the test process.
+// The one way the test harness starts a child process (ZooKeeper nodes in
+// testing/zookeeper_cluster.h, test programs in testing/child.h), under one
+// fork rule:
+//
+//   Every child is forked on the fork thread, a thread that starts with the
+//   first child and lives as long as the process; never on the caller's
+//   thread. Between fork and exec the child, using only async-signal-safe
+//   calls, asks for SIGKILL when its parent dies (PR_SET_PDEATHSIG) and exits
+//   at once if the parent is already gone, clears its signal mask, enters a
+//   process group of its own if asked, takes the given stdin, stdout and
+//   stderr, and execs args[0] with this process's environment.
+//
+// Why the fork thread: PR_SET_PDEATHSIG fires when the *thread* that forked the
+// child ends, not when the process does. A child forked on a short-lived
+// thread (a test's helper thread, a gRPC callback, a benchmark's worker) would
+// be killed as soon as that thread returned. Forked on a thread that never
+// ends, a child dies exactly when this process dies, however it dies (kill -9
+// included), and not before.
+//
+// Why the signal mask is cleared: a child inherits the mask of the thread that
+// forked it, and the fork thread inherits the mask of whichever thread first
+// started a child. A program that blocks SIGTERM and SIGINT to wait for them
+// (tools/zookeeper_main.cc does) would otherwise start children that never
+// see SIGTERM.
+//
+// Example:
+//   ChildProcessOptions options;
+//   options.stdout_fd = log_fd;
+//   absl::StatusOr<pid_t> pid = StartChildProcess({"/bin/sleep", "60"},
+//                                                 options);
+//   if (!pid.ok()) return pid.status();
+//   ...
+//   kill(*pid, SIGKILL);
+//   waitpid(*pid, &status, 0);
 
 #ifndef SLACKER_TESTING_CHILD_PROCESS_H_
 #define SLACKER_TESTING_CHILD_PROCESS_H_
 
 #include <sys/types.h>
 
-#include <condition_variable>
-#include <mutex>
-#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/time/time.h"
+#include "absl/status/statusor.h"
 
 namespace slacker::testing {
 
-// Thread-safe.
-class Child {
- public:
-  // Starts args[0] (a path) with args[1...]. A failure to start is a test
-  // failure (ADD_FAILURE).
-  explicit Child(const std::vector<std::string>& args);
-  // Kills (SIGKILL) and reaps the process, if it still runs.
-  ~Child();
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
+struct ChildProcessOptions {
+  // The descriptors the child gets as its stdin, stdout and stderr; -1 keeps
+  // this process's own. They stay open in this process: the caller closes
+  // them once StartChildProcess has returned.
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+  int stderr_fd = -1;
 
-  // The first line starting with `prefix`, without it; nullopt after
-  // `timeout`.
-  std::optional<std::string> WaitForLine(
-      const std::string& prefix, absl::Duration timeout = absl::Seconds(30));
-
-  // Sends `signal` and reaps the process; returns its wait status.
-  int Kill(int signal);
-  // Waits for the process to exit by itself and reaps it; returns its wait
-  // status.
-  int Wait() { return Kill(0); }
-
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_ = 0;
-  std::thread reader_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::string> lines_;
+  // Whether the child leads a process group of its own (its group id is its
+  // pid), so that kill(-pid, signal) reaches it and whatever it starts. Set
+  // from both sides of the fork, so a signal to the group sent as soon as
+  // StartChildProcess returns cannot miss the child. False: the child stays
+  // in this process's group (and gets a terminal's Ctrl-C with it).
+  bool own_process_group = false;
 };
+
+// Starts the program at path args[0] (not searched on PATH) with argv `args`,
+// under the fork rule above, and returns its pid. The caller owns the child:
+// it must reap it (waitpid), or it stays a zombie until this process exits.
+// InvalidArgument if `args` is empty; Internal if fork fails. A program that
+// cannot be executed is not an error here: the child exits with status 127.
+//
+// Thread-safe: callers take turns on the fork thread.
+absl::StatusOr<pid_t> StartChildProcess(
+    const std::vector<std::string>& args,
+    const ChildProcessOptions& options = {});
 
 }  // namespace slacker::testing
 

@@ -9,8 +9,8 @@
 //
 // Child processes never outlive the process that started them: each runs in
 // its own process group and gets SIGKILL when its parent dies, however it dies
-// (kill -9 included), because they are forked from a thread that lives as long
-// as the process and set PR_SET_PDEATHSIG before exec.
+// (kill -9 included), because it is started under the fork rule of
+// testing/child_process.h.
 //
 // Example:
 //   ZooKeeperClusterOptions options;

@@ -19,7 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "testing/child_process.h"
+#include "testing/child.h"
 #include "testing/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, slackerctl, "", "path of tools/slackerctl");
