@@ -22,13 +22,13 @@
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
 #include "framework/cluster_channel.h"
-#include "framework/testing/child_process.h"
 #include "protos/slacker/cluster/manager.grpc.pb.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
-#include "tools/zookeeper_cluster.h"
+#include "testing/child.h"
+#include "testing/zookeeper_cluster.h"
 
 ABSL_FLAG(std::string, server_program, "",
-          "path of framework/testing/cluster_server_main");
+          "path of testing/programs/cluster_server");
 
 namespace {
 

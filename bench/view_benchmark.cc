@@ -1,6 +1,6 @@
 // Scale of the view: a client's memory and its view-update time with 10, 100
 // and 1,000 servers registered. One helper process
-// (framework/testing/many_servers_main) serves all the ports and registers
+// (testing/programs/many_servers) serves all the ports and registers
 // them as a cluster server would.
 //   - BM_Memory/<cluster|plain>/<n>: a fresh process (this program, run with
 //     --measure) creates one channel, calls round_robin until every server
@@ -39,12 +39,12 @@
 #include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
 #include "framework/cluster_channel.h"
-#include "framework/testing/child_process.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
-#include "tools/zookeeper_cluster.h"
+#include "testing/child.h"
+#include "testing/zookeeper_cluster.h"
 
 ABSL_FLAG(std::string, helper_program, "",
-          "path of framework/testing/many_servers_main");
+          "path of testing/programs/many_servers");
 // For the measuring child process (this program run again).
 ABSL_FLAG(std::string, measure, "", "cluster or plain: measure one channel");
 ABSL_FLAG(std::string, target, "", "with --measure: ZooKeeper or addresses");

@@ -21,7 +21,7 @@
 #include "discovery/zookeeper_paths.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/zookeeper/zookeeper_fixture.h"
+#include "testing/zookeeper_fixture.h"
 
 namespace slacker::discovery {
 namespace {

@@ -3,20 +3,14 @@
 // kill -9, a leader cut off from ZooKeeper (it must step down before anyone
 // else wins), an expired leader, and no herd effect.
 //
-// Takes --participant=<path of //discovery/testing:election_participant>.
+// Takes --participant=<path of //testing/programs:election_participant>.
 
 #include "discovery/leader_election.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <condition_variable>
-#include <cstring>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -24,7 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -37,8 +31,9 @@
 #include "discovery/zookeeper_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/zookeeper/tcp_proxy.h"
-#include "tests/zookeeper/zookeeper_fixture.h"
+#include "testing/child.h"
+#include "testing/tcp_proxy.h"
+#include "testing/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, participant, "",
           "Path of the election_participant program.");
@@ -46,6 +41,7 @@ ABSL_FLAG(std::string, participant, "",
 namespace slacker::discovery {
 namespace {
 
+using ::slacker::testing::Child;
 using ::slacker::testing::TcpProxy;
 using ::slacker::testing::ZooKeeperTest;
 using ::testing::ElementsAre;
@@ -716,76 +712,6 @@ class ProcessOutput {
   std::vector<Line> lines_;
 };
 
-// A child process whose stdout goes, line by line, into a ProcessOutput.
-class Child {
- public:
-  Child(const std::vector<std::string>& args, ProcessOutput* output) {
-    std::vector<char*> argv;
-    for (const std::string& arg : args) {
-      argv.push_back(const_cast<char*>(arg.c_str()));
-    }
-    argv.push_back(nullptr);
-    int pipe_fds[2];
-    if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-      ADD_FAILURE() << "pipe2: " << std::strerror(errno);
-      return;
-    }
-    const pid_t parent = getpid();
-    pid_ = fork();
-    if (pid_ == 0) {
-      // Only async-signal-safe calls until exec. The child dies with this
-      // process (with the thread that forked it: gtest's main thread).
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(1);
-      dup2(pipe_fds[1], STDOUT_FILENO);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(pipe_fds[1]);
-    if (pid_ < 0) {
-      ADD_FAILURE() << "fork: " << std::strerror(errno);
-      close(pipe_fds[0]);
-      return;
-    }
-    reader_ = std::thread([fd = pipe_fds[0], output] {
-      std::string pending;
-      char buffer[512];
-      ssize_t n;
-      while ((n = read(fd, buffer, sizeof(buffer))) > 0 ||
-             (n < 0 && errno == EINTR)) {
-        if (n < 0) continue;
-        pending.append(buffer, n);
-        size_t newline;
-        while ((newline = pending.find('\n')) != std::string::npos) {
-          output->Add(pending.substr(0, newline));
-          pending.erase(0, newline + 1);
-        }
-      }
-      close(fd);
-    });
-  }
-
-  // Kills (SIGKILL) and reaps the process, and reads its output to the end.
-  ~Child() { Kill(); }
-
-  void Kill() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      int status;
-      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-      }
-      pid_ = 0;
-    }
-    if (reader_.joinable()) reader_.join();
-  }
-
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_ = 0;
-  std::thread reader_;
-};
-
 TEST_F(LeaderElectionTest, KilledLeaderProcessIsReplacedWithinTheTimeout) {
   const std::string program = absl::GetFlag(FLAGS_participant);
   ASSERT_FALSE(program.empty()) << "pass --participant=<program>";
@@ -804,7 +730,7 @@ TEST_F(LeaderElectionTest, KilledLeaderProcessIsReplacedWithinTheTimeout) {
             absl::StrCat("--path=", kElection), absl::StrCat("--id=", id),
             absl::StrCat("--session_timeout=",
                          absl::FormatDuration(kSessionTimeout))},
-        &output);
+        [&output](std::string line) { output.Add(std::move(line)); });
     // One at a time, so that they queue in order.
     ASSERT_TRUE(Eventually(
         [&] {
@@ -825,7 +751,7 @@ TEST_F(LeaderElectionTest, KilledLeaderProcessIsReplacedWithinTheTimeout) {
 
   const size_t seen = output.size();
   const absl::Time killed = absl::Now();
-  children["p0"]->Kill();
+  children["p0"]->Kill(SIGKILL);
   std::optional<ProcessOutput::Line> taken = output.WaitFor(
       [](const std::string& line) { return absl::StartsWith(line, "TAKEN "); },
       seen);

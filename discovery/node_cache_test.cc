@@ -14,7 +14,7 @@
 #include "discovery/zookeeper_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/zookeeper/zookeeper_fixture.h"
+#include "testing/zookeeper_fixture.h"
 
 namespace slacker::discovery {
 namespace {

@@ -25,8 +25,8 @@
 #include "discovery/zookeeper_paths.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/zookeeper/tcp_proxy.h"
-#include "tests/zookeeper/zookeeper_fixture.h"
+#include "testing/tcp_proxy.h"
+#include "testing/zookeeper_fixture.h"
 
 namespace slacker::discovery {
 namespace {

@@ -7,9 +7,9 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "framework/testing/child_process.h"
 #include "gtest/gtest.h"
-#include "tests/zookeeper/zookeeper_fixture.h"
+#include "testing/child.h"
+#include "testing/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, server, "", "path of greeter_server");
 ABSL_FLAG(std::string, client, "", "path of greeter_client");

@@ -14,9 +14,9 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "framework/testing/child_process.h"
 #include "gtest/gtest.h"
-#include "tests/zookeeper/zookeeper_fixture.h"
+#include "testing/child.h"
+#include "testing/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, server, "", "path of examples/server");
 ABSL_FLAG(std::string, client, "", "path of examples/client");

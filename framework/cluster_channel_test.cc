@@ -1,5 +1,5 @@
 // The cluster channel against a real ZooKeeper and real cluster servers in
-// child processes (framework/testing:cluster_server_main): routing by
+// child processes (testing/programs:cluster_server): routing by
 // namespace, every grouping, membership changes under a steady call stream
 // (join, graceful leave, kill -9), ZooKeeper down past the session timeout,
 // malformed nodes, bad targets, and generated stubs sync, async and callback.
@@ -32,16 +32,16 @@
 #include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
 #include "framework/grouping/grouping_registry.h"
-#include "framework/testing/child_process.h"
 #include "gtest/gtest.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
-#include "tests/zookeeper/tcp_proxy.h"
-#include "tests/zookeeper/zookeeper_fixture.h"
+#include "testing/child.h"
+#include "testing/tcp_proxy.h"
+#include "testing/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, server_program, "",
-          "path of framework/testing/cluster_server_main");
+          "path of testing/programs/cluster_server");
 ABSL_FLAG(std::string, many_servers_program, "",
-          "path of framework/testing/many_servers_main");
+          "path of testing/programs/many_servers");
 
 namespace slacker {
 namespace {

@@ -1,4 +1,4 @@
-// Cluster servers in child processes (framework/testing:cluster_server_main),
+// Cluster servers in child processes (testing/programs:cluster_server),
 // so that one can be killed with SIGKILL or stopped with SIGTERM: the leader
 // of a namespace killed -9 is replaced within the session timeout, and
 // SIGTERM (ShutdownOnSignal) shuts a server down gracefully.
@@ -29,12 +29,12 @@
 #include "discovery/leader_election.h"
 #include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
-#include "framework/testing/child_process.h"
 #include "gtest/gtest.h"
-#include "tests/zookeeper/zookeeper_fixture.h"
+#include "testing/child.h"
+#include "testing/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, server_program, "",
-          "path of framework/testing/cluster_server_main");
+          "path of testing/programs/cluster_server");
 
 namespace slacker {
 namespace {

@@ -30,13 +30,13 @@
 #include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
 #include "discovery/zookeeper_paths.h"
-#include "framework/testing/echo_service.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "protos/grpc/health/v1/health.grpc.pb.h"
 #include "protos/slacker/cluster/registry.pb.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
-#include "tests/zookeeper/zookeeper_fixture.h"
+#include "testing/echo_service.h"
+#include "testing/zookeeper_fixture.h"
 
 namespace slacker {
 namespace {

@@ -1,5 +1,5 @@
 // Fan-out calls against a real ZooKeeper and real cluster servers in child
-// processes (framework/testing:cluster_server_main): every server called
+// processes (testing/programs:cluster_server): every server called
 // once, parallelism, error policies, deadlines, the unavailable value, server
 // choice by a function, option precedence, hooks, membership changes during
 // a stream of fan-outs, and the asynchronous form.
@@ -28,13 +28,13 @@
 #include "absl/time/time.h"
 #include "framework/cluster_channel.h"
 #include "framework/grouping/grouping_registry.h"
-#include "framework/testing/child_process.h"
 #include "gtest/gtest.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
-#include "tests/zookeeper/zookeeper_fixture.h"
+#include "testing/child.h"
+#include "testing/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, server_program, "",
-          "path of framework/testing/cluster_server_main");
+          "path of testing/programs/cluster_server");
 
 namespace slacker {
 namespace {

@@ -18,12 +18,12 @@
 #include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
 #include "framework/cluster_server.h"
-#include "framework/testing/echo_service.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "protos/slacker/cluster/manager.grpc.pb.h"
 #include "protos/slacker/cluster/registry.pb.h"
-#include "tests/zookeeper/zookeeper_fixture.h"
+#include "testing/echo_service.h"
+#include "testing/zookeeper_fixture.h"
 
 namespace slacker {
 namespace {

@@ -8,8 +8,8 @@ tools/setup.sh
 
 say() { echo "bench: $*" >&2; }
 targets=(//bench:grouping_benchmark //bench:cluster_benchmark //bench:discovery_benchmark
-         //bench:failover_benchmark //bench:view_benchmark //framework/testing:many_servers_main
-         //framework/testing:cluster_server_main)
+         //bench:failover_benchmark //bench:view_benchmark //testing/programs:many_servers
+         //testing/programs:cluster_server)
 # The view benchmark holds 1,000 servers: about 2,000 descriptors in the helper
 # and 1,000 in a client. Debian's default soft limit is 1,024.
 hard=$(ulimit -Hn)
@@ -32,7 +32,7 @@ run() {
     --benchmark_out="$out/$name.json" >/dev/null 2>"$out/$name.log" ||
     { cat "$out/$name.log" >&2; exit 1; }
 }
-server=--server_program="$bin/framework/testing/cluster_server_main"
+server=--server_program="$bin/testing/programs/cluster_server"
 
 say "picker cost (no network)..."
 run grouping --benchmark_min_time=0.2
@@ -44,7 +44,7 @@ run discovery "$server"
 say "failover under load (kill -9 with and without retries, rolling restart)..."
 run failover "$server"
 say "scale of the view: memory and update time with 10, 100, 1,000 servers..."
-run view --helper_program="$bin/framework/testing/many_servers_main"
+run view --helper_program="$bin/testing/programs/many_servers"
 
 python3 - "$out" bench/RESULTS.md <<'PY'
 import json, sys, datetime, os, platform, subprocess

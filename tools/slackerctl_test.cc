@@ -18,13 +18,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "framework/testing/child_process.h"
 #include "gtest/gtest.h"
-#include "tests/zookeeper/zookeeper_fixture.h"
+#include "testing/child.h"
+#include "testing/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, slackerctl, "", "path of tools/slackerctl");
 ABSL_FLAG(std::string, server_program, "",
-          "path of framework/testing/cluster_server_main");
+          "path of testing/programs/cluster_server");
 
 namespace slacker {
 namespace {

@@ -19,7 +19,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "tools/zookeeper_cluster.h"
+#include "testing/zookeeper_cluster.h"
 
 ABSL_FLAG(int, port, 2181,
           "client port of the first node; node i listens on port + i. 0 picks "

@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
-#include "tests/zookeeper/zookeeper_fixture.h"
+#include "testing/zookeeper_fixture.h"
 
 namespace slacker::testing {
 namespace {

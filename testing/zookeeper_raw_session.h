@@ -3,8 +3,8 @@
 // znodes and to take over a session; the framework's own ZooKeeper layer lives
 // in discovery/ and does far more (re-armed watches, recreated ephemerals).
 
-#ifndef SLACKER_TOOLS_ZOOKEEPER_RAW_SESSION_H_
-#define SLACKER_TOOLS_ZOOKEEPER_RAW_SESSION_H_
+#ifndef SLACKER_TESTING_ZOOKEEPER_RAW_SESSION_H_
+#define SLACKER_TESTING_ZOOKEEPER_RAW_SESSION_H_
 
 #include <zookeeper/zookeeper.h>
 
@@ -62,4 +62,4 @@ class ZooKeeperRawSession {
 
 }  // namespace slacker::testing
 
-#endif  // SLACKER_TOOLS_ZOOKEEPER_RAW_SESSION_H_
+#endif  // SLACKER_TESTING_ZOOKEEPER_RAW_SESSION_H_

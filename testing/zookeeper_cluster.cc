@@ -1,11 +1,10 @@
-#include "tools/zookeeper_cluster.h"
+#include "testing/zookeeper_cluster.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -13,25 +12,20 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <mutex>
 #include <sstream>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "tools/zookeeper_raw_session.h"
-
-extern char** environ;
+#include "testing/child_process.h"
+#include "testing/zookeeper_raw_session.h"
 
 namespace slacker::testing {
 namespace {
@@ -52,61 +46,11 @@ absl::Status ErrnoError(absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
 }
 
-// Runs closures on one thread that lives as long as the process. Children are
-// forked there because PR_SET_PDEATHSIG fires when the *thread* that forked
-// them ends, not the process: forking from a short-lived thread would kill the
-// child when that thread returns.
-class ForkThread {
- public:
-  static ForkThread& Get() {
-    static ForkThread* const instance = new ForkThread;  // Never destroyed.
-    return *instance;
-  }
-
-  void Run(std::function<void()> task) {
-    std::unique_lock<std::mutex> lock(mu_);
-    tasks_.push_back(std::move(task));
-    const uint64_t ticket = ++submitted_;
-    changed_.notify_all();
-    changed_.wait(lock, [&] { return finished_ >= ticket; });
-  }
-
- private:
-  ForkThread() {
-    std::thread([this] { Loop(); }).detach();
-  }
-
-  void Loop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    for (;;) {
-      changed_.wait(lock, [&] { return !tasks_.empty(); });
-      std::function<void()> task = std::move(tasks_.front());
-      tasks_.pop_front();
-      lock.unlock();
-      task();
-      lock.lock();
-      ++finished_;
-      changed_.notify_all();
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable changed_;
-  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
-  uint64_t submitted_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t finished_ ABSL_GUARDED_BY(mu_) = 0;
-};
-
-// Starts argv[0] with `argv`, stdout and stderr appended to `log_path`, in a
-// process group of its own, killed when this process dies. Returns its pid.
+// Starts argv[0] with `args`, stdout and stderr appended to `log_path`, stdin
+// from /dev/null, in a process group of its own, killed when this process
+// dies (the fork rule of testing/child_process.h). Returns its pid.
 absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& args,
                                  const std::string& log_path) {
-  // Everything the child needs is prepared before fork: between fork and exec
-  // only async-signal-safe calls are allowed in a multi-threaded process.
-  std::vector<char*> argv;
-  for (const std::string& arg : args)
-    argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
   const int log_fd =
       open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) return ErrnoError(absl::StrCat("cannot open ", log_path));
@@ -115,37 +59,16 @@ absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& args,
     close(log_fd);
     return ErrnoError("cannot open /dev/null");
   }
-
-  pid_t pid = -1;
-  int fork_errno = 0;
-  ForkThread::Get().Run([&] {
-    const pid_t parent = getpid();
-    pid = fork();
-    if (pid == 0) {
-      // Child.
-      setpgid(0, 0);
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(127);  // The parent died before prctl.
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      dup2(null_fd, STDIN_FILENO);
-      dup2(log_fd, STDOUT_FILENO);
-      dup2(log_fd, STDERR_FILENO);
-      execve(argv[0], argv.data(), environ);
-      _exit(127);
-    }
-    fork_errno = errno;
-  });
+  ChildProcessOptions options;
+  options.stdin_fd = null_fd;
+  options.stdout_fd = log_fd;
+  options.stderr_fd = log_fd;
+  // The whole group is signalled: the JVM has no children today, but a group
+  // signal also reaches anything it might start.
+  options.own_process_group = true;
+  absl::StatusOr<pid_t> pid = StartChildProcess(args, options);
   close(log_fd);
   close(null_fd);
-  if (pid < 0) {
-    errno = fork_errno;
-    return ErrnoError("fork");
-  }
-  // Also from the parent's side, so that a signal to the group sent right
-  // after this returns cannot miss the child.
-  setpgid(pid, pid);
   return pid;
 }
 
@@ -434,7 +357,8 @@ absl::Status ZooKeeperCluster::WriteConfig(int node) const {
   }
   const int64_t tick_ms = absl::ToInt64Milliseconds(options_.tick_time);
   std::string config = absl::StrCat(
-      "# Written by slacker's ZooKeeperCluster (tools/zookeeper_cluster.cc).\n",
+      "# Written by slacker's ZooKeeperCluster "
+      "(testing/zookeeper_cluster.cc).\n",
       "tickTime=", tick_ms, "\n", "dataDir=", data, "\n",
       "clientPort=", n.client_port, "\n", "clientPortAddress=127.0.0.1\n",
       "admin.enableServer=false\n", "4lw.commands.whitelist=*\n",
@@ -448,8 +372,9 @@ absl::Status ZooKeeperCluster::WriteConfig(int node) const {
     for (int i = 0; i < size(); ++i) {
       // With the client address, so that /zookeeper/config tells clients
       // every member's address (ZooKeeper 3.5+'s dynamic-config form).
-      absl::StrAppend(&config, "server.", i + 1, "=127.0.0.1:",
-                      nodes_[i].quorum_port, ":", nodes_[i].election_port,
+      absl::StrAppend(&config, "server.", i + 1,
+                      "=127.0.0.1:", nodes_[i].quorum_port, ":",
+                      nodes_[i].election_port,
                       ":participant;127.0.0.1:", nodes_[i].client_port, "\n");
     }
     if (absl::Status s = WriteFile(absl::StrCat(data, "/myid"),

@@ -1,7 +1,7 @@
 // The ZooKeeper process library and its fixtures, against real servers: what
 // later tests rely on (stop, restart, kill -9, session expiry, elections).
 
-#include "tools/zookeeper_cluster.h"
+#include "testing/zookeeper_cluster.h"
 
 #include <netinet/in.h>
 #include <signal.h>
@@ -19,8 +19,8 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/zookeeper/zookeeper_fixture.h"
-#include "tools/zookeeper_raw_session.h"
+#include "testing/zookeeper_fixture.h"
+#include "testing/zookeeper_raw_session.h"
 
 namespace slacker::testing {
 namespace {

@@ -1,4 +1,4 @@
-#include "tests/zookeeper/zookeeper_fixture.h"
+#include "testing/zookeeper_fixture.h"
 
 #include <zookeeper/zookeeper.h>
 

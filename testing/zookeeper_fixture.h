@@ -2,7 +2,7 @@
 // server (ZooKeeperTest) or a three-node ensemble (ZooKeeperEnsembleTest) on
 // free loopback ports, with data under $TEST_TMPDIR. Everything the fixture
 // started is killed when the test ends, and also if the test process crashes
-// (see tools/zookeeper_cluster.h).
+// (see testing/zookeeper_cluster.h).
 //
 //   class RegistryTest : public slacker::testing::ZooKeeperTest {};
 //   TEST_F(RegistryTest, Works) {
@@ -10,8 +10,8 @@
 //     zookeeper().KillNode(0);
 //   }
 
-#ifndef SLACKER_TESTS_ZOOKEEPER_ZOOKEEPER_FIXTURE_H_
-#define SLACKER_TESTS_ZOOKEEPER_ZOOKEEPER_FIXTURE_H_
+#ifndef SLACKER_TESTING_ZOOKEEPER_FIXTURE_H_
+#define SLACKER_TESTING_ZOOKEEPER_FIXTURE_H_
 
 #include <functional>
 #include <memory>
@@ -19,8 +19,8 @@
 
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "tools/zookeeper_cluster.h"
-#include "tools/zookeeper_raw_session.h"
+#include "testing/zookeeper_cluster.h"
+#include "testing/zookeeper_raw_session.h"
 
 namespace slacker::testing {
 
@@ -61,4 +61,4 @@ class ZooKeeperEnsembleTest : public ZooKeeperTest {
 
 }  // namespace slacker::testing
 
-#endif  // SLACKER_TESTS_ZOOKEEPER_ZOOKEEPER_FIXTURE_H_
+#endif  // SLACKER_TESTING_ZOOKEEPER_FIXTURE_H_

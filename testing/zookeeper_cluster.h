@@ -9,8 +9,8 @@
 //
 // Child processes never outlive the process that started them: each runs in
 // its own process group and gets SIGKILL when its parent dies, however it dies
-// (kill -9 included), because they are forked from a thread that lives as long
-// as the process and set PR_SET_PDEATHSIG before exec.
+// (kill -9 included), because it is started under the fork rule of
+// testing/child_process.h.
 //
 // Example:
 //   ZooKeeperClusterOptions options;
@@ -21,8 +21,8 @@
 //   Connect((*zookeeper)->ConnectString());  // "127.0.0.1:p0,127.0.0.1:p1,..."
 //   (*zookeeper)->KillNode(*(*zookeeper)->LeaderIndex());
 
-#ifndef SLACKER_TOOLS_ZOOKEEPER_CLUSTER_H_
-#define SLACKER_TOOLS_ZOOKEEPER_CLUSTER_H_
+#ifndef SLACKER_TESTING_ZOOKEEPER_CLUSTER_H_
+#define SLACKER_TESTING_ZOOKEEPER_CLUSTER_H_
 
 #include <sys/types.h>
 #include <zookeeper/zookeeper.h>
@@ -160,4 +160,4 @@ class ZooKeeperCluster {
 
 }  // namespace slacker::testing
 
-#endif  // SLACKER_TOOLS_ZOOKEEPER_CLUSTER_H_
+#endif  // SLACKER_TESTING_ZOOKEEPER_CLUSTER_H_

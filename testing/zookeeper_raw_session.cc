@@ -1,4 +1,4 @@
-#include "tools/zookeeper_raw_session.h"
+#include "testing/zookeeper_raw_session.h"
 
 #include <algorithm>
 

@@ -24,9 +24,9 @@
 #include "absl/time/time.h"
 #include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
-#include "framework/testing/echo_service.h"
 #include "google/protobuf/util/json_util.h"
 #include "protos/slacker/cluster/registry.pb.h"
+#include "testing/echo_service.h"
 
 ABSL_FLAG(std::string, zookeeper, "", "ZooKeeper connect string");
 ABSL_FLAG(std::string, cluster, "", "cluster name");

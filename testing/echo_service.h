@@ -2,8 +2,8 @@
 // cluster server: Echo returns its request, after `sequence` milliseconds of
 // simulated work when that is positive, so that tests can keep calls in flight.
 
-#ifndef SLACKER_FRAMEWORK_TESTING_ECHO_SERVICE_H_
-#define SLACKER_FRAMEWORK_TESTING_ECHO_SERVICE_H_
+#ifndef SLACKER_TESTING_ECHO_SERVICE_H_
+#define SLACKER_TESTING_ECHO_SERVICE_H_
 
 #include "protos/slacker/testing/echo.grpc.pb.h"
 
@@ -21,4 +21,4 @@ class EchoServiceImpl final : public slacker::testing::EchoService::Service {
 
 }  // namespace slacker::testing
 
-#endif  // SLACKER_FRAMEWORK_TESTING_ECHO_SERVICE_H_
+#endif  // SLACKER_TESTING_ECHO_SERVICE_H_

@@ -23,7 +23,7 @@
 #include "absl/time/time.h"
 #include "framework/cluster_server.h"
 #include "framework/shutdown.h"
-#include "framework/testing/echo_service.h"
+#include "testing/echo_service.h"
 
 ABSL_FLAG(std::string, zookeeper, "", "ZooKeeper connect string");
 ABSL_FLAG(std::string, cluster, "test", "cluster name");

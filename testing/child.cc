@@ -1,46 +1,41 @@
-#include "framework/testing/child_process.h"
+#include "testing/child.h"
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "testing/child_process.h"
 
 namespace slacker::testing {
 
-Child::Child(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (const std::string& arg : args) {
-    argv.push_back(const_cast<char*>(arg.c_str()));
-  }
-  argv.push_back(nullptr);
+Child::Child(const std::vector<std::string>& args) : Child(args, nullptr) {}
+
+Child::Child(const std::vector<std::string>& args,
+             std::function<void(std::string line)> on_line)
+    : on_line_(std::move(on_line)) {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
     ADD_FAILURE() << "pipe2: " << std::strerror(errno);
     return;
   }
-  const pid_t parent = getpid();
-  pid_ = fork();
-  if (pid_ == 0) {
-    // Only async-signal-safe calls until exec; the child dies with us.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(1);
-    dup2(pipe_fds[1], STDOUT_FILENO);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  ChildProcessOptions options;
+  options.stdout_fd = pipe_fds[1];
+  absl::StatusOr<pid_t> pid = StartChildProcess(args, options);
   close(pipe_fds[1]);
-  if (pid_ < 0) {
-    ADD_FAILURE() << "fork: " << std::strerror(errno);
+  if (!pid.ok()) {
+    ADD_FAILURE() << pid.status();
     close(pipe_fds[0]);
     return;
   }
+  pid_ = *pid;
   reader_ = std::thread([this, fd = pipe_fds[0]] {
     std::string pending;
     char buffer[512];
@@ -51,10 +46,8 @@ Child::Child(const std::vector<std::string>& args) {
       pending.append(buffer, n);
       size_t newline;
       while ((newline = pending.find('\n')) != std::string::npos) {
-        std::lock_guard<std::mutex> lock(mu_);
-        lines_.push_back(pending.substr(0, newline));
+        AddLine(pending.substr(0, newline));
         pending.erase(0, newline + 1);
-        cv_.notify_all();
       }
     }
     close(fd);
@@ -62,6 +55,16 @@ Child::Child(const std::vector<std::string>& args) {
 }
 
 Child::~Child() { Kill(SIGKILL); }
+
+void Child::AddLine(std::string line) {
+  if (on_line_) {
+    on_line_(std::move(line));
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  lines_.push_back(std::move(line));
+  cv_.notify_all();
+}
 
 std::optional<std::string> Child::WaitForLine(const std::string& prefix,
                                               absl::Duration timeout) {

@@ -9,8 +9,8 @@
 //   (*proxy)->Cut();      // the client sees its connection drop at once
 //   (*proxy)->Restore();  // it can connect again
 
-#ifndef SLACKER_TESTS_ZOOKEEPER_TCP_PROXY_H_
-#define SLACKER_TESTS_ZOOKEEPER_TCP_PROXY_H_
+#ifndef SLACKER_TESTING_TCP_PROXY_H_
+#define SLACKER_TESTING_TCP_PROXY_H_
 
 #include <condition_variable>
 #include <cstdint>
@@ -88,4 +88,4 @@ class TcpProxy {
 
 }  // namespace slacker::testing
 
-#endif  // SLACKER_TESTS_ZOOKEEPER_TCP_PROXY_H_
+#endif  // SLACKER_TESTING_TCP_PROXY_H_

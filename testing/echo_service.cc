@@ -1,4 +1,4 @@
-#include "framework/testing/echo_service.h"
+#include "testing/echo_service.h"
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
