@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "discovery/zookeeper_paths.h"
+#include "framework/cluster_interceptor.h"
 #include "framework/grouping/grouping_registry.h"
 #include "framework/grpc_plugin/cluster_lb_policy.h"
 #include "framework/grpc_plugin/plugin.h"
@@ -17,6 +18,9 @@ namespace slacker {
 namespace {
 
 absl::Status CheckGrouping(absl::string_view spec, absl::string_view where) {
+  if (internal::IsMultiServerGrouping(std::string(spec))) {
+    return absl::OkStatus();  // The interceptor's; the LB never sees it.
+  }
   absl::StatusOr<GroupingSpec> parsed = ParseGroupingSpec(spec);
   if (parsed.ok()) return absl::OkStatus();
   return absl::InvalidArgumentError(
@@ -54,6 +58,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
   for (const auto& [method, grouping] : options.method_groupings) {
     valid = CheckGrouping(grouping, absl::StrCat("grouping of ", method));
     if (!valid.ok()) return valid;
+    if (internal::IsMultiServerGrouping(grouping)) continue;
     absl::StrAppend(&methods, methods.empty() ? "" : ",",
                     internal::JsonString(method), ":",
                     internal::JsonString(grouping));
@@ -63,8 +68,10 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
     if (!valid.ok()) return valid;
   }
   const std::string config = absl::StrCat(
-      "{\"root\":", internal::JsonString(options.root),
-      ",\"grouping\":", internal::JsonString(options.grouping),
+      "{\"root\":", internal::JsonString(options.root), ",\"grouping\":",
+      internal::JsonString(internal::IsMultiServerGrouping(options.grouping)
+                               ? "random"  // Calls of "all" never reach it.
+                               : options.grouping),
       ",\"methods\":{", methods,
       "},\"setAsideAfter\":", std::max(0, options.set_aside_after),
       ",\"setAsideForMs\":",
@@ -86,8 +93,21 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
   if (!options.service_config_json.empty()) {
     args.SetString(internal::kServiceConfigArg, options.service_config_json);
   }
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-      ClusterTarget(zookeeper, cluster), std::move(credentials), args);
+  auto settings = std::make_shared<internal::InterceptorSettings>();
+  settings->cluster = std::string(cluster);
+  settings->grouping = options.grouping;
+  settings->method_groupings = options.method_groupings;
+  settings->policies = options.policies;
+  settings->method_policies = options.method_policies;
+  std::vector<
+      std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(
+      internal::MakeClusterInterceptorFactory(std::move(settings)));
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::experimental::CreateCustomChannelWithInterceptors(
+          ClusterTarget(zookeeper, cluster), std::move(credentials), args,
+          std::move(interceptors));
   if (!options.on_server_data_change) return channel;
   auto hooks = std::make_shared<internal::ChannelHooks>();
   hooks->on_server_data_change = [handler = options.on_server_data_change](
