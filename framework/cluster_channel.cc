@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "discovery/zookeeper_paths.h"
+#include "framework/cluster_interceptor.h"
 #include "framework/grouping/grouping_registry.h"
 #include "framework/grpc_plugin/plugin.h"
 #include "framework/internal/channel_args.h"
@@ -19,6 +20,9 @@ namespace slacker {
 namespace {
 
 absl::Status CheckGrouping(absl::string_view spec, absl::string_view where) {
+  if (internal::IsMultiServerGrouping(std::string(spec))) {
+    return absl::OkStatus();  // The interceptor's; the LB never sees it.
+  }
   absl::StatusOr<GroupingSpec> parsed = ParseGroupingSpec(spec);
   if (parsed.ok()) return absl::OkStatus();
   return absl::InvalidArgumentError(
@@ -56,6 +60,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
   for (const auto& [method, grouping] : options.method_groupings) {
     valid = CheckGrouping(grouping, absl::StrCat("grouping of ", method));
     if (!valid.ok()) return valid;
+    if (internal::IsMultiServerGrouping(grouping)) continue;
     absl::StrAppend(&methods, methods.empty() ? "" : ",",
                     internal::JsonString(method), ":",
                     internal::JsonString(grouping));
@@ -65,8 +70,10 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
     if (!valid.ok()) return valid;
   }
   const std::string config = absl::StrCat(
-      "{\"root\":", internal::JsonString(options.root),
-      ",\"grouping\":", internal::JsonString(options.grouping),
+      "{\"root\":", internal::JsonString(options.root), ",\"grouping\":",
+      internal::JsonString(internal::IsMultiServerGrouping(options.grouping)
+                               ? "random"  // Calls of "all" never reach it.
+                               : options.grouping),
       ",\"methods\":{", methods,
       "},\"setAsideAfter\":", std::max(0, options.set_aside_after),
       ",\"setAsideForMs\":",
@@ -88,8 +95,20 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
     args.SetString(internal::kServiceConfigArg, options.service_config_json);
   }
   const std::string target = ClusterTarget(zookeeper, cluster);
+  auto interceptor_settings = std::make_shared<internal::InterceptorSettings>();
+  interceptor_settings->cluster = std::string(cluster);
+  interceptor_settings->grouping = options.grouping;
+  interceptor_settings->method_groupings = options.method_groupings;
+  interceptor_settings->policies = options.policies;
+  interceptor_settings->method_policies = options.method_policies;
+  std::vector<
+      std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(
+      internal::MakeClusterInterceptorFactory(std::move(interceptor_settings)));
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(target, std::move(credentials), args);
+      grpc::experimental::CreateCustomChannelWithInterceptors(
+          target, std::move(credentials), args, std::move(interceptors));
   auto settings = std::make_shared<internal::ChannelSettings>();
   settings->cluster = std::string(cluster);
   settings->target = target;

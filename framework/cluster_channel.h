@@ -29,8 +29,10 @@
 // (method_groupings, keyed by "pkg.Service/Method" or "pkg.Service") beats the
 // channel's (grouping). Names: random, round_robin, first, sticky, leader,
 // least_in_flight, weighted, hash (needs SetHashKey), "host:port" (that
-// server), or a function registered with slacker::RegisterGroupingFunction
-// (framework/grouping/grouping_registry.h).
+// server), a function registered with slacker::RegisterGroupingFunction
+// (framework/grouping/grouping_registry.h), or "all": the call goes to every
+// READY server of its namespace and the stub gets the combined outcome
+// (framework/call_results.h: slacker::CallResults).
 //
 // Failures. No server publishes the called namespace: the call fails at once
 // with UNAVAILABLE naming the cluster and namespace, unless it waits for ready
@@ -61,6 +63,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "framework/call_results.h"
 
 namespace slacker {
 
@@ -89,6 +92,12 @@ struct ClusterChannelOptions {
   // Per-method or per-service groupings: "pkg.Service/Method" or
   // "pkg.Service" -> grouping.
   std::map<std::string, std::string> method_groupings;
+
+  // Results, errors and unavailable-value policies of calls whose grouping
+  // picks several servers ("all"), per channel and per method or service
+  // (see framework/call_results.h).
+  CallPolicies policies;
+  std::map<std::string, CallPolicies> method_policies;
 
   // Calls wait for a server (up to their deadline) instead of failing at once
   // when none publishes their namespace or none is reachable.

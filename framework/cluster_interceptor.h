@@ -1,0 +1,57 @@
+// The cluster channel's client interceptor (private to
+// //framework:cluster_channel): Slacker's multi-server call model on ordinary
+// generated stubs.
+//
+// Every channel CreateClusterChannel makes carries it. For each call it
+// reads the grouping in force (the call's, from its metadata, at
+// PRE_SEND_INITIAL_METADATA; else the method's; else the channel's):
+//  - a grouping that picks one server: the call passes through untouched
+//    (Proceed on every batch) and the channel's LB policy routes it;
+//  - `all`: the interceptor hijacks the call, starts one sub-call per READY
+//    server of the namespace (ReadyServers) on the intercepted channel (the
+//    interceptors after this one, so no regress), each pinned to its server
+//    with the `host:port` per-call grouping and carrying the caller's
+//    metadata, deadline and call credentials, and answers the stub call from
+//    the combined outcome (call_results.h) once every sub-call finished, on
+//    the thread that completed the last one. Nothing blocks.
+//    Cancelling the stub call (TryCancel, PRE_SEND_CANCEL) cancels every
+//    sub-call; the call then fails CANCELLED.
+//  - a per-call grouping that is not known, `hash` without a key, or a
+//    multi-server grouping on a streaming method: the call is hijacked and
+//    fails at once with INVALID_ARGUMENT saying what to do.
+// Message types: see MarkGenericCall in call_results.h.
+
+#ifndef SLACKER_FRAMEWORK_CLUSTER_INTERCEPTOR_H_
+#define SLACKER_FRAMEWORK_CLUSTER_INTERCEPTOR_H_
+
+#include <grpcpp/support/client_interceptor.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "framework/call_results.h"
+
+namespace slacker::internal {
+
+// What a channel's interceptor needs to know, fixed when the channel is made.
+struct InterceptorSettings {
+  std::string cluster;
+  std::string grouping;                                 // The channel's.
+  std::map<std::string, std::string> method_groupings;  // Method or service.
+  CallPolicies policies;                                // The channel's.
+  std::map<std::string, CallPolicies> method_policies;  // Method or service.
+};
+
+// Makes the interceptor of every call of one channel. Thread-safe.
+std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>
+MakeClusterInterceptorFactory(
+    std::shared_ptr<const InterceptorSettings> settings);
+
+// Whether `grouping` (a channel's or a method's) picks several servers, so
+// that the LB policy never sees it: "all".
+bool IsMultiServerGrouping(const std::string& grouping);
+
+}  // namespace slacker::internal
+
+#endif  // SLACKER_FRAMEWORK_CLUSTER_INTERCEPTOR_H_
