@@ -135,12 +135,12 @@ class ChildrenCache {
   void Close();
 
  private:
-  class Core;
-  explicit ChildrenCache(std::shared_ptr<Core> core);
+  class Impl;
+  explicit ChildrenCache(std::shared_ptr<Impl> impl);
 
   // Shared with the callbacks the cache hands to its client, which may outlive
   // the ChildrenCache object; after Close() they do nothing.
-  std::shared_ptr<Core> core_;
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace slacker::discovery

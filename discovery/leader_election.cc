@@ -10,8 +10,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 #include "discovery/zookeeper_paths.h"
-#include "framework/logging.h"
 
 namespace slacker::discovery {
 namespace {
@@ -102,10 +102,10 @@ absl::StatusOr<std::vector<std::string>> ReadParticipants(
 // arrives meanwhile only marks the state dirty, so that another pass follows.
 // Callbacks given to the client hold a shared_ptr (operations: they must run
 // to keep the state right) or a weak_ptr (watches and subscriptions: they may
-// never fire, and must not keep the Core alive).
-class LeaderElection::Core : public std::enable_shared_from_this<Core> {
+// never fire, and must not keep the Impl alive).
+class LeaderElection::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Core(ZooKeeperClient* client, std::string election_path,
+  Impl(ZooKeeperClient* client, std::string election_path,
        std::string participant_id, LeaderElectionOptions options)
       : election_path(std::move(election_path)),
         participant_id(std::move(participant_id)),
@@ -205,12 +205,12 @@ class LeaderElection::Core : public std::enable_shared_from_this<Core> {
   std::string node_;                 // Our candidate, as last listed.
   std::string own_watched_;          // Our candidate whose watch is armed.
   std::string watched_predecessor_;  // The predecessor whose watch is armed.
-  // Set while leaving after the LeaderElection died: keeps the Core alive
+  // Set while leaving after the LeaderElection died: keeps the Impl alive
   // until its candidate is gone or the client closes.
-  std::shared_ptr<Core> keep_alive_;
+  std::shared_ptr<Impl> keep_alive_;
 };
 
-absl::Status LeaderElection::Core::Start() {
+absl::Status LeaderElection::Impl::Start() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (left_) {
@@ -225,9 +225,9 @@ absl::Status LeaderElection::Core::Start() {
     started_ = true;
     stats_.settled = false;
   }
-  std::weak_ptr<Core> weak = weak_from_this();
+  std::weak_ptr<Impl> weak = weak_from_this();
   const int subscription = client_->Subscribe([weak](ConnectionState state) {
-    if (std::shared_ptr<Core> self = weak.lock()) {
+    if (std::shared_ptr<Impl> self = weak.lock()) {
       self->OnConnectionState(state);
       self->Publish();
     }
@@ -243,7 +243,7 @@ absl::Status LeaderElection::Core::Start() {
   return absl::OkStatus();
 }
 
-absl::Status LeaderElection::Core::Requeue() {
+absl::Status LeaderElection::Impl::Requeue() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!started_ || left_) {
@@ -259,7 +259,7 @@ absl::Status LeaderElection::Core::Requeue() {
   return absl::OkStatus();
 }
 
-void LeaderElection::Core::Leave() {
+void LeaderElection::Impl::Leave() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (left_) return;
@@ -272,7 +272,7 @@ void LeaderElection::Core::Leave() {
   });
 }
 
-void LeaderElection::Core::Detach() {
+void LeaderElection::Impl::Detach() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     callbacks_enabled_ = false;
@@ -284,7 +284,7 @@ void LeaderElection::Core::Detach() {
   Leave();
 }
 
-void LeaderElection::Core::OnStart() {
+void LeaderElection::Impl::OnStart() {
   const ConnectionState state = client_->state();
   running_ = state != ConnectionState::kClosed;
   connected_ = state == ConnectionState::kConnected ||
@@ -293,7 +293,7 @@ void LeaderElection::Core::OnStart() {
   Kick();
 }
 
-void LeaderElection::Core::OnConnectionState(ConnectionState state) {
+void LeaderElection::Impl::OnConnectionState(ConnectionState state) {
   // Before OnStart the subscription is ignored: OnStart reads the state.
   if (!running_) return;
   switch (state) {
@@ -334,14 +334,14 @@ void LeaderElection::Core::OnConnectionState(ConnectionState state) {
   }
 }
 
-void LeaderElection::Core::OnRequeue() {
+void LeaderElection::Impl::OnRequeue() {
   if (leaving_ || finished_) return;
   requeue_pending_ = true;
   LoseLeadership(/*voluntary=*/true);
   Kick();
 }
 
-void LeaderElection::Core::OnLeave() {
+void LeaderElection::Impl::OnLeave() {
   leaving_ = true;
   requeue_pending_ = false;
   if (!running_) return;  // Never ran, or the client is closed.
@@ -350,12 +350,12 @@ void LeaderElection::Core::OnLeave() {
   Kick();
 }
 
-void LeaderElection::Core::OnHandoffDone() {
+void LeaderElection::Impl::OnHandoffDone() {
   handoff_pending_ = false;
   Kick();
 }
 
-void LeaderElection::Core::Kick() {
+void LeaderElection::Impl::Kick() {
   if (!running_ || finished_) return;
   if (busy_ || handoff_pending_) {
     dirty_ = true;
@@ -367,7 +367,7 @@ void LeaderElection::Core::Kick() {
   ReadCandidates();
 }
 
-void LeaderElection::Core::ReadCandidates() {
+void LeaderElection::Impl::ReadCandidates() {
   Count(&LeaderElectionStats::children_reads);
   client_->GetChildrenAsync(election_path, nullptr,
                             [self = shared_from_this(), epoch = epoch_](
@@ -378,7 +378,7 @@ void LeaderElection::Core::ReadCandidates() {
                             });
 }
 
-void LeaderElection::Core::OnCandidates(absl::StatusOr<NodeChildren> children) {
+void LeaderElection::Impl::OnCandidates(absl::StatusOr<NodeChildren> children) {
   std::vector<Candidate> candidates;
   if (children.ok()) {
     candidates = SortedCandidates(children->names);
@@ -453,7 +453,7 @@ void LeaderElection::Core::OnCandidates(absl::StatusOr<NodeChildren> children) {
   WatchPredecessor(predecessor);
 }
 
-void LeaderElection::Core::CreateCandidate() {
+void LeaderElection::Impl::CreateCandidate() {
   Count(&LeaderElectionStats::candidates_created);
   client_->CreateAsync(
       JoinPath(election_path, absl::StrCat(guid_prefix_, kLatchName)),
@@ -477,7 +477,7 @@ void LeaderElection::Core::CreateCandidate() {
       });
 }
 
-void LeaderElection::Core::DeleteCandidate(const std::string& name) {
+void LeaderElection::Impl::DeleteCandidate(const std::string& name) {
   // Our own deletion is no news to us.
   if (own_watched_ == name) own_watched_.clear();
   client_->DeleteAsync(
@@ -494,16 +494,16 @@ void LeaderElection::Core::DeleteCandidate(const std::string& name) {
       });
 }
 
-void LeaderElection::Core::WatchPredecessor(const std::string& name) {
+void LeaderElection::Impl::WatchPredecessor(const std::string& name) {
   // Set before the read: the watch callback recognises the current watch by
   // it. getData rather than exists: on a node that is already gone, exists
   // would leave a creation watch behind that never fires.
   watched_predecessor_ = name;
-  std::weak_ptr<Core> weak = weak_from_this();
+  std::weak_ptr<Impl> weak = weak_from_this();
   client_->GetAsync(
       JoinPath(election_path, name),
       [weak, name](WatchEventType, const std::string&) {
-        if (std::shared_ptr<Core> self = weak.lock()) {
+        if (std::shared_ptr<Impl> self = weak.lock()) {
           self->OnPredecessorEvent(name);
           self->Publish();
         }
@@ -528,16 +528,16 @@ void LeaderElection::Core::WatchPredecessor(const std::string& name) {
       });
 }
 
-void LeaderElection::Core::WatchOwnNode() {
+void LeaderElection::Impl::WatchOwnNode() {
   // Outside the pass: it only tells us if someone else deletes our candidate
   // (a leader would otherwise lead on without one).
   own_watched_ = node_;
   const std::string name = node_;
-  std::weak_ptr<Core> weak = weak_from_this();
+  std::weak_ptr<Impl> weak = weak_from_this();
   client_->GetAsync(
       JoinPath(election_path, name),
       [weak, name](WatchEventType, const std::string&) {
-        if (std::shared_ptr<Core> self = weak.lock()) {
+        if (std::shared_ptr<Impl> self = weak.lock()) {
           self->OnOwnNodeEvent(name);
           self->Publish();
         }
@@ -555,26 +555,26 @@ void LeaderElection::Core::WatchOwnNode() {
       });
 }
 
-void LeaderElection::Core::OnPredecessorEvent(const std::string& name) {
+void LeaderElection::Impl::OnPredecessorEvent(const std::string& name) {
   if (name != watched_predecessor_) return;  // An older watch's.
   watched_predecessor_.clear();
   Count(&LeaderElectionStats::predecessor_events);
   Kick();
 }
 
-void LeaderElection::Core::OnOwnNodeEvent(const std::string& name) {
+void LeaderElection::Impl::OnOwnNodeEvent(const std::string& name) {
   if (name != own_watched_) return;
   own_watched_.clear();
   Count(&LeaderElectionStats::own_node_events);
   Kick();
 }
 
-void LeaderElection::Core::EndPass(bool again) {
+void LeaderElection::Impl::EndPass(bool again) {
   busy_ = false;
   if (again || dirty_) Kick();
 }
 
-void LeaderElection::Core::FailPass(const absl::Status& status,
+void LeaderElection::Impl::FailPass(const absl::Status& status,
                                     absl::string_view what) {
   busy_ = false;
   if (absl::IsCancelled(status)) return;  // The client is closing.
@@ -592,12 +592,12 @@ void LeaderElection::Core::FailPass(const absl::Status& status,
   RetryLater();
 }
 
-void LeaderElection::Core::RetryLater() {
+void LeaderElection::Impl::RetryLater() {
   if (retry_pending_) return;
   retry_pending_ = true;
-  std::weak_ptr<Core> weak = weak_from_this();
+  std::weak_ptr<Impl> weak = weak_from_this();
   client_->RunOnEventThreadAfter(options_.retry_delay, [weak] {
-    if (std::shared_ptr<Core> self = weak.lock()) {
+    if (std::shared_ptr<Impl> self = weak.lock()) {
       self->retry_pending_ = false;
       self->Kick();
       self->Publish();
@@ -605,7 +605,7 @@ void LeaderElection::Core::RetryLater() {
   });
 }
 
-void LeaderElection::Core::Finish() {
+void LeaderElection::Impl::Finish() {
   busy_ = false;
   finished_ = true;
   int subscription;
@@ -619,7 +619,7 @@ void LeaderElection::Core::Finish() {
   keep_alive_.reset();  // The caller holds a reference until it returns.
 }
 
-void LeaderElection::Core::TakeLeadership() {
+void LeaderElection::Impl::TakeLeadership() {
   if (leading_ || !connected_) return;
   leading_ = true;
   {
@@ -644,7 +644,7 @@ void LeaderElection::Core::TakeLeadership() {
   DeliverToUser(/*taken=*/true, /*report_back=*/false);
 }
 
-void LeaderElection::Core::LoseLeadership(bool voluntary) {
+void LeaderElection::Impl::LoseLeadership(bool voluntary) {
   if (!leading_) return;
   leading_ = false;
   {
@@ -658,7 +658,7 @@ void LeaderElection::Core::LoseLeadership(bool voluntary) {
   DeliverToUser(/*taken=*/false, /*report_back=*/voluntary);
 }
 
-void LeaderElection::Core::DeliverToUser(bool taken, bool report_back) {
+void LeaderElection::Impl::DeliverToUser(bool taken, bool report_back) {
   client_->RunOnListenerThread([self = shared_from_this(), taken, report_back] {
     self->RunUserCallback(taken);
     if (report_back) {
@@ -670,7 +670,7 @@ void LeaderElection::Core::DeliverToUser(bool taken, bool report_back) {
   });
 }
 
-void LeaderElection::Core::RunUserCallback(bool taken) {
+void LeaderElection::Impl::RunUserCallback(bool taken) {
   std::lock_guard<std::mutex> callback_lock(callback_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -681,19 +681,19 @@ void LeaderElection::Core::RunUserCallback(bool taken) {
   if (callback) callback();
 }
 
-void LeaderElection::Core::Publish() {
+void LeaderElection::Impl::Publish() {
   std::lock_guard<std::mutex> lock(mu_);
   stats_.candidate = node_;
   stats_.predecessor = watched_predecessor_;
   stats_.settled = !busy_ && !handoff_pending_ && !retry_pending_;
 }
 
-void LeaderElection::Core::Count(int64_t LeaderElectionStats::*counter) {
+void LeaderElection::Impl::Count(int64_t LeaderElectionStats::*counter) {
   std::lock_guard<std::mutex> lock(mu_);
   ++(stats_.*counter);
 }
 
-std::string LeaderElection::Core::Describe() const {
+std::string LeaderElection::Impl::Describe() const {
   return absl::StrCat(election_path, " (participant ", participant_id, ")");
 }
 
@@ -735,32 +735,32 @@ absl::StatusOr<std::unique_ptr<LeaderElection>> LeaderElection::Create(
                      absl::FormatDuration(options.retry_delay)));
   }
   return std::unique_ptr<LeaderElection>(new LeaderElection(
-      std::make_shared<Core>(client, std::move(election_path),
+      std::make_shared<Impl>(client, std::move(election_path),
                              std::move(participant_id), std::move(options))));
 }
 
-LeaderElection::LeaderElection(std::shared_ptr<Core> core)
-    : core_(std::move(core)) {}
+LeaderElection::LeaderElection(std::shared_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
 
-LeaderElection::~LeaderElection() { core_->Detach(); }
+LeaderElection::~LeaderElection() { impl_->Detach(); }
 
-absl::Status LeaderElection::Start() { return core_->Start(); }
+absl::Status LeaderElection::Start() { return impl_->Start(); }
 
-absl::Status LeaderElection::Requeue() { return core_->Requeue(); }
+absl::Status LeaderElection::Requeue() { return impl_->Requeue(); }
 
-void LeaderElection::Leave() { core_->Leave(); }
+void LeaderElection::Leave() { impl_->Leave(); }
 
-bool LeaderElection::IsLeader() const { return core_->IsLeader(); }
+bool LeaderElection::IsLeader() const { return impl_->IsLeader(); }
 
 const std::string& LeaderElection::election_path() const {
-  return core_->election_path;
+  return impl_->election_path;
 }
 
 const std::string& LeaderElection::participant_id() const {
-  return core_->participant_id;
+  return impl_->participant_id;
 }
 
-LeaderElectionStats LeaderElection::stats() const { return core_->stats(); }
+LeaderElectionStats LeaderElection::stats() const { return impl_->stats(); }
 
 absl::StatusOr<std::string> LeaderElection::CurrentLeader(
     ZooKeeperClient& client, const std::string& election_path) {

@@ -149,12 +149,12 @@ class LeaderElection {
       ZooKeeperClient& client, const std::string& election_path);
 
  private:
-  class Core;
-  explicit LeaderElection(std::shared_ptr<Core> core);
+  class Impl;
+  explicit LeaderElection(std::shared_ptr<Impl> impl);
 
   // Shared with the callbacks handed to the client: it lives until the last
   // of them has run, so the candidate can be deleted after this object died.
-  std::shared_ptr<Core> core_;
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace slacker::discovery

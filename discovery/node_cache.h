@@ -110,12 +110,12 @@ class NodeCache {
   void Close();
 
  private:
-  class Core;
-  explicit NodeCache(std::shared_ptr<Core> core);
+  class Impl;
+  explicit NodeCache(std::shared_ptr<Impl> impl);
 
   // Shared with the callbacks the cache hands to its client, which may outlive
   // the NodeCache object; after Close() they do nothing.
-  std::shared_ptr<Core> core_;
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace slacker::discovery

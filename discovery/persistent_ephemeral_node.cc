@@ -13,8 +13,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/backoff.h"
+#include "common/logging.h"
 #include "discovery/zookeeper_paths.h"
-#include "framework/logging.h"
 
 namespace slacker::discovery {
 namespace {
@@ -67,6 +68,16 @@ std::string OwnerName(int64_t ephemeral_owner) {
              : absl::StrCat("session ", SessionName(ephemeral_owner));
 }
 
+// Retries after a failure: from min_retry_delay doubling to max_retry_delay,
+// jittered (see PersistentEphemeralNodeOptions).
+internal::BackoffOptions RetryBackoff(
+    const PersistentEphemeralNodeOptions& options) {
+  internal::BackoffOptions backoff;
+  backoff.initial = options.min_retry_delay;
+  backoff.max = options.max_retry_delay;
+  return backoff;
+}
+
 // A create whose answer did not arrive may or may not have happened.
 bool OutcomeUnknown(const absl::Status& status) {
   return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
@@ -83,7 +94,7 @@ class PersistentEphemeralNode::Impl
         path_(std::move(path)),
         options_(std::move(options)),
         data_(std::move(data)),
-        retry_delay_(options_.min_retry_delay) {}
+        retry_backoff_(RetryBackoff(options_)) {}
 
   // Subscribes to connection states and queues the first attempt. Called once,
   // before the Impl is shared with any other thread.
@@ -224,7 +235,7 @@ class PersistentEphemeralNode::Impl
   uint64_t watch_token_ ABSL_GUARDED_BY(mu_) = 0;
   bool ever_held_ ABSL_GUARDED_BY(mu_) = false;
   bool retry_pending_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Duration retry_delay_ ABSL_GUARDED_BY(mu_);
+  internal::Backoff retry_backoff_ ABSL_GUARDED_BY(mu_);
   // A create in this session got no answer; what it sent.
   bool ambiguous_ ABSL_GUARDED_BY(mu_) = false;
   std::string ambiguous_data_ ABSL_GUARDED_BY(mu_);
@@ -823,7 +834,7 @@ void PersistentEphemeralNode::Impl::OnDataWritten(
   }
   if (result.ok()) {
     written_generation_ = std::max(written_generation_, generation);
-    retry_delay_ = options_.min_retry_delay;
+    retry_backoff_.Reset();
   } else if (absl::IsNotFound(result.status())) {
     LoseLocked("it was deleted");
   } else {
@@ -852,7 +863,7 @@ void PersistentEphemeralNode::Impl::OnConnectionState(ConnectionState state) {
   switch (state) {
     case ConnectionState::kReconnected:
       // The session, its node and our watch survived; retry what failed.
-      retry_delay_ = options_.min_retry_delay;
+      retry_backoff_.Reset();
       lock.unlock();
       Reconcile();
       return;
@@ -864,7 +875,7 @@ void PersistentEphemeralNode::Impl::OnConnectionState(ConnectionState state) {
     case ConnectionState::kNewSession:
       if (!expired_seen_) ExpireLocked();
       expired_seen_ = false;
-      retry_delay_ = options_.min_retry_delay;
+      retry_backoff_.Reset();
       lock.unlock();
       changed_.notify_all();
       Reconcile();
@@ -900,7 +911,7 @@ void PersistentEphemeralNode::Impl::HoldLocked(const std::string& actual_path,
   watch_armed_ = false;
   foreign_owner_.reset();
   last_error_ = absl::OkStatus();
-  retry_delay_ = options_.min_retry_delay;
+  retry_backoff_.Reset();
   if (options_.sequential) claimed_path_ = actual_path;
   changed_.notify_all();
 }
@@ -939,22 +950,26 @@ void PersistentEphemeralNode::Impl::FailLocked(
     changed_.notify_all();
     return;
   }
-  const absl::Duration delay = retry_delay_;
+  const bool already_pending = retry_pending_;
+  const absl::Duration delay =
+      already_pending ? absl::ZeroDuration() : retry_backoff_.Next();
   const LogLevel level =
       absl::IsUnavailable(status) ? LogLevel::kInfo : LogLevel::kWarning;
   if (internal::ShouldLog(level)) {
-    internal::Log(level,
-                  absl::StrCat("PersistentEphemeralNode: could not ", what, " ",
-                               path_, ": ", status.message(), "; retrying in ",
-                               absl::FormatDuration(delay)));
+    internal::Log(
+        level,
+        absl::StrCat("PersistentEphemeralNode: could not ", what, " ", path_,
+                     ": ", status.message(), "; retrying ",
+                     already_pending
+                         ? std::string("as already scheduled")
+                         : absl::StrCat("in ", absl::FormatDuration(delay))));
   }
-  if (retry_pending_) {
+  if (already_pending) {
     lock.unlock();
     changed_.notify_all();
     return;
   }
   retry_pending_ = true;
-  retry_delay_ = std::min(retry_delay_ * 2, options_.max_retry_delay);
   lock.unlock();
   changed_.notify_all();
   std::weak_ptr<Impl> weak = weak_from_this();

@@ -6,12 +6,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/json_string.h"
 #include "discovery/zookeeper_paths.h"
 #include "framework/grouping/grouping_registry.h"
 #include "framework/grpc_plugin/cluster_lb_policy.h"
 #include "framework/grpc_plugin/plugin.h"
 #include "framework/internal/channel_settings.h"
-#include "framework/internal/json_string.h"
 
 namespace slacker {
 namespace {

@@ -5,9 +5,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 #include "discovery/zookeeper_paths.h"
 #include "framework/internal/service_catalog.h"
-#include "framework/logging.h"
 
 namespace slacker::internal {
 
