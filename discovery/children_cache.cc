@@ -13,6 +13,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "common/backoff.h"
+#include "common/check.h"
 #include "common/logging.h"
 #include "discovery/zookeeper_paths.h"
 
@@ -85,6 +86,7 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   const std::string& path() const { return path_; }
+  ZooKeeperClient* client() const { return client_; }
 
   std::map<std::string, NodeData> Snapshot() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -121,7 +123,7 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
     if (initialized_) {
       replay.push_back({ChildrenCacheEventType::kInitialized, "", NodeData()});
     }
-    PostLocked(std::move(replay), {entry});
+    PostHoldingMu(std::move(replay), {entry});
     listeners_.push_back(entry);
     return entry->id;
   }
@@ -266,7 +268,7 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
           ++it;
         }
       }
-      PostLocked(std::move(events), listeners_);
+      PostHoldingMu(std::move(events), listeners_);
     }
     // A cached child with an armed watch is current: the read that armed the
     // watch filled its entry, and any later change fires the watch.
@@ -304,7 +306,7 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
         events.push_back({ChildrenCacheEventType::kRemoved, name, node});
       }
       children_.clear();
-      PostLocked(std::move(events), listeners_);
+      PostHoldingMu(std::move(events), listeners_);
     }
     PruneTracks();
     const bool arming = !exists_watch_armed_;
@@ -463,15 +465,15 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
     } else {
       it->second = std::move(node);
     }
-    PostLocked(std::move(events), listeners_);
+    PostHoldingMu(std::move(events), listeners_);
   }
 
   void RemoveChild(const std::string& name) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = children_.find(name);
     if (it == children_.end()) return;
-    PostLocked({{ChildrenCacheEventType::kRemoved, name, it->second}},
-               listeners_);
+    PostHoldingMu({{ChildrenCacheEventType::kRemoved, name, it->second}},
+                  listeners_);
     children_.erase(it);
   }
 
@@ -481,8 +483,8 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
     if (initialized_) return;
     initialized_ = true;
     initialized_cv_.notify_all();
-    PostLocked({{ChildrenCacheEventType::kInitialized, "", NodeData()}},
-               listeners_);
+    PostHoldingMu({{ChildrenCacheEventType::kInitialized, "", NodeData()}},
+                  listeners_);
   }
 
   void Fail(absl::string_view what, const absl::Status& status) {
@@ -519,8 +521,8 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
 
   // Queues `events` for `targets` on the listener thread. Called under mu_,
   // so that deliveries are queued in the order of the changes they report.
-  void PostLocked(std::vector<ChildrenCacheEvent> events, ListenerList targets)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void PostHoldingMu(std::vector<ChildrenCacheEvent> events,
+                     ListenerList targets) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (events.empty() || targets.empty()) return;
     std::weak_ptr<Impl> weak = weak_from_this();
     client_->RunOnListenerThread(
@@ -576,6 +578,9 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
 
 absl::StatusOr<std::unique_ptr<ChildrenCache>> ChildrenCache::Create(
     ZooKeeperClient* client, std::string path) {
+  internal::CheckRequires(
+      client != nullptr,
+      "ChildrenCache::Create needs a ZooKeeper client, got null");
   if (absl::Status valid = ValidatePath(path); !valid.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("ChildrenCache of \"", path, "\": ", valid.message()));
@@ -612,6 +617,16 @@ int ChildrenCache::AddListener(Listener listener) {
 
 void ChildrenCache::RemoveListener(int id) { impl_->RemoveListener(id); }
 
-void ChildrenCache::Close() { impl_->Close(); }
+void ChildrenCache::Close() {
+  // Checked even when already closed: the destructor calls Close().
+  if (impl_->client()->IsEventThread()) {
+    internal::FailWithMessage(absl::StrCat(
+        "ChildrenCache ", path(),
+        " closed or destroyed on the ZooKeeper client's event thread: it "
+        "must not block that thread; close it from another thread (for "
+        "example the listener thread, or your own)"));
+  }
+  impl_->Close();
+}
 
 }  // namespace slacker::discovery

@@ -93,7 +93,8 @@ class ChildrenCache {
 
   // Starts watching the children of `path` (which need not exist yet) on
   // `client`. InvalidArgument if `path` is not a valid ZooKeeper path.
-  // REQUIRES: `client` is non-null and outlives the cache.
+  // REQUIRES: `client` is non-null (checked: the process ends with a
+  // message) and outlives the cache.
   static absl::StatusOr<std::unique_ptr<ChildrenCache>> Create(
       ZooKeeperClient* client, std::string path);
 
@@ -131,7 +132,8 @@ class ChildrenCache {
   // still queued are dropped. The last state stays readable. Idempotent.
   // It may wait for a listener of this cache that is running, and for the
   // client's event thread to finish its current task.
-  // REQUIRES: not called on the client's event thread.
+  // REQUIRES: not called (nor the destructor run) on the client's event
+  // thread; checked: the process ends with a message.
   void Close();
 
  private:

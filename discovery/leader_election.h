@@ -135,7 +135,8 @@ class LeaderElection {
   LeaderElectionStats stats() const;
 
   // --- Reading an election, for anyone (participant or not). Synchronous:
-  // REQUIRES not on the client's event thread.
+  // on the client's event thread they return FailedPrecondition (a
+  // synchronous call there would deadlock).
 
   // The leader's participant id (the data of the lowest candidate). NotFound
   // when there is no candidate; InvalidArgument for an invalid path; other

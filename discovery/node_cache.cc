@@ -12,6 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "common/backoff.h"
+#include "common/check.h"
 #include "common/logging.h"
 #include "discovery/zookeeper_paths.h"
 
@@ -75,6 +76,7 @@ class NodeCache::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   const std::string& path() const { return path_; }
+  ZooKeeperClient* client() const { return client_; }
 
   std::optional<NodeData> Current() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -98,8 +100,8 @@ class NodeCache::Impl : public std::enable_shared_from_this<Impl> {
     auto entry = std::make_shared<ListenerEntry>(next_listener_id_++,
                                                  std::move(listener));
     if (current_.has_value()) {
-      PostLocked({NodeCacheEvent{NodeCacheEventType::kCreated, *current_}},
-                 {entry});
+      PostHoldingMu({NodeCacheEvent{NodeCacheEventType::kCreated, *current_}},
+                    {entry});
     }
     listeners_.push_back(entry);
     return entry->id;
@@ -306,12 +308,12 @@ class NodeCache::Impl : public std::enable_shared_from_this<Impl> {
       initialized_ = true;
       initialized_cv_.notify_all();
     }
-    if (!events.empty()) PostLocked(std::move(events), listeners_);
+    if (!events.empty()) PostHoldingMu(std::move(events), listeners_);
   }
 
   // Queues `events` for `targets` on the listener thread. Called under mu_,
   // so that deliveries are queued in the order of the changes they report.
-  void PostLocked(std::vector<NodeCacheEvent> events, ListenerList targets)
+  void PostHoldingMu(std::vector<NodeCacheEvent> events, ListenerList targets)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (targets.empty()) return;
     std::weak_ptr<Impl> weak = weak_from_this();
@@ -363,6 +365,9 @@ class NodeCache::Impl : public std::enable_shared_from_this<Impl> {
 
 absl::StatusOr<std::unique_ptr<NodeCache>> NodeCache::Create(
     ZooKeeperClient* client, std::string path) {
+  internal::CheckRequires(
+      client != nullptr,
+      "NodeCache::Create needs a ZooKeeper client, got null");
   if (absl::Status valid = ValidatePath(path); !valid.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("NodeCache of \"", path, "\": ", valid.message()));
@@ -392,6 +397,16 @@ int NodeCache::AddListener(Listener listener) {
 
 void NodeCache::RemoveListener(int id) { impl_->RemoveListener(id); }
 
-void NodeCache::Close() { impl_->Close(); }
+void NodeCache::Close() {
+  // Checked even when already closed: the destructor calls Close().
+  if (impl_->client()->IsEventThread()) {
+    internal::FailWithMessage(absl::StrCat(
+        "NodeCache ", path(),
+        " closed or destroyed on the ZooKeeper client's event thread: it "
+        "must not block that thread; close it from another thread (for "
+        "example the listener thread, or your own)"));
+  }
+  impl_->Close();
+}
 
 }  // namespace slacker::discovery

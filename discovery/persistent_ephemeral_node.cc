@@ -169,19 +169,21 @@ class PersistentEphemeralNode::Impl
 
   // The node at `actual_path` is this recipe's, holding the data of
   // `written_generation`.
-  void HoldLocked(const std::string& actual_path, uint64_t written_generation)
+  void HoldNodeHoldingMu(const std::string& actual_path,
+                         uint64_t written_generation)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The node is no longer this recipe's.
-  void LoseLocked(absl::string_view why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // After HoldLocked: if the recipe was abandoned, lets go of the node and
-  // returns true; the caller then deletes it (DeleteAbandoned) unlocked.
-  bool LetGoIfAbandonedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LoseNodeHoldingMu(absl::string_view why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After HoldNodeHoldingMu: if the recipe was abandoned, lets go of the node
+  // and returns true; the caller then deletes it (DeleteAbandoned) unlocked.
+  bool LetGoIfAbandonedHoldingMu() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeleteAbandoned(const std::string& actual_path);
   // The session ended: whatever was in flight or held belonged to it.
-  void ExpireLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ExpireHoldingMu() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records and logs a failed step and schedules a retry. Unlocks `lock`.
-  void FailLocked(std::unique_lock<std::mutex>& lock, absl::string_view what,
-                  const absl::Status& status)
+  void FailHoldingMu(std::unique_lock<std::mutex>& lock, absl::string_view what,
+                     const absl::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Queues on_created on the listener thread.
@@ -384,7 +386,7 @@ void PersistentEphemeralNode::Impl::DeleteAbandoned(
   client_->DeleteAsync(actual_path, /*version=*/-1, [](absl::Status) {});
 }
 
-bool PersistentEphemeralNode::Impl::LetGoIfAbandonedLocked() {
+bool PersistentEphemeralNode::Impl::LetGoIfAbandonedHoldingMu() {
   if (!abandoned_) return false;
   held_ = false;
   if (options_.sequential && !claimed_path_.empty()) {
@@ -541,9 +543,9 @@ void PersistentEphemeralNode::Impl::OnCreated(
       Reconcile();
       return;
     }
-    HoldLocked(*result, generation);
+    HoldNodeHoldingMu(*result, generation);
     const bool closed = closed_;
-    const bool abandoned = LetGoIfAbandonedLocked();
+    const bool abandoned = LetGoIfAbandonedHoldingMu();
     lock.unlock();
     if (abandoned) DeleteAbandoned(*result);
     if (!closed) {
@@ -576,7 +578,7 @@ void PersistentEphemeralNode::Impl::OnCreated(
                       });
     return;
   }
-  FailLocked(lock, "create", status);
+  FailHoldingMu(lock, "create", status);
 }
 
 void PersistentEphemeralNode::Impl::OnExistingRead(
@@ -596,7 +598,7 @@ void PersistentEphemeralNode::Impl::OnExistingRead(
       Reconcile();
       return;
     }
-    FailLocked(lock, "read the node already at", result.status());
+    FailHoldingMu(lock, "read the node already at", result.status());
     return;
   }
   const int64_t owner = result->stat.ephemeral_owner;
@@ -604,7 +606,7 @@ void PersistentEphemeralNode::Impl::OnExistingRead(
   if (owner != 0 && owner == session) {
     // Made by an earlier create of ours whose answer was lost.
     ambiguous_ = false;
-    HoldLocked(path_, result->data == data_ ? data_generation_ : 0);
+    HoldNodeHoldingMu(path_, result->data == data_ ? data_generation_ : 0);
     watch_armed_ = watch_set;
     lock.unlock();
     NotifyCreated(path_);
@@ -664,9 +666,9 @@ void PersistentEphemeralNode::Impl::OnTakenOver(
   if (epoch != epoch_) return;
   busy_ = false;
   if (result.ok()) {
-    HoldLocked(path_, generation);
+    HoldNodeHoldingMu(path_, generation);
     const bool closed = closed_;
-    const bool abandoned = LetGoIfAbandonedLocked();
+    const bool abandoned = LetGoIfAbandonedHoldingMu();
     lock.unlock();
     if (abandoned) DeleteAbandoned(path_);
     if (!closed) {
@@ -689,7 +691,7 @@ void PersistentEphemeralNode::Impl::OnTakenOver(
     Reconcile();
     return;
   }
-  FailLocked(lock, "take over the leftover node at", result.status());
+  FailHoldingMu(lock, "take over the leftover node at", result.status());
 }
 
 void PersistentEphemeralNode::Impl::OnOrphanCandidates(
@@ -711,8 +713,8 @@ void PersistentEphemeralNode::Impl::OnOrphanCandidates(
       Reconcile();
       return;
     }
-    FailLocked(lock, "look for the node of a lost create under",
-               result.status());
+    FailHoldingMu(lock, "look for the node of a lost create under",
+                  result.status());
     return;
   }
   lock.unlock();
@@ -767,8 +769,8 @@ void PersistentEphemeralNode::Impl::OnOrphanCandidateRead(
   }
   if (!result.ok() && !absl::IsNotFound(result.status())) {
     busy_ = false;
-    FailLocked(lock, "read a candidate for the node of a lost create at",
-               result.status());
+    FailHoldingMu(lock, "read a candidate for the node of a lost create at",
+                  result.status());
     return;
   }
   const std::string& path = (*paths)[index];
@@ -777,7 +779,7 @@ void PersistentEphemeralNode::Impl::OnOrphanCandidateRead(
       Claims::Instance().Claim(client_, path)) {
     busy_ = false;
     ambiguous_ = false;
-    HoldLocked(path, ambiguous_generation_);
+    HoldNodeHoldingMu(path, ambiguous_generation_);
     lock.unlock();
     internal::Log(
         LogLevel::kInfo,
@@ -804,15 +806,15 @@ void PersistentEphemeralNode::Impl::OnWatchArmed(
     return;
   }
   if (!result.ok()) {
-    FailLocked(lock, "watch", result.status());
+    FailHoldingMu(lock, "watch", result.status());
     return;
   }
   if (held_) {
     if (!result->has_value()) {
-      LoseLocked("it was deleted");
+      LoseNodeHoldingMu("it was deleted");
     } else if ((*result)->ephemeral_owner != session) {
-      LoseLocked(absl::StrCat("it was replaced by a node of ",
-                              OwnerName((*result)->ephemeral_owner)));
+      LoseNodeHoldingMu(absl::StrCat("it was replaced by a node of ",
+                                     OwnerName((*result)->ephemeral_owner)));
     } else {
       // Unless the watch fired already, or was superseded.
       watch_armed_ = token == watch_token_;
@@ -836,9 +838,9 @@ void PersistentEphemeralNode::Impl::OnDataWritten(
     written_generation_ = std::max(written_generation_, generation);
     retry_backoff_.Reset();
   } else if (absl::IsNotFound(result.status())) {
-    LoseLocked("it was deleted");
+    LoseNodeHoldingMu("it was deleted");
   } else {
-    FailLocked(lock, "write the data of", result.status());
+    FailHoldingMu(lock, "write the data of", result.status());
     return;
   }
   lock.unlock();
@@ -852,7 +854,7 @@ void PersistentEphemeralNode::Impl::OnWatch(uint64_t token,
   ++watch_token_;
   watch_armed_ = false;
   if (held_ && type == WatchEventType::kDeleted) {
-    LoseLocked("it was deleted");
+    LoseNodeHoldingMu("it was deleted");
   }
   lock.unlock();
   Reconcile();
@@ -868,12 +870,12 @@ void PersistentEphemeralNode::Impl::OnConnectionState(ConnectionState state) {
       Reconcile();
       return;
     case ConnectionState::kExpired:
-      ExpireLocked();
+      ExpireHoldingMu();
       lock.unlock();
       changed_.notify_all();
       return;
     case ConnectionState::kNewSession:
-      if (!expired_seen_) ExpireLocked();
+      if (!expired_seen_) ExpireHoldingMu();
       expired_seen_ = false;
       retry_backoff_.Reset();
       lock.unlock();
@@ -901,8 +903,8 @@ void PersistentEphemeralNode::Impl::OnRetryTimer() {
   Reconcile();
 }
 
-void PersistentEphemeralNode::Impl::HoldLocked(const std::string& actual_path,
-                                               uint64_t written_generation) {
+void PersistentEphemeralNode::Impl::HoldNodeHoldingMu(
+    const std::string& actual_path, uint64_t written_generation) {
   held_ = true;
   ever_held_ = true;
   ever_created_ = true;
@@ -916,7 +918,7 @@ void PersistentEphemeralNode::Impl::HoldLocked(const std::string& actual_path,
   changed_.notify_all();
 }
 
-void PersistentEphemeralNode::Impl::LoseLocked(absl::string_view why) {
+void PersistentEphemeralNode::Impl::LoseNodeHoldingMu(absl::string_view why) {
   if (!held_) return;
   held_ = false;
   watch_armed_ = false;
@@ -930,10 +932,10 @@ void PersistentEphemeralNode::Impl::LoseLocked(absl::string_view why) {
                              " is gone (", why, "); making it again"));
 }
 
-void PersistentEphemeralNode::Impl::ExpireLocked() {
+void PersistentEphemeralNode::Impl::ExpireHoldingMu() {
   ++epoch_;
   busy_ = false;
-  LoseLocked("the session expired");
+  LoseNodeHoldingMu("the session expired");
   watch_armed_ = false;
   ++watch_token_;
   ambiguous_ = false;  // The old session's nodes went with it.
@@ -941,7 +943,7 @@ void PersistentEphemeralNode::Impl::ExpireLocked() {
   expired_seen_ = true;
 }
 
-void PersistentEphemeralNode::Impl::FailLocked(
+void PersistentEphemeralNode::Impl::FailHoldingMu(
     std::unique_lock<std::mutex>& lock, absl::string_view what,
     const absl::Status& status) {
   last_error_ = status;

@@ -102,8 +102,9 @@ class PersistentEphemeralNode {
       ZooKeeperClient* client, std::string path, std::string data,
       PersistentEphemeralNodeOptions options = {});
 
-  // Close()s; a failure to delete is logged.
-  // REQUIRES: not called on the client's event thread.
+  // Close()s; a failure to delete is logged. On the client's event thread,
+  // where Close() cannot wait, it warns in the log, stops the recipe and
+  // deletes the node without waiting.
   ~PersistentEphemeralNode();
   PersistentEphemeralNode(const PersistentEphemeralNode&) = delete;
   PersistentEphemeralNode& operator=(const PersistentEphemeralNode&) = delete;
