@@ -117,7 +117,7 @@ class PersistentEphemeralNode::Impl
 
   bool exists() const {
     std::lock_guard<std::mutex> lock(mu_);
-    return held_ && !closed_;
+    return node_ == NodeState::kHeld && phase_ == Phase::kRunning;
   }
   std::string actual_path() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -172,6 +172,14 @@ class PersistentEphemeralNode::Impl
   void HoldNodeHoldingMu(const std::string& actual_path,
                          uint64_t written_generation)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool IsClosedHoldingMu() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return phase_ != Phase::kRunning;
+  }
+  // node_: kHeld -> kLost; no change otherwise. Neither logs nor releases
+  // the claim (LoseNodeHoldingMu does both).
+  void LetGoHoldingMu() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (node_ == NodeState::kHeld) node_ = NodeState::kLost;
+  }
   // The node is no longer this recipe's.
   void LoseNodeHoldingMu(absl::string_view why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -203,21 +211,47 @@ class PersistentEphemeralNode::Impl
   std::mutex listener_mu_;
 
   mutable std::mutex mu_;
-  // Signalled when ever_created_, closed_, client_closed_ or busy_ change.
+  // Signalled when node_, phase_, client_closed_ or busy_ change.
   std::condition_variable changed_;
 
   // What the user set.
   std::string data_ ABSL_GUARDED_BY(mu_);
   uint64_t data_generation_ ABSL_GUARDED_BY(mu_) = 1;  // ++ per SetData.
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  // Closed without waiting for the operation in flight: a node it makes is
-  // deleted as soon as it is known.
-  bool abandoned_ ABSL_GUARDED_BY(mu_) = false;
+  // The recipe's phase and what it knows of its node. The legal transitions,
+  // all under mu_:
+  //   phase_: kRunning -> kClosed      Close();
+  //           kClosed -> kAbandoned    Close() gave up waiting for the answer
+  //                                    to the operation in flight;
+  //           kRunning -> kAbandoned   Abandon() (destroyed on the event
+  //                                    thread).
+  //           Never back: a closed recipe stays closed.
+  //   node_:  kNeverHeld -> kHeld      the node was created or adopted;
+  //           kHeld -> kLost           deleted, replaced, session expired,
+  //                                    client closed, or the recipe closed;
+  //           kLost -> kHeld           made again (while kRunning; when
+  //                                    kAbandoned, let go at once).
+  //           Never back to kNeverHeld.
+  // The flags further down are independent facts about the machine: the
+  // client's state (client_closed_), the operation in flight (busy_), the
+  // retry timer (retry_pending_), the watch (watch_armed_), a create with a
+  // lost answer (ambiguous_) and an expiry already handled (expired_seen_).
+  enum class Phase {
+    kRunning,
+    kClosed,
+    // Closed without waiting for the operation in flight: a node it makes is
+    // deleted as soon as it is known.
+    kAbandoned,
+  };
+  enum class NodeState {
+    kNeverHeld,  // WaitForInitialCreate still waits; leftovers may be taken.
+    kHeld,       // exists().
+    kLost,       // Held once; being made again.
+  };
+  Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kRunning;
+  NodeState node_ ABSL_GUARDED_BY(mu_) = NodeState::kNeverHeld;
   bool client_closed_ ABSL_GUARDED_BY(mu_) = false;
 
   // What the recipe knows.
-  bool ever_created_ ABSL_GUARDED_BY(mu_) = false;
-  bool held_ ABSL_GUARDED_BY(mu_) = false;  // exists().
   std::string actual_path_ ABSL_GUARDED_BY(mu_);
   uint64_t written_generation_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status last_error_ ABSL_GUARDED_BY(mu_);
@@ -235,7 +269,6 @@ class PersistentEphemeralNode::Impl
   // wait out). Only the watch registered with watch_token_ counts.
   bool watch_armed_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t watch_token_ ABSL_GUARDED_BY(mu_) = 0;
-  bool ever_held_ ABSL_GUARDED_BY(mu_) = false;
   bool retry_pending_ ABSL_GUARDED_BY(mu_) = false;
   internal::Backoff retry_backoff_ ABSL_GUARDED_BY(mu_);
   // A create in this session got no answer; what it sent.
@@ -258,7 +291,7 @@ absl::Status PersistentEphemeralNode::Impl::SetData(std::string data) {
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) {
+    if (IsClosedHoldingMu()) {
       return absl::FailedPreconditionError(
           absl::StrCat("cannot set the data of the ephemeral node ", path_,
                        ": its PersistentEphemeralNode is closed"));
@@ -285,10 +318,11 @@ absl::Status PersistentEphemeralNode::Impl::WaitForInitialCreate(
       absl::ToChronoTime(absl::Now() + std::min(timeout, kLongestWait));
   std::unique_lock<std::mutex> lock(mu_);
   changed_.wait_until(lock, deadline, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return ever_created_ || closed_ || client_closed_;
+    return node_ != NodeState::kNeverHeld || IsClosedHoldingMu() ||
+           client_closed_;
   });
-  if (ever_created_) return absl::OkStatus();
-  if (closed_) {
+  if (node_ != NodeState::kNeverHeld) return absl::OkStatus();
+  if (IsClosedHoldingMu()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the ephemeral node ", path_,
         " was not created: its PersistentEphemeralNode was closed"));
@@ -315,13 +349,13 @@ absl::Status PersistentEphemeralNode::Impl::Close() {
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) return absl::OkStatus();
-    closed_ = true;
+    if (IsClosedHoldingMu()) return absl::OkStatus();
+    phase_ = Phase::kClosed;
   }
   changed_.notify_all();
   client_->Unsubscribe(subscription_);
   if (!client_->IsListenerThread()) {
-    // A listener already running finishes; later ones see closed_.
+    // A listener already running finishes; later ones see the phase.
     std::lock_guard<std::mutex> wait_for_listener(listener_mu_);
   }
 
@@ -334,19 +368,19 @@ absl::Status PersistentEphemeralNode::Impl::Close() {
                            [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
                              return !busy_ || client_closed_;
                            })) {
-    abandoned_ = true;
+    phase_ = Phase::kAbandoned;
     internal::Log(LogLevel::kWarning,
                   absl::StrCat("PersistentEphemeralNode ", path_,
                                ": closing without the answer to an operation "
                                "in flight; a node it made will be deleted "
                                "when the answer comes"));
   }
-  const bool held = held_;
+  const bool held = node_ == NodeState::kHeld;
   const std::string held_path = actual_path_;
   const bool ambiguous = ambiguous_;
   const std::string ambiguous_data = ambiguous_data_;
   const bool client_closed = client_closed_;
-  held_ = false;
+  LetGoHoldingMu();
   std::string claimed = options_.sequential ? claimed_path_ : path_;
   claimed_path_.clear();
   lock.unlock();
@@ -366,12 +400,11 @@ absl::Status PersistentEphemeralNode::Impl::Close() {
 
 void PersistentEphemeralNode::Impl::Abandon() {
   std::unique_lock<std::mutex> lock(mu_);
-  if (closed_) return;
-  closed_ = true;
-  abandoned_ = true;
-  const bool held = held_ && !client_closed_;
+  if (IsClosedHoldingMu()) return;
+  phase_ = Phase::kAbandoned;
+  const bool held = node_ == NodeState::kHeld && !client_closed_;
   const std::string held_path = actual_path_;
-  held_ = false;
+  LetGoHoldingMu();
   std::string claimed = options_.sequential ? claimed_path_ : path_;
   claimed_path_.clear();
   lock.unlock();
@@ -387,8 +420,8 @@ void PersistentEphemeralNode::Impl::DeleteAbandoned(
 }
 
 bool PersistentEphemeralNode::Impl::LetGoIfAbandonedHoldingMu() {
-  if (!abandoned_) return false;
-  held_ = false;
+  if (phase_ != Phase::kAbandoned) return false;
+  LetGoHoldingMu();
   if (options_.sequential && !claimed_path_.empty()) {
     Claims::Instance().Release(client_, claimed_path_);
     claimed_path_.clear();
@@ -465,9 +498,9 @@ absl::Status PersistentEphemeralNode::Impl::DeleteOrphansSync(
 void PersistentEphemeralNode::Impl::Reconcile() {
   std::weak_ptr<Impl> weak = weak_from_this();
   std::unique_lock<std::mutex> lock(mu_);
-  if (closed_ || client_closed_ || busy_) return;
+  if (IsClosedHoldingMu() || client_closed_ || busy_) return;
   const uint64_t epoch = epoch_;
-  if (!held_) {
+  if (node_ != NodeState::kHeld) {
     if (watch_armed_) return;  // Waiting for someone else's node to go.
     busy_ = true;
     if (ambiguous_ && options_.sequential) {
@@ -544,7 +577,7 @@ void PersistentEphemeralNode::Impl::OnCreated(
       return;
     }
     HoldNodeHoldingMu(*result, generation);
-    const bool closed = closed_;
+    const bool closed = IsClosedHoldingMu();
     const bool abandoned = LetGoIfAbandonedHoldingMu();
     lock.unlock();
     if (abandoned) DeleteAbandoned(*result);
@@ -560,7 +593,7 @@ void PersistentEphemeralNode::Impl::OnCreated(
     ambiguous_data_ = std::move(data_sent);
     ambiguous_generation_ = generation;
   }
-  if (closed_) {
+  if (IsClosedHoldingMu()) {
     lock.unlock();
     changed_.notify_all();
     return;
@@ -587,7 +620,7 @@ void PersistentEphemeralNode::Impl::OnExistingRead(
   std::unique_lock<std::mutex> lock(mu_);
   if (epoch != epoch_) return;
   busy_ = false;
-  if (closed_) {
+  if (IsClosedHoldingMu()) {
     lock.unlock();
     changed_.notify_all();
     return;
@@ -613,7 +646,7 @@ void PersistentEphemeralNode::Impl::OnExistingRead(
     Reconcile();
     return;
   }
-  if (!ever_held_ && owner != 0 && result->data == data_) {
+  if (node_ == NodeState::kNeverHeld && owner != 0 && result->data == data_) {
     // A leftover of an earlier run of this program: take it over, so that it
     // lives and dies with this session. Delete and create in one transaction:
     // between two steps, a twin that held the node could make it again.
@@ -667,7 +700,7 @@ void PersistentEphemeralNode::Impl::OnTakenOver(
   busy_ = false;
   if (result.ok()) {
     HoldNodeHoldingMu(path_, generation);
-    const bool closed = closed_;
+    const bool closed = IsClosedHoldingMu();
     const bool abandoned = LetGoIfAbandonedHoldingMu();
     lock.unlock();
     if (abandoned) DeleteAbandoned(path_);
@@ -678,7 +711,7 @@ void PersistentEphemeralNode::Impl::OnTakenOver(
     return;
   }
   if (OutcomeUnknown(result.status())) ambiguous_ = true;
-  if (closed_) {
+  if (IsClosedHoldingMu()) {
     lock.unlock();
     changed_.notify_all();
     return;
@@ -698,7 +731,7 @@ void PersistentEphemeralNode::Impl::OnOrphanCandidates(
     uint64_t epoch, absl::StatusOr<NodeChildren> result) {
   std::unique_lock<std::mutex> lock(mu_);
   if (epoch != epoch_) return;
-  if (closed_) {
+  if (IsClosedHoldingMu()) {
     busy_ = false;
     lock.unlock();
     changed_.notify_all();
@@ -761,7 +794,7 @@ void PersistentEphemeralNode::Impl::OnOrphanCandidateRead(
   const int64_t session = client_->session_id();
   std::unique_lock<std::mutex> lock(mu_);
   if (epoch != epoch_) return;
-  if (closed_) {
+  if (IsClosedHoldingMu()) {
     busy_ = false;
     lock.unlock();
     changed_.notify_all();
@@ -800,7 +833,7 @@ void PersistentEphemeralNode::Impl::OnWatchArmed(
   std::unique_lock<std::mutex> lock(mu_);
   if (epoch != epoch_) return;
   busy_ = false;
-  if (closed_) {
+  if (IsClosedHoldingMu()) {
     lock.unlock();
     changed_.notify_all();
     return;
@@ -809,7 +842,7 @@ void PersistentEphemeralNode::Impl::OnWatchArmed(
     FailHoldingMu(lock, "watch", result.status());
     return;
   }
-  if (held_) {
+  if (node_ == NodeState::kHeld) {
     if (!result->has_value()) {
       LoseNodeHoldingMu("it was deleted");
     } else if ((*result)->ephemeral_owner != session) {
@@ -829,7 +862,7 @@ void PersistentEphemeralNode::Impl::OnDataWritten(
   std::unique_lock<std::mutex> lock(mu_);
   if (epoch != epoch_) return;
   busy_ = false;
-  if (closed_) {
+  if (IsClosedHoldingMu()) {
     lock.unlock();
     changed_.notify_all();
     return;
@@ -850,10 +883,10 @@ void PersistentEphemeralNode::Impl::OnDataWritten(
 void PersistentEphemeralNode::Impl::OnWatch(uint64_t token,
                                             WatchEventType type) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (closed_ || token != watch_token_) return;  // Superseded.
+  if (IsClosedHoldingMu() || token != watch_token_) return;  // Superseded.
   ++watch_token_;
   watch_armed_ = false;
-  if (held_ && type == WatchEventType::kDeleted) {
+  if (node_ == NodeState::kHeld && type == WatchEventType::kDeleted) {
     LoseNodeHoldingMu("it was deleted");
   }
   lock.unlock();
@@ -884,7 +917,7 @@ void PersistentEphemeralNode::Impl::OnConnectionState(ConnectionState state) {
       return;
     case ConnectionState::kClosed:
       client_closed_ = true;
-      held_ = false;
+      LetGoHoldingMu();
       busy_ = false;
       lock.unlock();
       changed_.notify_all();
@@ -905,9 +938,7 @@ void PersistentEphemeralNode::Impl::OnRetryTimer() {
 
 void PersistentEphemeralNode::Impl::HoldNodeHoldingMu(
     const std::string& actual_path, uint64_t written_generation) {
-  held_ = true;
-  ever_held_ = true;
-  ever_created_ = true;
+  node_ = NodeState::kHeld;
   actual_path_ = actual_path;
   written_generation_ = written_generation;
   watch_armed_ = false;
@@ -919,8 +950,8 @@ void PersistentEphemeralNode::Impl::HoldNodeHoldingMu(
 }
 
 void PersistentEphemeralNode::Impl::LoseNodeHoldingMu(absl::string_view why) {
-  if (!held_) return;
-  held_ = false;
+  if (node_ != NodeState::kHeld) return;
+  LetGoHoldingMu();
   watch_armed_ = false;
   ++watch_token_;
   if (options_.sequential && !claimed_path_.empty()) {
@@ -996,7 +1027,7 @@ void PersistentEphemeralNode::Impl::RunListener(
   std::lock_guard<std::mutex> running(listener_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) return;
+    if (IsClosedHoldingMu()) return;
   }
   options_.on_created(actual_path);
 }
