@@ -176,9 +176,26 @@ class LeaderElection::Impl : public std::enable_shared_from_this<Impl> {
   // "_c_<guid>-": every candidate this participant makes starts with it.
   const std::string guid_prefix_;
 
+  // The participant's state is two phases, one per thread that owns it. The
+  // legal transitions:
+  //   phase_ (what the caller asked; under mu_):
+  //     kCreated -> kStarted   Start();
+  //     kCreated -> kLeft      Leave() (or destruction) before Start(): no
+  //                            candidate was ever made;
+  //     kStarted -> kLeft      Leave() (or destruction).
+  //     Never back: a participant that left cannot Start() again.
+  //   membership_ (what the machine does; event thread only):
+  //     kJoined -> kLeaving    OnLeave(), queued by a Leave() after Start();
+  //     kLeaving -> kLeft      Finish(): the candidate is gone.
+  //     Never back.
+  // The other flags are independent facts: whether the machine runs (started
+  // and the client not closed), the connection, a requeue or a voluntary
+  // handoff pending, a pass in flight or dirty, a retry queued, leadership.
+  enum class Phase { kCreated, kStarted, kLeft };
+  enum class Membership { kJoined, kLeaving, kLeft };
+
   mutable std::mutex mu_;
-  bool started_ ABSL_GUARDED_BY(mu_) = false;
-  bool left_ ABSL_GUARDED_BY(mu_) = false;
+  Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kCreated;
   bool callbacks_enabled_ ABSL_GUARDED_BY(mu_) = true;
   bool leader_ ABSL_GUARDED_BY(mu_) = false;
   int subscription_ ABSL_GUARDED_BY(mu_) = 0;
@@ -189,15 +206,14 @@ class LeaderElection::Impl : public std::enable_shared_from_this<Impl> {
 
   // Event thread only (the client's event thread runs one task at a time, and
   // its queue orders these after the constructor).
-  bool running_ = false;          // Started, and the client is not closed.
-  bool connected_ = false;        // As the last connection state said.
-  bool leaving_ = false;          // Leave() was called.
+  bool running_ = false;    // Started, and the client is not closed.
+  bool connected_ = false;  // As the last connection state said.
+  Membership membership_ = Membership::kJoined;
   bool requeue_pending_ = false;  // Requeue(): delete, then create anew.
   bool handoff_pending_ = false;  // A voluntary on_lost has not returned.
   bool busy_ = false;             // A pass is in flight.
   bool dirty_ = false;            // Something happened during the pass.
   bool retry_pending_ = false;    // A RetryLater() task is queued.
-  bool finished_ = false;         // Left, and the candidate is gone.
   bool leading_ = false;
   // Bumped when the session ends: results of the old session's operations
   // describe nodes that are gone, and are dropped.
@@ -213,16 +229,16 @@ class LeaderElection::Impl : public std::enable_shared_from_this<Impl> {
 absl::Status LeaderElection::Impl::Start() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (left_) {
+    if (phase_ == Phase::kLeft) {
       return absl::FailedPreconditionError(
           absl::StrCat("leader election ", Describe(),
                        " was left; create a new LeaderElection to join again"));
     }
-    if (started_) {
+    if (phase_ == Phase::kStarted) {
       return absl::FailedPreconditionError(
           absl::StrCat("leader election ", Describe(), " is already started"));
     }
-    started_ = true;
+    phase_ = Phase::kStarted;
     stats_.settled = false;
   }
   std::weak_ptr<Impl> weak = weak_from_this();
@@ -246,10 +262,11 @@ absl::Status LeaderElection::Impl::Start() {
 absl::Status LeaderElection::Impl::Requeue() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!started_ || left_) {
+    if (phase_ != Phase::kStarted) {
       return absl::FailedPreconditionError(absl::StrCat(
           "cannot requeue in leader election ", Describe(), ": it ",
-          left_ ? "was left" : "is not started; call Start() first"));
+          phase_ == Phase::kLeft ? "was left"
+                                 : "is not started; call Start() first"));
     }
   }
   client_->RunOnEventThread([self = shared_from_this()] {
@@ -262,9 +279,10 @@ absl::Status LeaderElection::Impl::Requeue() {
 void LeaderElection::Impl::Leave() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (left_) return;
-    left_ = true;
-    if (!started_) return;
+    if (phase_ == Phase::kLeft) return;
+    const bool was_started = phase_ == Phase::kStarted;
+    phase_ = Phase::kLeft;
+    if (!was_started) return;
   }
   client_->RunOnEventThread([self = shared_from_this()] {
     self->OnLeave();
@@ -335,14 +353,14 @@ void LeaderElection::Impl::OnConnectionState(ConnectionState state) {
 }
 
 void LeaderElection::Impl::OnRequeue() {
-  if (leaving_ || finished_) return;
+  if (membership_ != Membership::kJoined) return;
   requeue_pending_ = true;
   LoseLeadership(/*voluntary=*/true);
   Kick();
 }
 
 void LeaderElection::Impl::OnLeave() {
-  leaving_ = true;
+  membership_ = Membership::kLeaving;
   requeue_pending_ = false;
   if (!running_) return;  // Never ran, or the client is closed.
   keep_alive_ = shared_from_this();
@@ -356,7 +374,7 @@ void LeaderElection::Impl::OnHandoffDone() {
 }
 
 void LeaderElection::Impl::Kick() {
-  if (!running_ || finished_) return;
+  if (!running_ || membership_ == Membership::kLeft) return;
   if (busy_ || handoff_pending_) {
     dirty_ = true;
     return;
@@ -394,7 +412,7 @@ void LeaderElection::Impl::OnCandidates(absl::StatusOr<NodeChildren> children) {
     }
   }
 
-  if (leaving_ || requeue_pending_) {
+  if (membership_ != Membership::kJoined || requeue_pending_) {
     if (handoff_pending_) {
       // on_lost still runs: the candidate stays until it returns.
       busy_ = false;
@@ -406,7 +424,7 @@ void LeaderElection::Impl::OnCandidates(absl::StatusOr<NodeChildren> children) {
     }
     node_.clear();
     watched_predecessor_.clear();
-    if (leaving_) {
+    if (membership_ != Membership::kJoined) {
       Finish();
       return;
     }
@@ -607,7 +625,7 @@ void LeaderElection::Impl::RetryLater() {
 
 void LeaderElection::Impl::Finish() {
   busy_ = false;
-  finished_ = true;
+  membership_ = Membership::kLeft;
   int subscription;
   {
     std::lock_guard<std::mutex> lock(mu_);
