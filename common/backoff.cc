@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+
 namespace slacker::internal {
 
 Backoff::Backoff(BackoffOptions options)
@@ -19,5 +21,10 @@ absl::Duration Backoff::Next() {
 }
 
 void Backoff::Reset() { current_ = options_.initial; }
+
+std::string RetryDelayText(std::optional<absl::Duration> delay) {
+  return delay.has_value() ? absl::StrCat("in ", absl::FormatDuration(*delay))
+                           : "as already scheduled";
+}
 
 }  // namespace slacker::internal

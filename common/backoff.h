@@ -13,7 +13,9 @@
 #define SLACKER_COMMON_BACKOFF_H_
 
 #include <cstdint>
+#include <optional>
 #include <random>
+#include <string>
 
 #include "absl/time/time.h"
 
@@ -53,6 +55,10 @@ class Backoff {
   absl::Duration current_;  // Before jitter.
   std::mt19937_64 random_;
 };
+
+// For log lines: "in 40ms" for a retry scheduled after `delay`, or "as
+// already scheduled" for nullopt (a retry was pending already).
+std::string RetryDelayText(std::optional<absl::Duration> delay);
 
 }  // namespace slacker::internal
 

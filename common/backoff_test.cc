@@ -79,5 +79,10 @@ TEST(BackoffTest, DifferentSeedsSpreadTheDelays) {
   EXPECT_TRUE(differ);
 }
 
+TEST(BackoffTest, RetryDelayTextNamesTheDelayOrThePendingRetry) {
+  EXPECT_EQ(RetryDelayText(absl::Milliseconds(40)), "in 40ms");
+  EXPECT_EQ(RetryDelayText(std::nullopt), "as already scheduled");
+}
+
 }  // namespace
 }  // namespace slacker::internal

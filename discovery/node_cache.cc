@@ -19,21 +19,6 @@
 namespace slacker::discovery {
 namespace {
 
-// Retries after a failure: 50 ms doubling to 2 s, jittered; reset by a
-// success. kReconnected and kNewSession retry at once regardless.
-internal::BackoffOptions RetryBackoff() {
-  internal::BackoffOptions options;
-  options.initial = absl::Milliseconds(50);
-  options.max = absl::Seconds(2);
-  return options;
-}
-
-// "in 40ms", or when a retry is already scheduled, "as already scheduled".
-std::string RetryWhen(std::optional<absl::Duration> delay) {
-  return delay.has_value() ? absl::StrCat("in ", absl::FormatDuration(*delay))
-                           : "as already scheduled";
-}
-
 struct ListenerEntry {
   ListenerEntry(int id, NodeCache::Listener fn) : id(id), fn(std::move(fn)) {}
   const int id;
@@ -261,10 +246,10 @@ class NodeCache::Impl : public std::enable_shared_from_this<Impl> {
     const LogLevel level =
         absl::IsUnavailable(status) ? LogLevel::kDebug : LogLevel::kWarning;
     if (internal::ShouldLog(level)) {
-      internal::Log(
-          level,
-          absl::StrCat("NodeCache ", path_, ": reading failed, will retry ",
-                       RetryWhen(delay), ": ", status.ToString()));
+      internal::Log(level, absl::StrCat("NodeCache ", path_,
+                                        ": reading failed, will retry ",
+                                        internal::RetryDelayText(delay), ": ",
+                                        status.ToString()));
     }
   }
 
@@ -349,7 +334,10 @@ class NodeCache::Impl : public std::enable_shared_from_this<Impl> {
   bool read_in_flight_ = false;  // At most one read at a time.
   bool read_again_ = false;      // Another read was asked for meanwhile.
   bool retry_scheduled_ = false;
-  internal::Backoff backoff_{RetryBackoff()};
+  // Retries after a failure: BackoffOptions' defaults, 50 ms doubling to 2 s,
+  // jittered; reset by a success. kReconnected and kNewSession retry at once
+  // regardless.
+  internal::Backoff backoff_{internal::BackoffOptions()};
 
   // Held while listeners run, so that Close() and RemoveListener() can wait
   // for a delivery in progress.

@@ -984,18 +984,17 @@ void PersistentEphemeralNode::Impl::FailHoldingMu(
     return;
   }
   const bool already_pending = retry_pending_;
-  const absl::Duration delay =
-      already_pending ? absl::ZeroDuration() : retry_backoff_.Next();
+  // nullopt: a retry is pending already, and the backoff does not grow.
+  const std::optional<absl::Duration> delay =
+      already_pending ? std::nullopt
+                      : std::optional<absl::Duration>(retry_backoff_.Next());
   const LogLevel level =
       absl::IsUnavailable(status) ? LogLevel::kInfo : LogLevel::kWarning;
   if (internal::ShouldLog(level)) {
-    internal::Log(
-        level,
-        absl::StrCat("PersistentEphemeralNode: could not ", what, " ", path_,
-                     ": ", status.message(), "; retrying ",
-                     already_pending
-                         ? std::string("as already scheduled")
-                         : absl::StrCat("in ", absl::FormatDuration(delay))));
+    internal::Log(level,
+                  absl::StrCat("PersistentEphemeralNode: could not ", what, " ",
+                               path_, ": ", status.message(), "; retrying ",
+                               internal::RetryDelayText(delay)));
   }
   if (already_pending) {
     lock.unlock();
@@ -1006,7 +1005,7 @@ void PersistentEphemeralNode::Impl::FailHoldingMu(
   lock.unlock();
   changed_.notify_all();
   std::weak_ptr<Impl> weak = weak_from_this();
-  client_->RunOnEventThreadAfter(delay, [weak] {
+  client_->RunOnEventThreadAfter(*delay, [weak] {
     if (auto self = weak.lock()) self->OnRetryTimer();
   });
 }
