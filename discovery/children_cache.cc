@@ -5,20 +5,20 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "common/backoff.h"
+#include "common/check.h"
+#include "common/logging.h"
 #include "discovery/zookeeper_paths.h"
-#include "framework/logging.h"
 
 namespace slacker::discovery {
 namespace {
-
-constexpr absl::Duration kInitialBackoff = absl::Milliseconds(50);
-constexpr absl::Duration kMaxBackoff = absl::Seconds(2);
 
 struct ListenerEntry {
   ListenerEntry(int id, ChildrenCache::Listener fn)
@@ -53,24 +53,25 @@ absl::string_view ChildrenCacheEventTypeName(ChildrenCacheEventType type) {
 
 // The cache's state and machinery. Members marked "event thread" are touched
 // only there (which serializes them); the rest is guarded by mu_.
-class ChildrenCache::Core : public std::enable_shared_from_this<Core> {
+class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Core(ZooKeeperClient* client, std::string path)
+  Impl(ZooKeeperClient* client, std::string path)
       : client_(client), path_(std::move(path)) {}
 
   void Start() {
-    std::weak_ptr<Core> weak = weak_from_this();
+    std::weak_ptr<Impl> weak = weak_from_this();
     subscription_ = client_->Subscribe([weak](ConnectionState state) {
-      if (std::shared_ptr<Core> core = weak.lock()) {
-        core->OnConnectionState(state);
+      if (std::shared_ptr<Impl> impl = weak.lock()) {
+        impl->OnConnectionState(state);
       }
     });
     client_->RunOnEventThread([weak] {
-      if (std::shared_ptr<Core> core = weak.lock()) core->RefreshList();
+      if (std::shared_ptr<Impl> impl = weak.lock()) impl->RefreshList();
     });
   }
 
   const std::string& path() const { return path_; }
+  ZooKeeperClient* client() const { return client_; }
 
   std::map<std::string, NodeData> Snapshot() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -107,7 +108,7 @@ class ChildrenCache::Core : public std::enable_shared_from_this<Core> {
     if (initialized_) {
       replay.push_back({ChildrenCacheEventType::kInitialized, "", NodeData()});
     }
-    PostLocked(std::move(replay), {entry});
+    PostHoldingMu(std::move(replay), {entry});
     listeners_.push_back(entry);
     return entry->id;
   }
@@ -188,16 +189,16 @@ class ChildrenCache::Core : public std::enable_shared_from_this<Core> {
   }
 
   WatchCallback ParentWatch(bool* armed_flag) {
-    std::weak_ptr<Core> weak = weak_from_this();
+    std::weak_ptr<Impl> weak = weak_from_this();
     const uint64_t epoch = epoch_;
-    // `armed_flag` points into this Core, which `weak` keeps checking.
+    // `armed_flag` points into this Impl, which `weak` keeps checking.
     return [weak, epoch, armed_flag](WatchEventType, const std::string&) {
-      std::shared_ptr<Core> core = weak.lock();
-      if (core == nullptr || core->closed_.load() || epoch != core->epoch_) {
+      std::shared_ptr<Impl> impl = weak.lock();
+      if (impl == nullptr || impl->closed_.load() || epoch != impl->epoch_) {
         return;
       }
       *armed_flag = false;
-      core->RefreshList();
+      impl->RefreshList();
     };
   }
 
@@ -213,12 +214,12 @@ class ChildrenCache::Core : public std::enable_shared_from_this<Core> {
     list_again_ = false;
     const uint64_t epoch = epoch_;
     const bool arming = !children_watch_armed_;
-    std::weak_ptr<Core> weak = weak_from_this();
+    std::weak_ptr<Impl> weak = weak_from_this();
     client_->GetChildrenAsync(
         path_, arming ? ParentWatch(&children_watch_armed_) : nullptr,
         [weak, epoch, arming](absl::StatusOr<NodeChildren> children) {
-          if (std::shared_ptr<Core> core = weak.lock()) {
-            core->OnList(epoch, arming, std::move(children));
+          if (std::shared_ptr<Impl> impl = weak.lock()) {
+            impl->OnList(epoch, arming, std::move(children));
           }
         });
   }
@@ -252,7 +253,7 @@ class ChildrenCache::Core : public std::enable_shared_from_this<Core> {
           ++it;
         }
       }
-      PostLocked(std::move(events), listeners_);
+      PostHoldingMu(std::move(events), listeners_);
     }
     // A cached child with an armed watch is current: the read that armed the
     // watch filled its entry, and any later change fires the watch.
@@ -290,16 +291,16 @@ class ChildrenCache::Core : public std::enable_shared_from_this<Core> {
         events.push_back({ChildrenCacheEventType::kRemoved, name, node});
       }
       children_.clear();
-      PostLocked(std::move(events), listeners_);
+      PostHoldingMu(std::move(events), listeners_);
     }
     PruneTracks();
     const bool arming = !exists_watch_armed_;
-    std::weak_ptr<Core> weak = weak_from_this();
+    std::weak_ptr<Impl> weak = weak_from_this();
     client_->ExistsAsync(
         path_, arming ? ParentWatch(&exists_watch_armed_) : nullptr,
         [weak, epoch, arming](absl::StatusOr<std::optional<NodeStat>> stat) {
-          if (std::shared_ptr<Core> core = weak.lock()) {
-            core->OnParentExists(epoch, arming, std::move(stat));
+          if (std::shared_ptr<Impl> impl = weak.lock()) {
+            impl->OnParentExists(epoch, arming, std::move(stat));
           }
         });
   }
@@ -326,7 +327,7 @@ class ChildrenCache::Core : public std::enable_shared_from_this<Core> {
 
   void FinishList() {
     list_in_flight_ = false;
-    backoff_ = kInitialBackoff;
+    backoff_.Reset();
     if (list_again_) RefreshList();
   }
 
@@ -365,20 +366,20 @@ class ChildrenCache::Core : public std::enable_shared_from_this<Core> {
     track.read_again = false;
     const uint64_t epoch = epoch_;
     const bool arming = !track.watch_armed;
-    std::weak_ptr<Core> weak = weak_from_this();
+    std::weak_ptr<Impl> weak = weak_from_this();
     WatchCallback watch;
     if (arming) {
       watch = [weak, epoch, name](WatchEventType, const std::string&) {
-        if (std::shared_ptr<Core> core = weak.lock()) {
-          core->OnChildWatch(epoch, name);
+        if (std::shared_ptr<Impl> impl = weak.lock()) {
+          impl->OnChildWatch(epoch, name);
         }
       };
     }
     client_->GetAsync(
         JoinPath(path_, name), std::move(watch),
         [weak, epoch, name, arming](absl::StatusOr<NodeData> node) {
-          if (std::shared_ptr<Core> core = weak.lock()) {
-            core->OnChild(epoch, name, arming, std::move(node));
+          if (std::shared_ptr<Impl> impl = weak.lock()) {
+            impl->OnChild(epoch, name, arming, std::move(node));
           }
         });
   }
@@ -449,15 +450,15 @@ class ChildrenCache::Core : public std::enable_shared_from_this<Core> {
     } else {
       it->second = std::move(node);
     }
-    PostLocked(std::move(events), listeners_);
+    PostHoldingMu(std::move(events), listeners_);
   }
 
   void RemoveChild(const std::string& name) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = children_.find(name);
     if (it == children_.end()) return;
-    PostLocked({{ChildrenCacheEventType::kRemoved, name, it->second}},
-               listeners_);
+    PostHoldingMu({{ChildrenCacheEventType::kRemoved, name, it->second}},
+                  listeners_);
     children_.erase(it);
   }
 
@@ -467,8 +468,8 @@ class ChildrenCache::Core : public std::enable_shared_from_this<Core> {
     if (initialized_) return;
     initialized_ = true;
     initialized_cv_.notify_all();
-    PostLocked({{ChildrenCacheEventType::kInitialized, "", NodeData()}},
-               listeners_);
+    PostHoldingMu({{ChildrenCacheEventType::kInitialized, "", NodeData()}},
+                  listeners_);
   }
 
   void Fail(absl::string_view what, const absl::Status& status) {
@@ -476,41 +477,43 @@ class ChildrenCache::Core : public std::enable_shared_from_this<Core> {
     if (absl::IsCancelled(status)) return;
     // Unavailable is routine while ZooKeeper is unreachable; kReconnected or
     // kNewSession will trigger a listing at once, the backoff is a safety net.
+    const std::optional<absl::Duration> delay = ScheduleRetry();
     const LogLevel level =
         IsTransient(status) ? LogLevel::kDebug : LogLevel::kWarning;
     if (internal::ShouldLog(level)) {
       internal::Log(level, absl::StrCat("ChildrenCache ", path_, ": ", what,
-                                        " failed, will retry in ",
-                                        absl::FormatDuration(backoff_), ": ",
+                                        " failed, will retry ",
+                                        internal::RetryDelayText(delay), ": ",
                                         status.ToString()));
     }
-    ScheduleRetry();
   }
 
-  void ScheduleRetry() {
-    if (retry_scheduled_) return;
+  // Schedules a retry after the next backoff delay, unless one is scheduled
+  // already. Returns the delay, or nullopt if one was scheduled already.
+  std::optional<absl::Duration> ScheduleRetry() {
+    if (retry_scheduled_) return std::nullopt;
     retry_scheduled_ = true;
-    const absl::Duration delay = backoff_;
-    backoff_ = std::min(backoff_ * 2, kMaxBackoff);
-    std::weak_ptr<Core> weak = weak_from_this();
+    const absl::Duration delay = backoff_.Next();
+    std::weak_ptr<Impl> weak = weak_from_this();
     client_->RunOnEventThreadAfter(delay, [weak] {
-      if (std::shared_ptr<Core> core = weak.lock()) {
-        core->retry_scheduled_ = false;
-        core->RefreshList();
+      if (std::shared_ptr<Impl> impl = weak.lock()) {
+        impl->retry_scheduled_ = false;
+        impl->RefreshList();
       }
     });
+    return delay;
   }
 
   // Queues `events` for `targets` on the listener thread. Called under mu_,
   // so that deliveries are queued in the order of the changes they report.
-  void PostLocked(std::vector<ChildrenCacheEvent> events, ListenerList targets)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void PostHoldingMu(std::vector<ChildrenCacheEvent> events,
+                     ListenerList targets) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (events.empty() || targets.empty()) return;
-    std::weak_ptr<Core> weak = weak_from_this();
+    std::weak_ptr<Impl> weak = weak_from_this();
     client_->RunOnListenerThread(
         [weak, events = std::move(events), targets = std::move(targets)] {
-          if (std::shared_ptr<Core> core = weak.lock()) {
-            core->Deliver(events, targets);
+          if (std::shared_ptr<Impl> impl = weak.lock()) {
+            impl->Deliver(events, targets);
           }
         });
   }
@@ -544,7 +547,10 @@ class ChildrenCache::Core : public std::enable_shared_from_this<Core> {
   bool first_list_done_ = false;
   std::set<std::string> init_pending_;  // First listing's unread children.
   bool retry_scheduled_ = false;
-  absl::Duration backoff_ = kInitialBackoff;
+  // Retries after a failure: BackoffOptions' defaults, 50 ms doubling to 2 s,
+  // jittered; reset by a success. kReconnected and kNewSession retry at once
+  // regardless.
+  internal::Backoff backoff_{internal::BackoffOptions()};
 
   // Held while listeners run, so that Close() and RemoveListener() can wait
   // for a delivery in progress.
@@ -560,42 +566,55 @@ class ChildrenCache::Core : public std::enable_shared_from_this<Core> {
 
 absl::StatusOr<std::unique_ptr<ChildrenCache>> ChildrenCache::Create(
     ZooKeeperClient* client, std::string path) {
+  internal::CheckRequires(
+      client != nullptr,
+      "ChildrenCache::Create needs a ZooKeeper client, got null");
   if (absl::Status valid = ValidatePath(path); !valid.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("ChildrenCache of \"", path, "\": ", valid.message()));
   }
-  auto core = std::make_shared<Core>(client, std::move(path));
-  core->Start();
-  return std::unique_ptr<ChildrenCache>(new ChildrenCache(std::move(core)));
+  auto impl = std::make_shared<Impl>(client, std::move(path));
+  impl->Start();
+  return std::unique_ptr<ChildrenCache>(new ChildrenCache(std::move(impl)));
 }
 
-ChildrenCache::ChildrenCache(std::shared_ptr<Core> core)
-    : core_(std::move(core)) {}
+ChildrenCache::ChildrenCache(std::shared_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
 
 ChildrenCache::~ChildrenCache() { Close(); }
 
-const std::string& ChildrenCache::path() const { return core_->path(); }
+const std::string& ChildrenCache::path() const { return impl_->path(); }
 
 std::map<std::string, NodeData> ChildrenCache::Snapshot() const {
-  return core_->Snapshot();
+  return impl_->Snapshot();
 }
 
 std::optional<NodeData> ChildrenCache::Get(absl::string_view name) const {
-  return core_->Get(name);
+  return impl_->Get(name);
 }
 
-bool ChildrenCache::initialized() const { return core_->initialized(); }
+bool ChildrenCache::initialized() const { return impl_->initialized(); }
 
 bool ChildrenCache::WaitUntilInitialized(absl::Duration timeout) const {
-  return core_->WaitUntilInitialized(timeout);
+  return impl_->WaitUntilInitialized(timeout);
 }
 
 int ChildrenCache::AddListener(Listener listener) {
-  return core_->AddListener(std::move(listener));
+  return impl_->AddListener(std::move(listener));
 }
 
-void ChildrenCache::RemoveListener(int id) { core_->RemoveListener(id); }
+void ChildrenCache::RemoveListener(int id) { impl_->RemoveListener(id); }
 
-void ChildrenCache::Close() { core_->Close(); }
+void ChildrenCache::Close() {
+  // Checked even when already closed: the destructor calls Close().
+  if (impl_->client()->IsEventThread()) {
+    internal::FailWithMessage(absl::StrCat(
+        "ChildrenCache ", path(),
+        " closed or destroyed on the ZooKeeper client's event thread: it "
+        "must not block that thread; close it from another thread (for "
+        "example the listener thread, or your own)"));
+  }
+  impl_->Close();
+}
 
 }  // namespace slacker::discovery

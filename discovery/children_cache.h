@@ -93,7 +93,8 @@ class ChildrenCache {
 
   // Starts watching the children of `path` (which need not exist yet) on
   // `client`. InvalidArgument if `path` is not a valid ZooKeeper path.
-  // REQUIRES: `client` is non-null and outlives the cache.
+  // REQUIRES: `client` is non-null (checked: the process ends with a
+  // message) and outlives the cache.
   static absl::StatusOr<std::unique_ptr<ChildrenCache>> Create(
       ZooKeeperClient* client, std::string path);
 
@@ -131,16 +132,17 @@ class ChildrenCache {
   // still queued are dropped. The last state stays readable. Idempotent.
   // It may wait for a listener of this cache that is running, and for the
   // client's event thread to finish its current task.
-  // REQUIRES: not called on the client's event thread.
+  // REQUIRES: not called (nor the destructor run) on the client's event
+  // thread; checked: the process ends with a message.
   void Close();
 
  private:
-  class Core;
-  explicit ChildrenCache(std::shared_ptr<Core> core);
+  class Impl;
+  explicit ChildrenCache(std::shared_ptr<Impl> impl);
 
   // Shared with the callbacks the cache hands to its client, which may outlive
   // the ChildrenCache object; after Close() they do nothing.
-  std::shared_ptr<Core> core_;
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace slacker::discovery

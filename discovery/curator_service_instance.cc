@@ -14,8 +14,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/logging.h"
 #include "discovery/zookeeper_paths.h"
-#include "framework/logging.h"
 
 namespace slacker::discovery {
 namespace {

@@ -10,8 +10,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 #include "discovery/zookeeper_paths.h"
-#include "framework/logging.h"
 
 namespace slacker::discovery {
 namespace {
@@ -102,10 +102,10 @@ absl::StatusOr<std::vector<std::string>> ReadParticipants(
 // arrives meanwhile only marks the state dirty, so that another pass follows.
 // Callbacks given to the client hold a shared_ptr (operations: they must run
 // to keep the state right) or a weak_ptr (watches and subscriptions: they may
-// never fire, and must not keep the Core alive).
-class LeaderElection::Core : public std::enable_shared_from_this<Core> {
+// never fire, and must not keep the Impl alive).
+class LeaderElection::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Core(ZooKeeperClient* client, std::string election_path,
+  Impl(ZooKeeperClient* client, std::string election_path,
        std::string participant_id, LeaderElectionOptions options)
       : election_path(std::move(election_path)),
         participant_id(std::move(participant_id)),
@@ -176,9 +176,26 @@ class LeaderElection::Core : public std::enable_shared_from_this<Core> {
   // "_c_<guid>-": every candidate this participant makes starts with it.
   const std::string guid_prefix_;
 
+  // The participant's state is two phases, one per thread that owns it. The
+  // legal transitions:
+  //   phase_ (what the caller asked; under mu_):
+  //     kCreated -> kStarted   Start();
+  //     kCreated -> kLeft      Leave() (or destruction) before Start(): no
+  //                            candidate was ever made;
+  //     kStarted -> kLeft      Leave() (or destruction).
+  //     Never back: a participant that left cannot Start() again.
+  //   membership_ (what the machine does; event thread only):
+  //     kJoined -> kLeaving    OnLeave(), queued by a Leave() after Start();
+  //     kLeaving -> kLeft      Finish(): the candidate is gone.
+  //     Never back.
+  // The other flags are independent facts: whether the machine runs (started
+  // and the client not closed), the connection, a requeue or a voluntary
+  // handoff pending, a pass in flight or dirty, a retry queued, leadership.
+  enum class Phase { kCreated, kStarted, kLeft };
+  enum class Membership { kJoined, kLeaving, kLeft };
+
   mutable std::mutex mu_;
-  bool started_ ABSL_GUARDED_BY(mu_) = false;
-  bool left_ ABSL_GUARDED_BY(mu_) = false;
+  Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kCreated;
   bool callbacks_enabled_ ABSL_GUARDED_BY(mu_) = true;
   bool leader_ ABSL_GUARDED_BY(mu_) = false;
   int subscription_ ABSL_GUARDED_BY(mu_) = 0;
@@ -189,15 +206,14 @@ class LeaderElection::Core : public std::enable_shared_from_this<Core> {
 
   // Event thread only (the client's event thread runs one task at a time, and
   // its queue orders these after the constructor).
-  bool running_ = false;          // Started, and the client is not closed.
-  bool connected_ = false;        // As the last connection state said.
-  bool leaving_ = false;          // Leave() was called.
+  bool running_ = false;    // Started, and the client is not closed.
+  bool connected_ = false;  // As the last connection state said.
+  Membership membership_ = Membership::kJoined;
   bool requeue_pending_ = false;  // Requeue(): delete, then create anew.
   bool handoff_pending_ = false;  // A voluntary on_lost has not returned.
   bool busy_ = false;             // A pass is in flight.
   bool dirty_ = false;            // Something happened during the pass.
   bool retry_pending_ = false;    // A RetryLater() task is queued.
-  bool finished_ = false;         // Left, and the candidate is gone.
   bool leading_ = false;
   // Bumped when the session ends: results of the old session's operations
   // describe nodes that are gone, and are dropped.
@@ -205,29 +221,29 @@ class LeaderElection::Core : public std::enable_shared_from_this<Core> {
   std::string node_;                 // Our candidate, as last listed.
   std::string own_watched_;          // Our candidate whose watch is armed.
   std::string watched_predecessor_;  // The predecessor whose watch is armed.
-  // Set while leaving after the LeaderElection died: keeps the Core alive
+  // Set while leaving after the LeaderElection died: keeps the Impl alive
   // until its candidate is gone or the client closes.
-  std::shared_ptr<Core> keep_alive_;
+  std::shared_ptr<Impl> keep_alive_;
 };
 
-absl::Status LeaderElection::Core::Start() {
+absl::Status LeaderElection::Impl::Start() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (left_) {
+    if (phase_ == Phase::kLeft) {
       return absl::FailedPreconditionError(
           absl::StrCat("leader election ", Describe(),
                        " was left; create a new LeaderElection to join again"));
     }
-    if (started_) {
+    if (phase_ == Phase::kStarted) {
       return absl::FailedPreconditionError(
           absl::StrCat("leader election ", Describe(), " is already started"));
     }
-    started_ = true;
+    phase_ = Phase::kStarted;
     stats_.settled = false;
   }
-  std::weak_ptr<Core> weak = weak_from_this();
+  std::weak_ptr<Impl> weak = weak_from_this();
   const int subscription = client_->Subscribe([weak](ConnectionState state) {
-    if (std::shared_ptr<Core> self = weak.lock()) {
+    if (std::shared_ptr<Impl> self = weak.lock()) {
       self->OnConnectionState(state);
       self->Publish();
     }
@@ -243,13 +259,14 @@ absl::Status LeaderElection::Core::Start() {
   return absl::OkStatus();
 }
 
-absl::Status LeaderElection::Core::Requeue() {
+absl::Status LeaderElection::Impl::Requeue() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!started_ || left_) {
+    if (phase_ != Phase::kStarted) {
       return absl::FailedPreconditionError(absl::StrCat(
           "cannot requeue in leader election ", Describe(), ": it ",
-          left_ ? "was left" : "is not started; call Start() first"));
+          phase_ == Phase::kLeft ? "was left"
+                                 : "is not started; call Start() first"));
     }
   }
   client_->RunOnEventThread([self = shared_from_this()] {
@@ -259,12 +276,13 @@ absl::Status LeaderElection::Core::Requeue() {
   return absl::OkStatus();
 }
 
-void LeaderElection::Core::Leave() {
+void LeaderElection::Impl::Leave() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (left_) return;
-    left_ = true;
-    if (!started_) return;
+    if (phase_ == Phase::kLeft) return;
+    const bool was_started = phase_ == Phase::kStarted;
+    phase_ = Phase::kLeft;
+    if (!was_started) return;
   }
   client_->RunOnEventThread([self = shared_from_this()] {
     self->OnLeave();
@@ -272,7 +290,7 @@ void LeaderElection::Core::Leave() {
   });
 }
 
-void LeaderElection::Core::Detach() {
+void LeaderElection::Impl::Detach() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     callbacks_enabled_ = false;
@@ -284,7 +302,7 @@ void LeaderElection::Core::Detach() {
   Leave();
 }
 
-void LeaderElection::Core::OnStart() {
+void LeaderElection::Impl::OnStart() {
   const ConnectionState state = client_->state();
   running_ = state != ConnectionState::kClosed;
   connected_ = state == ConnectionState::kConnected ||
@@ -293,7 +311,7 @@ void LeaderElection::Core::OnStart() {
   Kick();
 }
 
-void LeaderElection::Core::OnConnectionState(ConnectionState state) {
+void LeaderElection::Impl::OnConnectionState(ConnectionState state) {
   // Before OnStart the subscription is ignored: OnStart reads the state.
   if (!running_) return;
   switch (state) {
@@ -334,15 +352,15 @@ void LeaderElection::Core::OnConnectionState(ConnectionState state) {
   }
 }
 
-void LeaderElection::Core::OnRequeue() {
-  if (leaving_ || finished_) return;
+void LeaderElection::Impl::OnRequeue() {
+  if (membership_ != Membership::kJoined) return;
   requeue_pending_ = true;
   LoseLeadership(/*voluntary=*/true);
   Kick();
 }
 
-void LeaderElection::Core::OnLeave() {
-  leaving_ = true;
+void LeaderElection::Impl::OnLeave() {
+  membership_ = Membership::kLeaving;
   requeue_pending_ = false;
   if (!running_) return;  // Never ran, or the client is closed.
   keep_alive_ = shared_from_this();
@@ -350,13 +368,13 @@ void LeaderElection::Core::OnLeave() {
   Kick();
 }
 
-void LeaderElection::Core::OnHandoffDone() {
+void LeaderElection::Impl::OnHandoffDone() {
   handoff_pending_ = false;
   Kick();
 }
 
-void LeaderElection::Core::Kick() {
-  if (!running_ || finished_) return;
+void LeaderElection::Impl::Kick() {
+  if (!running_ || membership_ == Membership::kLeft) return;
   if (busy_ || handoff_pending_) {
     dirty_ = true;
     return;
@@ -367,7 +385,7 @@ void LeaderElection::Core::Kick() {
   ReadCandidates();
 }
 
-void LeaderElection::Core::ReadCandidates() {
+void LeaderElection::Impl::ReadCandidates() {
   Count(&LeaderElectionStats::children_reads);
   client_->GetChildrenAsync(election_path, nullptr,
                             [self = shared_from_this(), epoch = epoch_](
@@ -378,7 +396,7 @@ void LeaderElection::Core::ReadCandidates() {
                             });
 }
 
-void LeaderElection::Core::OnCandidates(absl::StatusOr<NodeChildren> children) {
+void LeaderElection::Impl::OnCandidates(absl::StatusOr<NodeChildren> children) {
   std::vector<Candidate> candidates;
   if (children.ok()) {
     candidates = SortedCandidates(children->names);
@@ -394,7 +412,7 @@ void LeaderElection::Core::OnCandidates(absl::StatusOr<NodeChildren> children) {
     }
   }
 
-  if (leaving_ || requeue_pending_) {
+  if (membership_ != Membership::kJoined || requeue_pending_) {
     if (handoff_pending_) {
       // on_lost still runs: the candidate stays until it returns.
       busy_ = false;
@@ -406,7 +424,7 @@ void LeaderElection::Core::OnCandidates(absl::StatusOr<NodeChildren> children) {
     }
     node_.clear();
     watched_predecessor_.clear();
-    if (leaving_) {
+    if (membership_ != Membership::kJoined) {
       Finish();
       return;
     }
@@ -453,7 +471,7 @@ void LeaderElection::Core::OnCandidates(absl::StatusOr<NodeChildren> children) {
   WatchPredecessor(predecessor);
 }
 
-void LeaderElection::Core::CreateCandidate() {
+void LeaderElection::Impl::CreateCandidate() {
   Count(&LeaderElectionStats::candidates_created);
   client_->CreateAsync(
       JoinPath(election_path, absl::StrCat(guid_prefix_, kLatchName)),
@@ -477,7 +495,7 @@ void LeaderElection::Core::CreateCandidate() {
       });
 }
 
-void LeaderElection::Core::DeleteCandidate(const std::string& name) {
+void LeaderElection::Impl::DeleteCandidate(const std::string& name) {
   // Our own deletion is no news to us.
   if (own_watched_ == name) own_watched_.clear();
   client_->DeleteAsync(
@@ -494,16 +512,16 @@ void LeaderElection::Core::DeleteCandidate(const std::string& name) {
       });
 }
 
-void LeaderElection::Core::WatchPredecessor(const std::string& name) {
+void LeaderElection::Impl::WatchPredecessor(const std::string& name) {
   // Set before the read: the watch callback recognises the current watch by
   // it. getData rather than exists: on a node that is already gone, exists
   // would leave a creation watch behind that never fires.
   watched_predecessor_ = name;
-  std::weak_ptr<Core> weak = weak_from_this();
+  std::weak_ptr<Impl> weak = weak_from_this();
   client_->GetAsync(
       JoinPath(election_path, name),
       [weak, name](WatchEventType, const std::string&) {
-        if (std::shared_ptr<Core> self = weak.lock()) {
+        if (std::shared_ptr<Impl> self = weak.lock()) {
           self->OnPredecessorEvent(name);
           self->Publish();
         }
@@ -528,16 +546,16 @@ void LeaderElection::Core::WatchPredecessor(const std::string& name) {
       });
 }
 
-void LeaderElection::Core::WatchOwnNode() {
+void LeaderElection::Impl::WatchOwnNode() {
   // Outside the pass: it only tells us if someone else deletes our candidate
   // (a leader would otherwise lead on without one).
   own_watched_ = node_;
   const std::string name = node_;
-  std::weak_ptr<Core> weak = weak_from_this();
+  std::weak_ptr<Impl> weak = weak_from_this();
   client_->GetAsync(
       JoinPath(election_path, name),
       [weak, name](WatchEventType, const std::string&) {
-        if (std::shared_ptr<Core> self = weak.lock()) {
+        if (std::shared_ptr<Impl> self = weak.lock()) {
           self->OnOwnNodeEvent(name);
           self->Publish();
         }
@@ -555,26 +573,26 @@ void LeaderElection::Core::WatchOwnNode() {
       });
 }
 
-void LeaderElection::Core::OnPredecessorEvent(const std::string& name) {
+void LeaderElection::Impl::OnPredecessorEvent(const std::string& name) {
   if (name != watched_predecessor_) return;  // An older watch's.
   watched_predecessor_.clear();
   Count(&LeaderElectionStats::predecessor_events);
   Kick();
 }
 
-void LeaderElection::Core::OnOwnNodeEvent(const std::string& name) {
+void LeaderElection::Impl::OnOwnNodeEvent(const std::string& name) {
   if (name != own_watched_) return;
   own_watched_.clear();
   Count(&LeaderElectionStats::own_node_events);
   Kick();
 }
 
-void LeaderElection::Core::EndPass(bool again) {
+void LeaderElection::Impl::EndPass(bool again) {
   busy_ = false;
   if (again || dirty_) Kick();
 }
 
-void LeaderElection::Core::FailPass(const absl::Status& status,
+void LeaderElection::Impl::FailPass(const absl::Status& status,
                                     absl::string_view what) {
   busy_ = false;
   if (absl::IsCancelled(status)) return;  // The client is closing.
@@ -592,12 +610,12 @@ void LeaderElection::Core::FailPass(const absl::Status& status,
   RetryLater();
 }
 
-void LeaderElection::Core::RetryLater() {
+void LeaderElection::Impl::RetryLater() {
   if (retry_pending_) return;
   retry_pending_ = true;
-  std::weak_ptr<Core> weak = weak_from_this();
+  std::weak_ptr<Impl> weak = weak_from_this();
   client_->RunOnEventThreadAfter(options_.retry_delay, [weak] {
-    if (std::shared_ptr<Core> self = weak.lock()) {
+    if (std::shared_ptr<Impl> self = weak.lock()) {
       self->retry_pending_ = false;
       self->Kick();
       self->Publish();
@@ -605,9 +623,9 @@ void LeaderElection::Core::RetryLater() {
   });
 }
 
-void LeaderElection::Core::Finish() {
+void LeaderElection::Impl::Finish() {
   busy_ = false;
-  finished_ = true;
+  membership_ = Membership::kLeft;
   int subscription;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -619,7 +637,7 @@ void LeaderElection::Core::Finish() {
   keep_alive_.reset();  // The caller holds a reference until it returns.
 }
 
-void LeaderElection::Core::TakeLeadership() {
+void LeaderElection::Impl::TakeLeadership() {
   if (leading_ || !connected_) return;
   leading_ = true;
   {
@@ -644,7 +662,7 @@ void LeaderElection::Core::TakeLeadership() {
   DeliverToUser(/*taken=*/true, /*report_back=*/false);
 }
 
-void LeaderElection::Core::LoseLeadership(bool voluntary) {
+void LeaderElection::Impl::LoseLeadership(bool voluntary) {
   if (!leading_) return;
   leading_ = false;
   {
@@ -658,7 +676,7 @@ void LeaderElection::Core::LoseLeadership(bool voluntary) {
   DeliverToUser(/*taken=*/false, /*report_back=*/voluntary);
 }
 
-void LeaderElection::Core::DeliverToUser(bool taken, bool report_back) {
+void LeaderElection::Impl::DeliverToUser(bool taken, bool report_back) {
   client_->RunOnListenerThread([self = shared_from_this(), taken, report_back] {
     self->RunUserCallback(taken);
     if (report_back) {
@@ -670,7 +688,7 @@ void LeaderElection::Core::DeliverToUser(bool taken, bool report_back) {
   });
 }
 
-void LeaderElection::Core::RunUserCallback(bool taken) {
+void LeaderElection::Impl::RunUserCallback(bool taken) {
   std::lock_guard<std::mutex> callback_lock(callback_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -681,19 +699,19 @@ void LeaderElection::Core::RunUserCallback(bool taken) {
   if (callback) callback();
 }
 
-void LeaderElection::Core::Publish() {
+void LeaderElection::Impl::Publish() {
   std::lock_guard<std::mutex> lock(mu_);
   stats_.candidate = node_;
   stats_.predecessor = watched_predecessor_;
   stats_.settled = !busy_ && !handoff_pending_ && !retry_pending_;
 }
 
-void LeaderElection::Core::Count(int64_t LeaderElectionStats::*counter) {
+void LeaderElection::Impl::Count(int64_t LeaderElectionStats::*counter) {
   std::lock_guard<std::mutex> lock(mu_);
   ++(stats_.*counter);
 }
 
-std::string LeaderElection::Core::Describe() const {
+std::string LeaderElection::Impl::Describe() const {
   return absl::StrCat(election_path, " (participant ", participant_id, ")");
 }
 
@@ -735,32 +753,32 @@ absl::StatusOr<std::unique_ptr<LeaderElection>> LeaderElection::Create(
                      absl::FormatDuration(options.retry_delay)));
   }
   return std::unique_ptr<LeaderElection>(new LeaderElection(
-      std::make_shared<Core>(client, std::move(election_path),
+      std::make_shared<Impl>(client, std::move(election_path),
                              std::move(participant_id), std::move(options))));
 }
 
-LeaderElection::LeaderElection(std::shared_ptr<Core> core)
-    : core_(std::move(core)) {}
+LeaderElection::LeaderElection(std::shared_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
 
-LeaderElection::~LeaderElection() { core_->Detach(); }
+LeaderElection::~LeaderElection() { impl_->Detach(); }
 
-absl::Status LeaderElection::Start() { return core_->Start(); }
+absl::Status LeaderElection::Start() { return impl_->Start(); }
 
-absl::Status LeaderElection::Requeue() { return core_->Requeue(); }
+absl::Status LeaderElection::Requeue() { return impl_->Requeue(); }
 
-void LeaderElection::Leave() { core_->Leave(); }
+void LeaderElection::Leave() { impl_->Leave(); }
 
-bool LeaderElection::IsLeader() const { return core_->IsLeader(); }
+bool LeaderElection::IsLeader() const { return impl_->IsLeader(); }
 
 const std::string& LeaderElection::election_path() const {
-  return core_->election_path;
+  return impl_->election_path;
 }
 
 const std::string& LeaderElection::participant_id() const {
-  return core_->participant_id;
+  return impl_->participant_id;
 }
 
-LeaderElectionStats LeaderElection::stats() const { return core_->stats(); }
+LeaderElectionStats LeaderElection::stats() const { return impl_->stats(); }
 
 absl::StatusOr<std::string> LeaderElection::CurrentLeader(
     ZooKeeperClient& client, const std::string& election_path) {

@@ -135,7 +135,8 @@ class LeaderElection {
   LeaderElectionStats stats() const;
 
   // --- Reading an election, for anyone (participant or not). Synchronous:
-  // REQUIRES not on the client's event thread.
+  // on the client's event thread they return FailedPrecondition (a
+  // synchronous call there would deadlock).
 
   // The leader's participant id (the data of the lowest candidate). NotFound
   // when there is no candidate; InvalidArgument for an invalid path; other
@@ -149,12 +150,12 @@ class LeaderElection {
       ZooKeeperClient& client, const std::string& election_path);
 
  private:
-  class Core;
-  explicit LeaderElection(std::shared_ptr<Core> core);
+  class Impl;
+  explicit LeaderElection(std::shared_ptr<Impl> impl);
 
   // Shared with the callbacks handed to the client: it lives until the last
   // of them has run, so the candidate can be deleted after this object died.
-  std::shared_ptr<Core> core_;
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace slacker::discovery

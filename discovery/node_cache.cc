@@ -5,19 +5,19 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "common/backoff.h"
+#include "common/check.h"
+#include "common/logging.h"
 #include "discovery/zookeeper_paths.h"
-#include "framework/logging.h"
 
 namespace slacker::discovery {
 namespace {
-
-constexpr absl::Duration kInitialBackoff = absl::Milliseconds(50);
-constexpr absl::Duration kMaxBackoff = absl::Seconds(2);
 
 struct ListenerEntry {
   ListenerEntry(int id, NodeCache::Listener fn) : id(id), fn(std::move(fn)) {}
@@ -43,24 +43,25 @@ absl::string_view NodeCacheEventTypeName(NodeCacheEventType type) {
 
 // The cache's state and machinery. Members marked "event thread" are touched
 // only there (which serializes them); the rest is guarded by mu_.
-class NodeCache::Core : public std::enable_shared_from_this<Core> {
+class NodeCache::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Core(ZooKeeperClient* client, std::string path)
+  Impl(ZooKeeperClient* client, std::string path)
       : client_(client), path_(std::move(path)) {}
 
   void Start() {
-    std::weak_ptr<Core> weak = weak_from_this();
+    std::weak_ptr<Impl> weak = weak_from_this();
     subscription_ = client_->Subscribe([weak](ConnectionState state) {
-      if (std::shared_ptr<Core> core = weak.lock()) {
-        core->OnConnectionState(state);
+      if (std::shared_ptr<Impl> impl = weak.lock()) {
+        impl->OnConnectionState(state);
       }
     });
     client_->RunOnEventThread([weak] {
-      if (std::shared_ptr<Core> core = weak.lock()) core->Refresh();
+      if (std::shared_ptr<Impl> impl = weak.lock()) impl->Refresh();
     });
   }
 
   const std::string& path() const { return path_; }
+  ZooKeeperClient* client() const { return client_; }
 
   std::optional<NodeData> Current() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -84,8 +85,8 @@ class NodeCache::Core : public std::enable_shared_from_this<Core> {
     auto entry = std::make_shared<ListenerEntry>(next_listener_id_++,
                                                  std::move(listener));
     if (current_.has_value()) {
-      PostLocked({NodeCacheEvent{NodeCacheEventType::kCreated, *current_}},
-                 {entry});
+      PostHoldingMu({NodeCacheEvent{NodeCacheEventType::kCreated, *current_}},
+                    {entry});
     }
     listeners_.push_back(entry);
     return entry->id;
@@ -167,11 +168,11 @@ class NodeCache::Core : public std::enable_shared_from_this<Core> {
     read_again_ = false;
     const uint64_t epoch = epoch_;
     const bool arming = !watch_armed_;
-    std::weak_ptr<Core> weak = weak_from_this();
+    std::weak_ptr<Impl> weak = weak_from_this();
     WatchCallback watch;
     if (arming) {
       watch = [weak, epoch](WatchEventType, const std::string&) {
-        if (std::shared_ptr<Core> core = weak.lock()) core->OnWatch(epoch);
+        if (std::shared_ptr<Impl> impl = weak.lock()) impl->OnWatch(epoch);
       };
     }
     // Exists, not Get: only an exists watch fires on the creation of a node
@@ -179,8 +180,8 @@ class NodeCache::Core : public std::enable_shared_from_this<Core> {
     client_->ExistsAsync(
         path_, std::move(watch),
         [weak, epoch, arming](absl::StatusOr<std::optional<NodeStat>> result) {
-          if (std::shared_ptr<Core> core = weak.lock()) {
-            core->OnExists(epoch, arming, std::move(result));
+          if (std::shared_ptr<Impl> impl = weak.lock()) {
+            impl->OnExists(epoch, arming, std::move(result));
           }
         });
   }
@@ -205,12 +206,12 @@ class NodeCache::Core : public std::enable_shared_from_this<Core> {
       FinishRead();
       return;
     }
-    std::weak_ptr<Core> weak = weak_from_this();
+    std::weak_ptr<Impl> weak = weak_from_this();
     // No watch here: the exists watch armed before this read covers the data.
     client_->GetAsync(path_, nullptr,
                       [weak, epoch](absl::StatusOr<NodeData> node) {
-                        if (std::shared_ptr<Core> core = weak.lock()) {
-                          core->OnGet(epoch, std::move(node));
+                        if (std::shared_ptr<Impl> impl = weak.lock()) {
+                          impl->OnGet(epoch, std::move(node));
                         }
                       });
   }
@@ -232,7 +233,7 @@ class NodeCache::Core : public std::enable_shared_from_this<Core> {
 
   void FinishRead() {
     read_in_flight_ = false;
-    backoff_ = kInitialBackoff;
+    backoff_.Reset();
     if (read_again_) Refresh();
   }
 
@@ -241,29 +242,31 @@ class NodeCache::Core : public std::enable_shared_from_this<Core> {
     if (absl::IsCancelled(status)) return;
     // Unavailable is routine while ZooKeeper is unreachable; kReconnected or
     // kNewSession will trigger a read at once, the backoff is a safety net.
+    const std::optional<absl::Duration> delay = ScheduleRetry();
     const LogLevel level =
         absl::IsUnavailable(status) ? LogLevel::kDebug : LogLevel::kWarning;
     if (internal::ShouldLog(level)) {
       internal::Log(level, absl::StrCat("NodeCache ", path_,
-                                        ": reading failed, will retry in ",
-                                        absl::FormatDuration(backoff_), ": ",
+                                        ": reading failed, will retry ",
+                                        internal::RetryDelayText(delay), ": ",
                                         status.ToString()));
     }
-    ScheduleRetry();
   }
 
-  void ScheduleRetry() {
-    if (retry_scheduled_) return;
+  // Schedules a retry after the next backoff delay, unless one is scheduled
+  // already. Returns the delay, or nullopt if one was scheduled already.
+  std::optional<absl::Duration> ScheduleRetry() {
+    if (retry_scheduled_) return std::nullopt;
     retry_scheduled_ = true;
-    const absl::Duration delay = backoff_;
-    backoff_ = std::min(backoff_ * 2, kMaxBackoff);
-    std::weak_ptr<Core> weak = weak_from_this();
+    const absl::Duration delay = backoff_.Next();
+    std::weak_ptr<Impl> weak = weak_from_this();
     client_->RunOnEventThreadAfter(delay, [weak] {
-      if (std::shared_ptr<Core> core = weak.lock()) {
-        core->retry_scheduled_ = false;
-        core->Refresh();
+      if (std::shared_ptr<Impl> impl = weak.lock()) {
+        impl->retry_scheduled_ = false;
+        impl->Refresh();
       }
     });
+    return delay;
   }
 
   // Replaces the cached state with what was just read, and posts the events
@@ -290,19 +293,19 @@ class NodeCache::Core : public std::enable_shared_from_this<Core> {
       initialized_ = true;
       initialized_cv_.notify_all();
     }
-    if (!events.empty()) PostLocked(std::move(events), listeners_);
+    if (!events.empty()) PostHoldingMu(std::move(events), listeners_);
   }
 
   // Queues `events` for `targets` on the listener thread. Called under mu_,
   // so that deliveries are queued in the order of the changes they report.
-  void PostLocked(std::vector<NodeCacheEvent> events, ListenerList targets)
+  void PostHoldingMu(std::vector<NodeCacheEvent> events, ListenerList targets)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (targets.empty()) return;
-    std::weak_ptr<Core> weak = weak_from_this();
+    std::weak_ptr<Impl> weak = weak_from_this();
     client_->RunOnListenerThread(
         [weak, events = std::move(events), targets = std::move(targets)] {
-          if (std::shared_ptr<Core> core = weak.lock()) {
-            core->Deliver(events, targets);
+          if (std::shared_ptr<Impl> impl = weak.lock()) {
+            impl->Deliver(events, targets);
           }
         });
   }
@@ -331,7 +334,10 @@ class NodeCache::Core : public std::enable_shared_from_this<Core> {
   bool read_in_flight_ = false;  // At most one read at a time.
   bool read_again_ = false;      // Another read was asked for meanwhile.
   bool retry_scheduled_ = false;
-  absl::Duration backoff_ = kInitialBackoff;
+  // Retries after a failure: BackoffOptions' defaults, 50 ms doubling to 2 s,
+  // jittered; reset by a success. kReconnected and kNewSession retry at once
+  // regardless.
+  internal::Backoff backoff_{internal::BackoffOptions()};
 
   // Held while listeners run, so that Close() and RemoveListener() can wait
   // for a delivery in progress.
@@ -347,35 +353,48 @@ class NodeCache::Core : public std::enable_shared_from_this<Core> {
 
 absl::StatusOr<std::unique_ptr<NodeCache>> NodeCache::Create(
     ZooKeeperClient* client, std::string path) {
+  internal::CheckRequires(
+      client != nullptr,
+      "NodeCache::Create needs a ZooKeeper client, got null");
   if (absl::Status valid = ValidatePath(path); !valid.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("NodeCache of \"", path, "\": ", valid.message()));
   }
-  auto core = std::make_shared<Core>(client, std::move(path));
-  core->Start();
-  return std::unique_ptr<NodeCache>(new NodeCache(std::move(core)));
+  auto impl = std::make_shared<Impl>(client, std::move(path));
+  impl->Start();
+  return std::unique_ptr<NodeCache>(new NodeCache(std::move(impl)));
 }
 
-NodeCache::NodeCache(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+NodeCache::NodeCache(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 NodeCache::~NodeCache() { Close(); }
 
-const std::string& NodeCache::path() const { return core_->path(); }
+const std::string& NodeCache::path() const { return impl_->path(); }
 
-std::optional<NodeData> NodeCache::Current() const { return core_->Current(); }
+std::optional<NodeData> NodeCache::Current() const { return impl_->Current(); }
 
-bool NodeCache::initialized() const { return core_->initialized(); }
+bool NodeCache::initialized() const { return impl_->initialized(); }
 
 bool NodeCache::WaitUntilInitialized(absl::Duration timeout) const {
-  return core_->WaitUntilInitialized(timeout);
+  return impl_->WaitUntilInitialized(timeout);
 }
 
 int NodeCache::AddListener(Listener listener) {
-  return core_->AddListener(std::move(listener));
+  return impl_->AddListener(std::move(listener));
 }
 
-void NodeCache::RemoveListener(int id) { core_->RemoveListener(id); }
+void NodeCache::RemoveListener(int id) { impl_->RemoveListener(id); }
 
-void NodeCache::Close() { core_->Close(); }
+void NodeCache::Close() {
+  // Checked even when already closed: the destructor calls Close().
+  if (impl_->client()->IsEventThread()) {
+    internal::FailWithMessage(absl::StrCat(
+        "NodeCache ", path(),
+        " closed or destroyed on the ZooKeeper client's event thread: it "
+        "must not block that thread; close it from another thread (for "
+        "example the listener thread, or your own)"));
+  }
+  impl_->Close();
+}
 
 }  // namespace slacker::discovery

@@ -13,8 +13,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/backoff.h"
+#include "common/logging.h"
 #include "discovery/zookeeper_paths.h"
-#include "framework/logging.h"
 
 namespace slacker::discovery {
 namespace {
@@ -67,6 +68,16 @@ std::string OwnerName(int64_t ephemeral_owner) {
              : absl::StrCat("session ", SessionName(ephemeral_owner));
 }
 
+// Retries after a failure: from min_retry_delay doubling to max_retry_delay,
+// jittered (see PersistentEphemeralNodeOptions).
+internal::BackoffOptions RetryBackoff(
+    const PersistentEphemeralNodeOptions& options) {
+  internal::BackoffOptions backoff;
+  backoff.initial = options.min_retry_delay;
+  backoff.max = options.max_retry_delay;
+  return backoff;
+}
+
 // A create whose answer did not arrive may or may not have happened.
 bool OutcomeUnknown(const absl::Status& status) {
   return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
@@ -83,7 +94,7 @@ class PersistentEphemeralNode::Impl
         path_(std::move(path)),
         options_(std::move(options)),
         data_(std::move(data)),
-        retry_delay_(options_.min_retry_delay) {}
+        retry_backoff_(RetryBackoff(options_)) {}
 
   // Subscribes to connection states and queues the first attempt. Called once,
   // before the Impl is shared with any other thread.
@@ -106,7 +117,7 @@ class PersistentEphemeralNode::Impl
 
   bool exists() const {
     std::lock_guard<std::mutex> lock(mu_);
-    return held_ && !closed_;
+    return node_ == NodeState::kHeld && phase_ == Phase::kRunning;
   }
   std::string actual_path() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -158,19 +169,29 @@ class PersistentEphemeralNode::Impl
 
   // The node at `actual_path` is this recipe's, holding the data of
   // `written_generation`.
-  void HoldLocked(const std::string& actual_path, uint64_t written_generation)
+  void HoldNodeHoldingMu(const std::string& actual_path,
+                         uint64_t written_generation)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool IsClosedHoldingMu() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return phase_ != Phase::kRunning;
+  }
+  // node_: kHeld -> kLost; no change otherwise. Neither logs nor releases
+  // the claim (LoseNodeHoldingMu does both).
+  void LetGoHoldingMu() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (node_ == NodeState::kHeld) node_ = NodeState::kLost;
+  }
   // The node is no longer this recipe's.
-  void LoseLocked(absl::string_view why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // After HoldLocked: if the recipe was abandoned, lets go of the node and
-  // returns true; the caller then deletes it (DeleteAbandoned) unlocked.
-  bool LetGoIfAbandonedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LoseNodeHoldingMu(absl::string_view why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After HoldNodeHoldingMu: if the recipe was abandoned, lets go of the node
+  // and returns true; the caller then deletes it (DeleteAbandoned) unlocked.
+  bool LetGoIfAbandonedHoldingMu() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeleteAbandoned(const std::string& actual_path);
   // The session ended: whatever was in flight or held belonged to it.
-  void ExpireLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ExpireHoldingMu() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records and logs a failed step and schedules a retry. Unlocks `lock`.
-  void FailLocked(std::unique_lock<std::mutex>& lock, absl::string_view what,
-                  const absl::Status& status)
+  void FailHoldingMu(std::unique_lock<std::mutex>& lock, absl::string_view what,
+                     const absl::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Queues on_created on the listener thread.
@@ -190,21 +211,47 @@ class PersistentEphemeralNode::Impl
   std::mutex listener_mu_;
 
   mutable std::mutex mu_;
-  // Signalled when ever_created_, closed_, client_closed_ or busy_ change.
+  // Signalled when node_, phase_, client_closed_ or busy_ change.
   std::condition_variable changed_;
 
   // What the user set.
   std::string data_ ABSL_GUARDED_BY(mu_);
   uint64_t data_generation_ ABSL_GUARDED_BY(mu_) = 1;  // ++ per SetData.
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  // Closed without waiting for the operation in flight: a node it makes is
-  // deleted as soon as it is known.
-  bool abandoned_ ABSL_GUARDED_BY(mu_) = false;
+  // The recipe's phase and what it knows of its node. The legal transitions,
+  // all under mu_:
+  //   phase_: kRunning -> kClosed      Close();
+  //           kClosed -> kAbandoned    Close() gave up waiting for the answer
+  //                                    to the operation in flight;
+  //           kRunning -> kAbandoned   Abandon() (destroyed on the event
+  //                                    thread).
+  //           Never back: a closed recipe stays closed.
+  //   node_:  kNeverHeld -> kHeld      the node was created or adopted;
+  //           kHeld -> kLost           deleted, replaced, session expired,
+  //                                    client closed, or the recipe closed;
+  //           kLost -> kHeld           made again (while kRunning; when
+  //                                    kAbandoned, let go at once).
+  //           Never back to kNeverHeld.
+  // The flags further down are independent facts about the machine: the
+  // client's state (client_closed_), the operation in flight (busy_), the
+  // retry timer (retry_pending_), the watch (watch_armed_), a create with a
+  // lost answer (ambiguous_) and an expiry already handled (expired_seen_).
+  enum class Phase {
+    kRunning,
+    kClosed,
+    // Closed without waiting for the operation in flight: a node it makes is
+    // deleted as soon as it is known.
+    kAbandoned,
+  };
+  enum class NodeState {
+    kNeverHeld,  // WaitForInitialCreate still waits; leftovers may be taken.
+    kHeld,       // exists().
+    kLost,       // Held once; being made again.
+  };
+  Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kRunning;
+  NodeState node_ ABSL_GUARDED_BY(mu_) = NodeState::kNeverHeld;
   bool client_closed_ ABSL_GUARDED_BY(mu_) = false;
 
   // What the recipe knows.
-  bool ever_created_ ABSL_GUARDED_BY(mu_) = false;
-  bool held_ ABSL_GUARDED_BY(mu_) = false;  // exists().
   std::string actual_path_ ABSL_GUARDED_BY(mu_);
   uint64_t written_generation_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status last_error_ ABSL_GUARDED_BY(mu_);
@@ -222,9 +269,8 @@ class PersistentEphemeralNode::Impl
   // wait out). Only the watch registered with watch_token_ counts.
   bool watch_armed_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t watch_token_ ABSL_GUARDED_BY(mu_) = 0;
-  bool ever_held_ ABSL_GUARDED_BY(mu_) = false;
   bool retry_pending_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Duration retry_delay_ ABSL_GUARDED_BY(mu_);
+  internal::Backoff retry_backoff_ ABSL_GUARDED_BY(mu_);
   // A create in this session got no answer; what it sent.
   bool ambiguous_ ABSL_GUARDED_BY(mu_) = false;
   std::string ambiguous_data_ ABSL_GUARDED_BY(mu_);
@@ -245,7 +291,7 @@ absl::Status PersistentEphemeralNode::Impl::SetData(std::string data) {
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) {
+    if (IsClosedHoldingMu()) {
       return absl::FailedPreconditionError(
           absl::StrCat("cannot set the data of the ephemeral node ", path_,
                        ": its PersistentEphemeralNode is closed"));
@@ -272,10 +318,11 @@ absl::Status PersistentEphemeralNode::Impl::WaitForInitialCreate(
       absl::ToChronoTime(absl::Now() + std::min(timeout, kLongestWait));
   std::unique_lock<std::mutex> lock(mu_);
   changed_.wait_until(lock, deadline, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return ever_created_ || closed_ || client_closed_;
+    return node_ != NodeState::kNeverHeld || IsClosedHoldingMu() ||
+           client_closed_;
   });
-  if (ever_created_) return absl::OkStatus();
-  if (closed_) {
+  if (node_ != NodeState::kNeverHeld) return absl::OkStatus();
+  if (IsClosedHoldingMu()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the ephemeral node ", path_,
         " was not created: its PersistentEphemeralNode was closed"));
@@ -302,13 +349,13 @@ absl::Status PersistentEphemeralNode::Impl::Close() {
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) return absl::OkStatus();
-    closed_ = true;
+    if (IsClosedHoldingMu()) return absl::OkStatus();
+    phase_ = Phase::kClosed;
   }
   changed_.notify_all();
   client_->Unsubscribe(subscription_);
   if (!client_->IsListenerThread()) {
-    // A listener already running finishes; later ones see closed_.
+    // A listener already running finishes; later ones see the phase.
     std::lock_guard<std::mutex> wait_for_listener(listener_mu_);
   }
 
@@ -321,19 +368,19 @@ absl::Status PersistentEphemeralNode::Impl::Close() {
                            [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
                              return !busy_ || client_closed_;
                            })) {
-    abandoned_ = true;
+    phase_ = Phase::kAbandoned;
     internal::Log(LogLevel::kWarning,
                   absl::StrCat("PersistentEphemeralNode ", path_,
                                ": closing without the answer to an operation "
                                "in flight; a node it made will be deleted "
                                "when the answer comes"));
   }
-  const bool held = held_;
+  const bool held = node_ == NodeState::kHeld;
   const std::string held_path = actual_path_;
   const bool ambiguous = ambiguous_;
   const std::string ambiguous_data = ambiguous_data_;
   const bool client_closed = client_closed_;
-  held_ = false;
+  LetGoHoldingMu();
   std::string claimed = options_.sequential ? claimed_path_ : path_;
   claimed_path_.clear();
   lock.unlock();
@@ -353,12 +400,11 @@ absl::Status PersistentEphemeralNode::Impl::Close() {
 
 void PersistentEphemeralNode::Impl::Abandon() {
   std::unique_lock<std::mutex> lock(mu_);
-  if (closed_) return;
-  closed_ = true;
-  abandoned_ = true;
-  const bool held = held_ && !client_closed_;
+  if (IsClosedHoldingMu()) return;
+  phase_ = Phase::kAbandoned;
+  const bool held = node_ == NodeState::kHeld && !client_closed_;
   const std::string held_path = actual_path_;
-  held_ = false;
+  LetGoHoldingMu();
   std::string claimed = options_.sequential ? claimed_path_ : path_;
   claimed_path_.clear();
   lock.unlock();
@@ -373,9 +419,9 @@ void PersistentEphemeralNode::Impl::DeleteAbandoned(
   client_->DeleteAsync(actual_path, /*version=*/-1, [](absl::Status) {});
 }
 
-bool PersistentEphemeralNode::Impl::LetGoIfAbandonedLocked() {
-  if (!abandoned_) return false;
-  held_ = false;
+bool PersistentEphemeralNode::Impl::LetGoIfAbandonedHoldingMu() {
+  if (phase_ != Phase::kAbandoned) return false;
+  LetGoHoldingMu();
   if (options_.sequential && !claimed_path_.empty()) {
     Claims::Instance().Release(client_, claimed_path_);
     claimed_path_.clear();
@@ -452,9 +498,9 @@ absl::Status PersistentEphemeralNode::Impl::DeleteOrphansSync(
 void PersistentEphemeralNode::Impl::Reconcile() {
   std::weak_ptr<Impl> weak = weak_from_this();
   std::unique_lock<std::mutex> lock(mu_);
-  if (closed_ || client_closed_ || busy_) return;
+  if (IsClosedHoldingMu() || client_closed_ || busy_) return;
   const uint64_t epoch = epoch_;
-  if (!held_) {
+  if (node_ != NodeState::kHeld) {
     if (watch_armed_) return;  // Waiting for someone else's node to go.
     busy_ = true;
     if (ambiguous_ && options_.sequential) {
@@ -530,9 +576,9 @@ void PersistentEphemeralNode::Impl::OnCreated(
       Reconcile();
       return;
     }
-    HoldLocked(*result, generation);
-    const bool closed = closed_;
-    const bool abandoned = LetGoIfAbandonedLocked();
+    HoldNodeHoldingMu(*result, generation);
+    const bool closed = IsClosedHoldingMu();
+    const bool abandoned = LetGoIfAbandonedHoldingMu();
     lock.unlock();
     if (abandoned) DeleteAbandoned(*result);
     if (!closed) {
@@ -547,7 +593,7 @@ void PersistentEphemeralNode::Impl::OnCreated(
     ambiguous_data_ = std::move(data_sent);
     ambiguous_generation_ = generation;
   }
-  if (closed_) {
+  if (IsClosedHoldingMu()) {
     lock.unlock();
     changed_.notify_all();
     return;
@@ -565,7 +611,7 @@ void PersistentEphemeralNode::Impl::OnCreated(
                       });
     return;
   }
-  FailLocked(lock, "create", status);
+  FailHoldingMu(lock, "create", status);
 }
 
 void PersistentEphemeralNode::Impl::OnExistingRead(
@@ -574,7 +620,7 @@ void PersistentEphemeralNode::Impl::OnExistingRead(
   std::unique_lock<std::mutex> lock(mu_);
   if (epoch != epoch_) return;
   busy_ = false;
-  if (closed_) {
+  if (IsClosedHoldingMu()) {
     lock.unlock();
     changed_.notify_all();
     return;
@@ -585,7 +631,7 @@ void PersistentEphemeralNode::Impl::OnExistingRead(
       Reconcile();
       return;
     }
-    FailLocked(lock, "read the node already at", result.status());
+    FailHoldingMu(lock, "read the node already at", result.status());
     return;
   }
   const int64_t owner = result->stat.ephemeral_owner;
@@ -593,14 +639,14 @@ void PersistentEphemeralNode::Impl::OnExistingRead(
   if (owner != 0 && owner == session) {
     // Made by an earlier create of ours whose answer was lost.
     ambiguous_ = false;
-    HoldLocked(path_, result->data == data_ ? data_generation_ : 0);
+    HoldNodeHoldingMu(path_, result->data == data_ ? data_generation_ : 0);
     watch_armed_ = watch_set;
     lock.unlock();
     NotifyCreated(path_);
     Reconcile();
     return;
   }
-  if (!ever_held_ && owner != 0 && result->data == data_) {
+  if (node_ == NodeState::kNeverHeld && owner != 0 && result->data == data_) {
     // A leftover of an earlier run of this program: take it over, so that it
     // lives and dies with this session. Delete and create in one transaction:
     // between two steps, a twin that held the node could make it again.
@@ -653,9 +699,9 @@ void PersistentEphemeralNode::Impl::OnTakenOver(
   if (epoch != epoch_) return;
   busy_ = false;
   if (result.ok()) {
-    HoldLocked(path_, generation);
-    const bool closed = closed_;
-    const bool abandoned = LetGoIfAbandonedLocked();
+    HoldNodeHoldingMu(path_, generation);
+    const bool closed = IsClosedHoldingMu();
+    const bool abandoned = LetGoIfAbandonedHoldingMu();
     lock.unlock();
     if (abandoned) DeleteAbandoned(path_);
     if (!closed) {
@@ -665,7 +711,7 @@ void PersistentEphemeralNode::Impl::OnTakenOver(
     return;
   }
   if (OutcomeUnknown(result.status())) ambiguous_ = true;
-  if (closed_) {
+  if (IsClosedHoldingMu()) {
     lock.unlock();
     changed_.notify_all();
     return;
@@ -678,14 +724,14 @@ void PersistentEphemeralNode::Impl::OnTakenOver(
     Reconcile();
     return;
   }
-  FailLocked(lock, "take over the leftover node at", result.status());
+  FailHoldingMu(lock, "take over the leftover node at", result.status());
 }
 
 void PersistentEphemeralNode::Impl::OnOrphanCandidates(
     uint64_t epoch, absl::StatusOr<NodeChildren> result) {
   std::unique_lock<std::mutex> lock(mu_);
   if (epoch != epoch_) return;
-  if (closed_) {
+  if (IsClosedHoldingMu()) {
     busy_ = false;
     lock.unlock();
     changed_.notify_all();
@@ -700,8 +746,8 @@ void PersistentEphemeralNode::Impl::OnOrphanCandidates(
       Reconcile();
       return;
     }
-    FailLocked(lock, "look for the node of a lost create under",
-               result.status());
+    FailHoldingMu(lock, "look for the node of a lost create under",
+                  result.status());
     return;
   }
   lock.unlock();
@@ -748,7 +794,7 @@ void PersistentEphemeralNode::Impl::OnOrphanCandidateRead(
   const int64_t session = client_->session_id();
   std::unique_lock<std::mutex> lock(mu_);
   if (epoch != epoch_) return;
-  if (closed_) {
+  if (IsClosedHoldingMu()) {
     busy_ = false;
     lock.unlock();
     changed_.notify_all();
@@ -756,8 +802,8 @@ void PersistentEphemeralNode::Impl::OnOrphanCandidateRead(
   }
   if (!result.ok() && !absl::IsNotFound(result.status())) {
     busy_ = false;
-    FailLocked(lock, "read a candidate for the node of a lost create at",
-               result.status());
+    FailHoldingMu(lock, "read a candidate for the node of a lost create at",
+                  result.status());
     return;
   }
   const std::string& path = (*paths)[index];
@@ -766,7 +812,7 @@ void PersistentEphemeralNode::Impl::OnOrphanCandidateRead(
       Claims::Instance().Claim(client_, path)) {
     busy_ = false;
     ambiguous_ = false;
-    HoldLocked(path, ambiguous_generation_);
+    HoldNodeHoldingMu(path, ambiguous_generation_);
     lock.unlock();
     internal::Log(
         LogLevel::kInfo,
@@ -787,21 +833,21 @@ void PersistentEphemeralNode::Impl::OnWatchArmed(
   std::unique_lock<std::mutex> lock(mu_);
   if (epoch != epoch_) return;
   busy_ = false;
-  if (closed_) {
+  if (IsClosedHoldingMu()) {
     lock.unlock();
     changed_.notify_all();
     return;
   }
   if (!result.ok()) {
-    FailLocked(lock, "watch", result.status());
+    FailHoldingMu(lock, "watch", result.status());
     return;
   }
-  if (held_) {
+  if (node_ == NodeState::kHeld) {
     if (!result->has_value()) {
-      LoseLocked("it was deleted");
+      LoseNodeHoldingMu("it was deleted");
     } else if ((*result)->ephemeral_owner != session) {
-      LoseLocked(absl::StrCat("it was replaced by a node of ",
-                              OwnerName((*result)->ephemeral_owner)));
+      LoseNodeHoldingMu(absl::StrCat("it was replaced by a node of ",
+                                     OwnerName((*result)->ephemeral_owner)));
     } else {
       // Unless the watch fired already, or was superseded.
       watch_armed_ = token == watch_token_;
@@ -816,18 +862,18 @@ void PersistentEphemeralNode::Impl::OnDataWritten(
   std::unique_lock<std::mutex> lock(mu_);
   if (epoch != epoch_) return;
   busy_ = false;
-  if (closed_) {
+  if (IsClosedHoldingMu()) {
     lock.unlock();
     changed_.notify_all();
     return;
   }
   if (result.ok()) {
     written_generation_ = std::max(written_generation_, generation);
-    retry_delay_ = options_.min_retry_delay;
+    retry_backoff_.Reset();
   } else if (absl::IsNotFound(result.status())) {
-    LoseLocked("it was deleted");
+    LoseNodeHoldingMu("it was deleted");
   } else {
-    FailLocked(lock, "write the data of", result.status());
+    FailHoldingMu(lock, "write the data of", result.status());
     return;
   }
   lock.unlock();
@@ -837,11 +883,11 @@ void PersistentEphemeralNode::Impl::OnDataWritten(
 void PersistentEphemeralNode::Impl::OnWatch(uint64_t token,
                                             WatchEventType type) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (closed_ || token != watch_token_) return;  // Superseded.
+  if (IsClosedHoldingMu() || token != watch_token_) return;  // Superseded.
   ++watch_token_;
   watch_armed_ = false;
-  if (held_ && type == WatchEventType::kDeleted) {
-    LoseLocked("it was deleted");
+  if (node_ == NodeState::kHeld && type == WatchEventType::kDeleted) {
+    LoseNodeHoldingMu("it was deleted");
   }
   lock.unlock();
   Reconcile();
@@ -852,26 +898,26 @@ void PersistentEphemeralNode::Impl::OnConnectionState(ConnectionState state) {
   switch (state) {
     case ConnectionState::kReconnected:
       // The session, its node and our watch survived; retry what failed.
-      retry_delay_ = options_.min_retry_delay;
+      retry_backoff_.Reset();
       lock.unlock();
       Reconcile();
       return;
     case ConnectionState::kExpired:
-      ExpireLocked();
+      ExpireHoldingMu();
       lock.unlock();
       changed_.notify_all();
       return;
     case ConnectionState::kNewSession:
-      if (!expired_seen_) ExpireLocked();
+      if (!expired_seen_) ExpireHoldingMu();
       expired_seen_ = false;
-      retry_delay_ = options_.min_retry_delay;
+      retry_backoff_.Reset();
       lock.unlock();
       changed_.notify_all();
       Reconcile();
       return;
     case ConnectionState::kClosed:
       client_closed_ = true;
-      held_ = false;
+      LetGoHoldingMu();
       busy_ = false;
       lock.unlock();
       changed_.notify_all();
@@ -890,24 +936,22 @@ void PersistentEphemeralNode::Impl::OnRetryTimer() {
   Reconcile();
 }
 
-void PersistentEphemeralNode::Impl::HoldLocked(const std::string& actual_path,
-                                               uint64_t written_generation) {
-  held_ = true;
-  ever_held_ = true;
-  ever_created_ = true;
+void PersistentEphemeralNode::Impl::HoldNodeHoldingMu(
+    const std::string& actual_path, uint64_t written_generation) {
+  node_ = NodeState::kHeld;
   actual_path_ = actual_path;
   written_generation_ = written_generation;
   watch_armed_ = false;
   foreign_owner_.reset();
   last_error_ = absl::OkStatus();
-  retry_delay_ = options_.min_retry_delay;
+  retry_backoff_.Reset();
   if (options_.sequential) claimed_path_ = actual_path;
   changed_.notify_all();
 }
 
-void PersistentEphemeralNode::Impl::LoseLocked(absl::string_view why) {
-  if (!held_) return;
-  held_ = false;
+void PersistentEphemeralNode::Impl::LoseNodeHoldingMu(absl::string_view why) {
+  if (node_ != NodeState::kHeld) return;
+  LetGoHoldingMu();
   watch_armed_ = false;
   ++watch_token_;
   if (options_.sequential && !claimed_path_.empty()) {
@@ -919,10 +963,10 @@ void PersistentEphemeralNode::Impl::LoseLocked(absl::string_view why) {
                              " is gone (", why, "); making it again"));
 }
 
-void PersistentEphemeralNode::Impl::ExpireLocked() {
+void PersistentEphemeralNode::Impl::ExpireHoldingMu() {
   ++epoch_;
   busy_ = false;
-  LoseLocked("the session expired");
+  LoseNodeHoldingMu("the session expired");
   watch_armed_ = false;
   ++watch_token_;
   ambiguous_ = false;  // The old session's nodes went with it.
@@ -930,7 +974,7 @@ void PersistentEphemeralNode::Impl::ExpireLocked() {
   expired_seen_ = true;
 }
 
-void PersistentEphemeralNode::Impl::FailLocked(
+void PersistentEphemeralNode::Impl::FailHoldingMu(
     std::unique_lock<std::mutex>& lock, absl::string_view what,
     const absl::Status& status) {
   last_error_ = status;
@@ -939,26 +983,29 @@ void PersistentEphemeralNode::Impl::FailLocked(
     changed_.notify_all();
     return;
   }
-  const absl::Duration delay = retry_delay_;
+  const bool already_pending = retry_pending_;
+  // nullopt: a retry is pending already, and the backoff does not grow.
+  const std::optional<absl::Duration> delay =
+      already_pending ? std::nullopt
+                      : std::optional<absl::Duration>(retry_backoff_.Next());
   const LogLevel level =
       absl::IsUnavailable(status) ? LogLevel::kInfo : LogLevel::kWarning;
   if (internal::ShouldLog(level)) {
     internal::Log(level,
                   absl::StrCat("PersistentEphemeralNode: could not ", what, " ",
-                               path_, ": ", status.message(), "; retrying in ",
-                               absl::FormatDuration(delay)));
+                               path_, ": ", status.message(), "; retrying ",
+                               internal::RetryDelayText(delay)));
   }
-  if (retry_pending_) {
+  if (already_pending) {
     lock.unlock();
     changed_.notify_all();
     return;
   }
   retry_pending_ = true;
-  retry_delay_ = std::min(retry_delay_ * 2, options_.max_retry_delay);
   lock.unlock();
   changed_.notify_all();
   std::weak_ptr<Impl> weak = weak_from_this();
-  client_->RunOnEventThreadAfter(delay, [weak] {
+  client_->RunOnEventThreadAfter(*delay, [weak] {
     if (auto self = weak.lock()) self->OnRetryTimer();
   });
 }
@@ -979,7 +1026,7 @@ void PersistentEphemeralNode::Impl::RunListener(
   std::lock_guard<std::mutex> running(listener_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) return;
+    if (IsClosedHoldingMu()) return;
   }
   options_.on_created(actual_path);
 }

@@ -20,7 +20,7 @@
 //   - makes it again when it is deleted, when the session expires
 //     (kNewSession), and after any failed attempt: at once on kReconnected,
 //     otherwise after a delay that doubles from min_retry_delay to
-//     max_retry_delay;
+//     max_retry_delay (each delay shortened by up to a fifth, at random);
 //   - writes SetData's data to the node if it exists, and creates it with the
 //     latest data; a write that failed is retried like a create.
 //
@@ -76,7 +76,9 @@ struct PersistentEphemeralNodeOptions {
 
   // Delay before retrying after a failed operation; it doubles after each
   // failure, up to max_retry_delay, and starts again from min_retry_delay
-  // after a success or a reconnection. Both must be positive, min <= max.
+  // after a success or a reconnection. Each delay is shortened by a random
+  // fraction of up to 20% (common/backoff.h), so that many recipes that
+  // failed together do not retry together. Both must be positive, min <= max.
   absl::Duration min_retry_delay = absl::Milliseconds(100);
   absl::Duration max_retry_delay = absl::Seconds(5);
 
@@ -100,8 +102,9 @@ class PersistentEphemeralNode {
       ZooKeeperClient* client, std::string path, std::string data,
       PersistentEphemeralNodeOptions options = {});
 
-  // Close()s; a failure to delete is logged.
-  // REQUIRES: not called on the client's event thread.
+  // Close()s; a failure to delete is logged. On the client's event thread,
+  // where Close() cannot wait, it warns in the log, stops the recipe and
+  // deletes the node without waiting.
   ~PersistentEphemeralNode();
   PersistentEphemeralNode(const PersistentEphemeralNode&) = delete;
   PersistentEphemeralNode& operator=(const PersistentEphemeralNode&) = delete;

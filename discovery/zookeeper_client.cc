@@ -19,16 +19,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/logging.h"
+#include "common/serial_executor.h"
 #include "discovery/connect_string.h"
-#include "discovery/internal/serial_executor.h"
 #include "discovery/internal/zookeeper_errors.h"
 #include "discovery/zookeeper_paths.h"
-#include "framework/logging.h"
 
 namespace slacker::discovery {
 namespace {
 
-using internal::SerialExecutor;
+using slacker::internal::SerialExecutor;
 using slacker::internal::Log;
 
 // Ends the process with `message`: the caller broke a REQUIRES: of

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/json_string.h"
 #include "discovery/zookeeper_paths.h"
 #include "framework/cluster_interceptor.h"
 #include "framework/grouping/grouping_registry.h"
@@ -13,7 +14,7 @@
 #include "framework/internal/channel_args.h"
 #include "framework/internal/channel_registry.h"
 #include "framework/internal/discovery_stats.h"
-#include "framework/internal/json_string.h"
+#include "common/json_string.h"
 #include "framework/internal/plugin_names.h"
 
 namespace slacker {

@@ -4,7 +4,7 @@
 #include <signal.h>
 
 #include "absl/strings/str_cat.h"
-#include "framework/logging.h"
+#include "common/logging.h"
 
 namespace slacker {
 namespace {

@@ -19,7 +19,7 @@
 #include "framework/internal/namespace_picker.h"
 #include "framework/internal/plugin_names.h"
 #include "framework/internal/rebuild_throttle.h"
-#include "framework/logging.h"
+#include "common/logging.h"
 #include "src/core/ext/filters/client_channel/subchannel.h"
 #include "src/core/ext/filters/client_channel/subchannel_interface_internal.h"
 #include "src/core/lib/channel/channel_args.h"

@@ -20,7 +20,7 @@
 #include "framework/internal/cluster_lb_options.h"
 #include "framework/internal/cluster_view.h"
 #include "framework/internal/plugin_names.h"
-#include "framework/logging.h"
+#include "common/logging.h"
 #include "src/core/lib/address_utils/parse_address.h"
 #include "src/core/lib/channel/channel_args.h"
 #include "src/core/lib/gprpp/work_serializer.h"

@@ -2,6 +2,7 @@
 // triggers it: closing a ZooKeeper session from one of its own threads, or
 // dropping the last reference to a gRPC channel on one of gRPC's callback
 // threads (which would shut that thread's completion queue down under it).
+// It is a common/serial_executor.h SerialExecutor that is never destroyed.
 
 #ifndef SLACKER_FRAMEWORK_INTERNAL_BACKGROUND_H_
 #define SLACKER_FRAMEWORK_INTERNAL_BACKGROUND_H_

@@ -13,12 +13,13 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/backoff.h"
+#include "common/logging.h"
 #include "discovery/children_cache.h"
 #include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
 #include "discovery/zookeeper_paths.h"
 #include "framework/internal/background.h"
-#include "framework/logging.h"
 #include "protos/slacker/cluster/registry.pb.h"
 
 namespace slacker::internal {
@@ -27,7 +28,14 @@ namespace {
 using discovery::ChildrenCache;
 using discovery::ChildrenCacheEventType;
 
-constexpr absl::Duration kRetryDelay = absl::Seconds(1);
+// Connecting again after a failed connect: every second, jittered.
+BackoffOptions ConnectRetry() {
+  BackoffOptions options;
+  options.initial = absl::Seconds(1);
+  options.max = absl::Seconds(1);
+  options.multiplier = 1;
+  return options;
+}
 
 // "host:port" or "[v6]:port" with a port in 1..65535.
 bool IsHostPort(absl::string_view address) {
@@ -85,15 +93,15 @@ absl::Status ParseServerInfo(const std::string& json, ClusterServer* server) {
   return absl::OkStatus();
 }
 
-class ClusterView::Core : public std::enable_shared_from_this<Core> {
+class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Core(ClusterViewOptions options, Listener listener)
+  Impl(ClusterViewOptions options, Listener listener)
       : options_(std::move(options)),
         listener_(std::move(listener)),
         layout_(options_.root, options_.cluster) {}
 
   void Start() {
-    std::shared_ptr<Core> self = shared_from_this();
+    std::shared_ptr<Impl> self = shared_from_this();
     connector_ = std::thread([self] { self->ConnectLoop(); });
   }
 
@@ -109,7 +117,7 @@ class ClusterView::Core : public std::enable_shared_from_this<Core> {
         wake_.wait(lock, [this] { return !delivering_; });
       }
     }
-    std::shared_ptr<Core> self = shared_from_this();
+    std::shared_ptr<Impl> self = shared_from_this();
     // Not here: this may be a thread of the view's own ZooKeeper client (via
     // gRPC's work serializer), where the client cannot be closed.
     RunInBackground([self] { self->TearDown(); });
@@ -138,6 +146,7 @@ class ClusterView::Core : public std::enable_shared_from_this<Core> {
     zk.session_timeout = options_.session_timeout;
     zk.connect_timeout = options_.connect_timeout;
     zk.digest = options_.digest;
+    Backoff retry(ConnectRetry());
     while (!stopped()) {
       absl::StatusOr<std::unique_ptr<discovery::ZooKeeperClient>> client =
           discovery::ZooKeeperClient::Connect(zk);
@@ -154,7 +163,7 @@ class ClusterView::Core : public std::enable_shared_from_this<Core> {
                        error.message(), permanent ? "" : " (still trying)")));
       if (permanent) return;
       std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait_for(lock, absl::ToChronoSeconds(kRetryDelay),
+      wake_.wait_for(lock, absl::ToChronoNanoseconds(retry.Next()),
                      [this] { return stopped_; });
     }
     if (stopped()) return;
@@ -388,21 +397,21 @@ absl::StatusOr<std::unique_ptr<ClusterView>> ClusterView::Start(
     return absl::InvalidArgumentError(
         "no ZooKeeper connect string (host:port[,host:port...])");
   }
-  auto core = std::make_shared<Core>(std::move(options), std::move(listener));
-  core->Start();
-  return std::unique_ptr<ClusterView>(new ClusterView(std::move(core)));
+  auto impl = std::make_shared<Impl>(std::move(options), std::move(listener));
+  impl->Start();
+  return std::unique_ptr<ClusterView>(new ClusterView(std::move(impl)));
 }
 
-ClusterView::ClusterView(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+ClusterView::ClusterView(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-ClusterView::~ClusterView() { core_->Stop(); }
+ClusterView::~ClusterView() { impl_->Stop(); }
 
 const ClusterViewOptions& ClusterView::options() const {
-  return core_->options();
+  return impl_->options();
 }
 
 std::string ClusterView::NamespacePath(const std::string& ns) const {
-  return core_->NamespacePath(ns);
+  return impl_->NamespacePath(ns);
 }
 
 }  // namespace slacker::internal

@@ -86,9 +86,9 @@ class ClusterView {
   std::string NamespacePath(const std::string& ns) const;
 
  private:
-  class Core;
-  explicit ClusterView(std::shared_ptr<Core> core);
-  std::shared_ptr<Core> core_;
+  class Impl;
+  explicit ClusterView(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
 };
 
 // Parses a server node's data (ServerInfo JSON) into `server`'s server_data

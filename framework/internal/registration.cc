@@ -5,8 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 #include "framework/internal/service_catalog.h"
-#include "framework/logging.h"
 
 namespace slacker::internal {
 

@@ -21,7 +21,7 @@
 #include "absl/time/time.h"
 #include "framework/cluster_channel.h"
 #include "framework/fan_out.h"
-#include "framework/internal/json_string.h"
+#include "common/json_string.h"
 #include "tools/slackerctl/commands.h"
 #include "tools/slackerctl/output.h"
 

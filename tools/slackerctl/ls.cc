@@ -10,7 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "discovery/leader_election.h"
 #include "framework/internal/cluster_view.h"
-#include "framework/internal/json_string.h"
+#include "common/json_string.h"
 #include "tools/slackerctl/commands.h"
 #include "tools/slackerctl/output.h"
 

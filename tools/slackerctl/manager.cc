@@ -12,7 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "framework/internal/json_string.h"
+#include "common/json_string.h"
 #include "protos/slacker/cluster/manager.grpc.pb.h"
 #include "tools/slackerctl/commands.h"
 #include "tools/slackerctl/output.h"

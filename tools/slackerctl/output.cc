@@ -6,7 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "framework/internal/json_string.h"
+#include "common/json_string.h"
 
 namespace slacker::slackerctl {
 

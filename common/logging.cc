@@ -1,4 +1,4 @@
-#include "framework/logging.h"
+#include "common/logging.h"
 
 #include <atomic>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "framework/internal/json_string.h"
+#include "common/json_string.h"
 
 #include "absl/strings/str_cat.h"
 

@@ -4,8 +4,8 @@
 //
 // Thread-safe: every function may be called from any thread.
 
-#ifndef SLACKER_FRAMEWORK_LOGGING_H_
-#define SLACKER_FRAMEWORK_LOGGING_H_
+#ifndef SLACKER_COMMON_LOGGING_H_
+#define SLACKER_COMMON_LOGGING_H_
 
 #include <functional>
 
@@ -44,4 +44,4 @@ void Log(LogLevel level, absl::string_view message);
 }  // namespace internal
 }  // namespace slacker
 
-#endif  // SLACKER_FRAMEWORK_LOGGING_H_
+#endif  // SLACKER_COMMON_LOGGING_H_

@@ -1,8 +1,11 @@
-#include "discovery/internal/serial_executor.h"
+#include "common/serial_executor.h"
 
 #include <pthread.h>
 
-namespace slacker::discovery::internal {
+#include "absl/strings/str_cat.h"
+#include "common/check.h"
+
+namespace slacker::internal {
 
 SerialExecutor::SerialExecutor(std::string name)
     : name_(std::move(name)), thread_([this] { Loop(); }) {
@@ -46,6 +49,12 @@ void SerialExecutor::PostAfter(absl::Duration delay,
 }
 
 void SerialExecutor::Shutdown() {
+  if (IsCurrentThread()) {
+    FailWithMessage(absl::StrCat(
+        "SerialExecutor '", name_,
+        "' shut down or destroyed by one of its own tasks: its thread would "
+        "join itself; shut it down or destroy it from another thread"));
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
@@ -87,4 +96,4 @@ void SerialExecutor::Loop() {
   }
 }
 
-}  // namespace slacker::discovery::internal
+}  // namespace slacker::internal

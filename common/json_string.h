@@ -1,8 +1,8 @@
 // Writing a JSON string literal, for the few places that write JSON by hand
 // (protobuf's JSON printer needs a message; grpc_core's Json is fenced off).
 
-#ifndef SLACKER_FRAMEWORK_INTERNAL_JSON_STRING_H_
-#define SLACKER_FRAMEWORK_INTERNAL_JSON_STRING_H_
+#ifndef SLACKER_COMMON_JSON_STRING_H_
+#define SLACKER_COMMON_JSON_STRING_H_
 
 #include <string>
 
@@ -16,4 +16,4 @@ std::string JsonString(absl::string_view text);
 
 }  // namespace slacker::internal
 
-#endif  // SLACKER_FRAMEWORK_INTERNAL_JSON_STRING_H_
+#endif  // SLACKER_COMMON_JSON_STRING_H_

@@ -1,9 +1,10 @@
 // One thread that runs tasks one at a time, in the order they were posted
 // (delayed tasks: in order of their due time). The ZooKeeper client's event
-// and listener threads are two of these.
+// and listener threads are two of these; the framework's process-wide
+// background thread (framework/internal/background.h) is a third.
 
-#ifndef SLACKER_DISCOVERY_INTERNAL_SERIAL_EXECUTOR_H_
-#define SLACKER_DISCOVERY_INTERNAL_SERIAL_EXECUTOR_H_
+#ifndef SLACKER_COMMON_SERIAL_EXECUTOR_H_
+#define SLACKER_COMMON_SERIAL_EXECUTOR_H_
 
 #include <condition_variable>
 #include <cstdint>
@@ -19,7 +20,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
-namespace slacker::discovery::internal {
+namespace slacker::internal {
 
 // Thread-safe. The destructor calls Shutdown().
 class SerialExecutor {
@@ -35,7 +36,8 @@ class SerialExecutor {
   void PostAfter(absl::Duration delay, std::function<void()> task);
 
   // Runs every task already due, drops delayed ones not yet due, and joins the
-  // thread. Idempotent. REQUIRES: not called on this executor's thread.
+  // thread. Idempotent. REQUIRES: not called on this executor's thread (nor
+  // the destructor run there): checked, the process ends with a message.
   void Shutdown();
 
   bool IsCurrentThread() const;
@@ -59,6 +61,6 @@ class SerialExecutor {
   std::thread thread_;  // Last: starts once the members above exist.
 };
 
-}  // namespace slacker::discovery::internal
+}  // namespace slacker::internal
 
-#endif  // SLACKER_DISCOVERY_INTERNAL_SERIAL_EXECUTOR_H_
+#endif  // SLACKER_COMMON_SERIAL_EXECUTOR_H_
