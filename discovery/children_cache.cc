@@ -15,6 +15,7 @@
 #include "common/backoff.h"
 #include "common/check.h"
 #include "common/logging.h"
+#include "discovery/internal/close_check.h"
 #include "discovery/zookeeper_paths.h"
 
 namespace slacker::discovery {
@@ -415,7 +416,7 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
       // Gone between the listing and this read (NotFound), or unreadable: not
       // in the cache either way.
       if (!absl::IsNotFound(node.status())) {
-        internal::Log(
+        slacker::internal::Log(
             LogLevel::kWarning,
             absl::StrCat("ChildrenCache ", path_, ": leaving out child ", name,
                          ", which cannot be read: ", node.status().ToString()));
@@ -480,11 +481,12 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
     const std::optional<absl::Duration> delay = ScheduleRetry();
     const LogLevel level =
         IsTransient(status) ? LogLevel::kDebug : LogLevel::kWarning;
-    if (internal::ShouldLog(level)) {
-      internal::Log(level, absl::StrCat("ChildrenCache ", path_, ": ", what,
-                                        " failed, will retry ",
-                                        internal::RetryDelayText(delay), ": ",
-                                        status.ToString()));
+    if (slacker::internal::ShouldLog(level)) {
+      slacker::internal::Log(
+          level, absl::StrCat("ChildrenCache ", path_, ": ", what,
+                              " failed, will retry ",
+                              slacker::internal::RetryDelayText(delay), ": ",
+                              status.ToString()));
     }
   }
 
@@ -550,7 +552,7 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
   // Retries after a failure: BackoffOptions' defaults, 50 ms doubling to 2 s,
   // jittered; reset by a success. kReconnected and kNewSession retry at once
   // regardless.
-  internal::Backoff backoff_{internal::BackoffOptions()};
+  slacker::internal::Backoff backoff_{slacker::internal::BackoffOptions()};
 
   // Held while listeners run, so that Close() and RemoveListener() can wait
   // for a delivery in progress.
@@ -566,7 +568,7 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
 
 absl::StatusOr<std::unique_ptr<ChildrenCache>> ChildrenCache::Create(
     ZooKeeperClient* client, std::string path) {
-  internal::CheckRequires(
+  slacker::internal::CheckRequires(
       client != nullptr,
       "ChildrenCache::Create needs a ZooKeeper client, got null");
   if (absl::Status valid = ValidatePath(path); !valid.ok()) {
@@ -607,13 +609,8 @@ void ChildrenCache::RemoveListener(int id) { impl_->RemoveListener(id); }
 
 void ChildrenCache::Close() {
   // Checked even when already closed: the destructor calls Close().
-  if (impl_->client()->IsEventThread()) {
-    internal::FailWithMessage(absl::StrCat(
-        "ChildrenCache ", path(),
-        " closed or destroyed on the ZooKeeper client's event thread: it "
-        "must not block that thread; close it from another thread (for "
-        "example the listener thread, or your own)"));
-  }
+  internal::CheckClosedOffEventThread(*impl_->client(),
+                                      absl::StrCat("ChildrenCache ", path()));
   impl_->Close();
 }
 

@@ -14,6 +14,7 @@
 #include "common/backoff.h"
 #include "common/check.h"
 #include "common/logging.h"
+#include "discovery/internal/close_check.h"
 #include "discovery/zookeeper_paths.h"
 
 namespace slacker::discovery {
@@ -245,11 +246,12 @@ class NodeCache::Impl : public std::enable_shared_from_this<Impl> {
     const std::optional<absl::Duration> delay = ScheduleRetry();
     const LogLevel level =
         absl::IsUnavailable(status) ? LogLevel::kDebug : LogLevel::kWarning;
-    if (internal::ShouldLog(level)) {
-      internal::Log(level, absl::StrCat("NodeCache ", path_,
-                                        ": reading failed, will retry ",
-                                        internal::RetryDelayText(delay), ": ",
-                                        status.ToString()));
+    if (slacker::internal::ShouldLog(level)) {
+      slacker::internal::Log(
+          level,
+          absl::StrCat("NodeCache ", path_, ": reading failed, will retry ",
+                       slacker::internal::RetryDelayText(delay), ": ",
+                       status.ToString()));
     }
   }
 
@@ -337,7 +339,7 @@ class NodeCache::Impl : public std::enable_shared_from_this<Impl> {
   // Retries after a failure: BackoffOptions' defaults, 50 ms doubling to 2 s,
   // jittered; reset by a success. kReconnected and kNewSession retry at once
   // regardless.
-  internal::Backoff backoff_{internal::BackoffOptions()};
+  slacker::internal::Backoff backoff_{slacker::internal::BackoffOptions()};
 
   // Held while listeners run, so that Close() and RemoveListener() can wait
   // for a delivery in progress.
@@ -353,7 +355,7 @@ class NodeCache::Impl : public std::enable_shared_from_this<Impl> {
 
 absl::StatusOr<std::unique_ptr<NodeCache>> NodeCache::Create(
     ZooKeeperClient* client, std::string path) {
-  internal::CheckRequires(
+  slacker::internal::CheckRequires(
       client != nullptr,
       "NodeCache::Create needs a ZooKeeper client, got null");
   if (absl::Status valid = ValidatePath(path); !valid.ok()) {
@@ -387,13 +389,8 @@ void NodeCache::RemoveListener(int id) { impl_->RemoveListener(id); }
 
 void NodeCache::Close() {
   // Checked even when already closed: the destructor calls Close().
-  if (impl_->client()->IsEventThread()) {
-    internal::FailWithMessage(absl::StrCat(
-        "NodeCache ", path(),
-        " closed or destroyed on the ZooKeeper client's event thread: it "
-        "must not block that thread; close it from another thread (for "
-        "example the listener thread, or your own)"));
-  }
+  internal::CheckClosedOffEventThread(*impl_->client(),
+                                      absl::StrCat("NodeCache ", path()));
   impl_->Close();
 }
 

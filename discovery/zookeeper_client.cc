@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/check.h"
 #include "common/logging.h"
 #include "common/serial_executor.h"
 #include "discovery/connect_string.h"
@@ -28,18 +29,8 @@
 namespace slacker::discovery {
 namespace {
 
-using slacker::internal::SerialExecutor;
 using slacker::internal::Log;
-
-// Ends the process with `message`: the caller broke a REQUIRES: of
-// zookeeper_client.h that would otherwise end in a deadlock or a crash with no
-// word of why.
-[[noreturn]] void FailRequirement(absl::string_view message) {
-  std::fprintf(stderr, "FATAL: %.*s\n", static_cast<int>(message.size()),
-               message.data());
-  std::fflush(stderr);
-  std::abort();
-}
+using slacker::internal::SerialExecutor;
 
 NodeStat ToNodeStat(const Stat* stat) {
   NodeStat out;
@@ -393,7 +384,7 @@ void ZooKeeperClient::Impl::Close(absl::string_view caller) {
     // Closing joins both threads: on one of them it would wait for itself.
     const bool on_events = events_.IsCurrentThread();
     if (on_events || listeners_.IsCurrentThread()) {
-      FailRequirement(absl::StrCat(
+      slacker::internal::FailWithMessage(absl::StrCat(
           caller, " on the client's own ", on_events ? "event" : "listener",
           " thread (in a watch, a `done` callback, a subscriber or a "
           "connection listener): it would wait for that thread to finish, "

@@ -1,12 +1,11 @@
 #include "framework/grpc_plugin/cluster_picker.h"
 
-#include <grpc/support/log.h>
-
-#include <cstdlib>
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/check.h"
 #include "framework/internal/plugin_names.h"
 
 namespace slacker::internal {
@@ -55,11 +54,9 @@ ClusterPicker::ClusterPicker(RefCountedPtr<SetAsideListener> policy,
       choices_(std::move(choices)) {
   for (const auto& [ns, entry] : choices_) {
     if (dynamic_cast<const SubchannelChoices*>(entry.get()) == nullptr) {
-      gpr_log(GPR_ERROR,
-              "slacker: ClusterPicker: the choices for namespace %s are not "
-              "SubchannelChoices (no subchannel to hand to gRPC)",
-              ns.c_str());
-      abort();
+      slacker::internal::FailWithMessage(absl::StrCat(
+          "ClusterPicker: the choices for namespace ", ns,
+          " are not SubchannelChoices (no subchannel to hand to gRPC)"));
     }
   }
   published_.store(true, std::memory_order_release);

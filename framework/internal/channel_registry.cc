@@ -1,10 +1,11 @@
 #include "framework/internal/channel_registry.h"
 
 #include <atomic>
-#include <cstdio>
-#include <cstdlib>
 #include <mutex>
 #include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/check.h"
 
 namespace slacker::internal {
 namespace {
@@ -19,9 +20,8 @@ Table& Channels() {
   return *table;
 }
 
-[[noreturn]] void Broken(const char* what) {
-  std::fprintf(stderr, "slacker: RegisterChannel: %s\n", what);
-  std::abort();
+[[noreturn]] void Broken(absl::string_view what) {
+  FailWithMessage(absl::StrCat("RegisterChannel: ", what));
 }
 
 }  // namespace

@@ -11,8 +11,6 @@
 
 #include <unistd.h>
 
-#include <cstdio>
-#include <iostream>
 #include <memory>
 #include <string>
 
@@ -23,6 +21,7 @@
 #include "absl/time/time.h"
 #include "discovery/leader_election.h"
 #include "discovery/zookeeper_client.h"
+#include "testing/program_output.h"
 
 ABSL_FLAG(std::string, zookeeper, "", "ZooKeeper connect string (required).");
 ABSL_FLAG(std::string, path, "", "The election path (required).");
@@ -32,17 +31,10 @@ ABSL_FLAG(absl::Duration, session_timeout, absl::Seconds(2),
 
 namespace {
 
-// From the listener thread and main: whole lines, flushed at once, so that
-// the test reading the pipe sees each event as it happens.
-void Report(absl::string_view what, absl::string_view id) {
-  const std::string line = absl::StrCat(what, " ", id, "\n");
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fflush(stdout);
-}
+using slacker::testing::ReportLine;
 
 int Fail(const absl::Status& status) {
-  std::cerr << "election_participant: " << status << std::endl;
-  return 1;
+  return slacker::testing::FailProgram("election_participant", status);
 }
 
 }  // namespace
@@ -59,8 +51,8 @@ int main(int argc, char** argv) {
   if (!client.ok()) return Fail(client.status());
 
   slacker::discovery::LeaderElectionOptions election_options;
-  election_options.on_taken = [id] { Report("TAKEN", id); };
-  election_options.on_lost = [id] { Report("LOST", id); };
+  election_options.on_taken = [id] { ReportLine("TAKEN", id); };
+  election_options.on_lost = [id] { ReportLine("LOST", id); };
   absl::StatusOr<std::unique_ptr<slacker::discovery::LeaderElection>> election =
       slacker::discovery::LeaderElection::Create(client->get(),
                                                  absl::GetFlag(FLAGS_path), id,
@@ -69,6 +61,6 @@ int main(int argc, char** argv) {
   if (absl::Status started = (*election)->Start(); !started.ok()) {
     return Fail(started);
   }
-  Report("JOINED", id);
+  ReportLine("JOINED", id);
   while (true) pause();  // Until a signal ends the process.
 }

@@ -12,8 +12,6 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <cstdio>
-#include <iostream>
 #include <memory>
 #include <string>
 
@@ -24,6 +22,7 @@
 #include "absl/time/time.h"
 #include "discovery/curator_service_instance.h"
 #include "discovery/zookeeper_client.h"
+#include "testing/program_output.h"
 
 ABSL_FLAG(std::string, zookeeper, "", "ZooKeeper connect string (required).");
 ABSL_FLAG(std::string, base_path, "/services", "Curator's base path.");
@@ -38,15 +37,10 @@ ABSL_FLAG(absl::Duration, session_timeout, absl::Seconds(2),
 
 namespace {
 
-void Report(absl::string_view what, absl::string_view path) {
-  const std::string line = absl::StrCat(what, " ", path, "\n");
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fflush(stdout);
-}
+using slacker::testing::ReportLine;
 
 int Fail(const absl::Status& status) {
-  std::cerr << "curator_register: " << status << std::endl;
-  return 1;
+  return slacker::testing::FailProgram("curator_register", status);
 }
 
 }  // namespace
@@ -83,7 +77,7 @@ int main(int argc, char** argv) {
       !registered.ok()) {
     return Fail(registered);
   }
-  Report("REGISTERED", (*instance)->path());
+  ReportLine("REGISTERED", (*instance)->path());
 
   while (true) {
     int signal = 0;
@@ -92,13 +86,13 @@ int main(int argc, char** argv) {
       absl::Status set =
           (*instance)->SetPayload(absl::GetFlag(FLAGS_next_payload));
       if (!set.ok()) return Fail(set);
-      Report("PAYLOAD", (*instance)->path());
+      ReportLine("PAYLOAD", (*instance)->path());
       continue;
     }
     if (absl::Status closed = (*instance)->Close(); !closed.ok()) {
       return Fail(closed);
     }
-    Report("CLOSED", (*instance)->path());
+    ReportLine("CLOSED", (*instance)->path());
     return 0;
   }
 }
