@@ -1,9 +1,7 @@
-// ClusterView: the client side's live picture of one cluster in ZooKeeper,
-// read from the layout in README.md ("What is published"):
-//
-//   <root>/<cluster>/namespaces/<ns>/<host:port>   who publishes <ns>
-//   <root>/<cluster>/namespaces/<ns>/_leader/...   who leads <ns>
-//   <root>/<cluster>/servers/<host:port>           each server's data
+// ClusterView: the client side's live picture of one cluster in ZooKeeper:
+// who publishes each namespace, who leads it, and each server's data, read at
+// the paths of discovery/registry_layout.h (README.md, "The cluster's
+// ZooKeeper layout").
 //
 // It watches those nodes through the ZooKeeper layer (no polling) and hands
 // its listener a full snapshot after every change. It connects in the
