@@ -17,7 +17,6 @@
 #include "absl/strings/strip.h"
 #include "framework/cluster_channel.h"
 #include "framework/grouping/grouping_registry.h"
-#include "framework/grpc_plugin/cluster_lb_policy.h"
 #include "framework/internal/channel_registry.h"
 #include "framework/internal/plugin_names.h"
 
