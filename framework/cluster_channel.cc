@@ -16,7 +16,6 @@
 #include "framework/internal/channel_args.h"
 #include "framework/internal/channel_registry.h"
 #include "framework/internal/discovery_stats.h"
-#include "common/json_string.h"
 #include "framework/internal/plugin_names.h"
 
 namespace slacker {
@@ -141,8 +140,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
   SetKeepalive(options, &args);
   if (!options.service_config_json.empty()) {
     args.SetString(internal::kServiceConfigArg, options.service_config_json);
-  } else if (!HasArgument(options.channel_arguments,
-                          GRPC_ARG_SERVICE_CONFIG)) {
+  } else if (!HasArgument(options.channel_arguments, GRPC_ARG_SERVICE_CONFIG)) {
     args.SetString(internal::kServiceConfigArg, kDefaultClusterServiceConfig);
   }
   const std::string target = ClusterTarget(zookeeper, cluster);

@@ -10,6 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 #include "framework/grpc_plugin/cluster_lb_config.h"
 #include "framework/grpc_plugin/cluster_picker.h"
 #include "framework/grpc_plugin/server_attribute.h"
@@ -20,7 +21,6 @@
 #include "framework/internal/namespace_picker.h"
 #include "framework/internal/plugin_names.h"
 #include "framework/internal/rebuild_throttle.h"
-#include "common/logging.h"
 #include "src/core/ext/filters/client_channel/subchannel.h"
 #include "src/core/ext/filters/client_channel/subchannel_interface_internal.h"
 #include "src/core/lib/channel/channel_args.h"
