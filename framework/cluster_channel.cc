@@ -2,7 +2,9 @@
 
 #include <grpcpp/create_channel.h>
 
+#include <algorithm>
 #include <atomic>
+#include <climits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -14,7 +16,6 @@
 #include "framework/internal/channel_args.h"
 #include "framework/internal/channel_registry.h"
 #include "framework/internal/discovery_stats.h"
-#include "common/json_string.h"
 #include "framework/internal/plugin_names.h"
 
 namespace slacker {
@@ -28,6 +29,45 @@ absl::Status CheckGrouping(absl::string_view spec, absl::string_view where) {
   if (parsed.ok()) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat(where, ": ", parsed.status().message()));
+}
+
+// Whether the user's channel arguments name `key`.
+bool HasArgument(const grpc::ChannelArguments& arguments, const char* key) {
+  grpc_channel_args c_args;
+  arguments.SetChannelArgs(&c_args);
+  for (size_t i = 0; i < c_args.num_args; ++i) {
+    if (absl::string_view(c_args.args[i].key) == key) return true;
+  }
+  return false;
+}
+
+int Milliseconds(absl::Duration duration) {
+  if (duration == absl::InfiniteDuration()) return INT_MAX;
+  return static_cast<int>(
+      std::clamp<int64_t>(absl::ToInt64Milliseconds(duration), 0, INT_MAX));
+}
+
+// Hung-server detection (framework/internal/keepalive.h), unless the user's
+// own channel arguments say otherwise.
+void SetKeepalive(const ClusterChannelOptions& options,
+                  grpc::ChannelArguments* args) {
+  const grpc::ChannelArguments& user = options.channel_arguments;
+  const bool off = options.keepalive_time <= absl::ZeroDuration() ||
+                   options.keepalive_time == absl::InfiniteDuration();
+  if (!HasArgument(user, GRPC_ARG_KEEPALIVE_TIME_MS)) {
+    args->SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+                 off ? INT_MAX : Milliseconds(options.keepalive_time));
+  }
+  if (!HasArgument(user, GRPC_ARG_KEEPALIVE_TIMEOUT_MS)) {
+    args->SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                 Milliseconds(options.keepalive_timeout));
+  }
+  if (!HasArgument(user, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS)) {
+    args->SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  }
+  if (!HasArgument(user, GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA)) {
+    args->SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  }
 }
 
 }  // namespace
@@ -79,6 +119,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
       "},\"setAsideAfter\":", std::max(0, options.set_aside_after),
       ",\"setAsideForMs\":",
       std::max<int64_t>(0, absl::ToInt64Milliseconds(options.set_aside_for)),
+      ",\"setAsideSlowerThanMs\":",
+      options.set_aside_slower_than == absl::InfiniteDuration()
+          ? int64_t{0}
+          : std::max<int64_t>(
+                1, absl::ToInt64Milliseconds(options.set_aside_slower_than)),
       ",\"waitForReady\":", options.wait_for_ready ? "true" : "false",
       ",\"healthChecks\":", options.health_checks ? "true" : "false", "}");
 
@@ -92,8 +137,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
   if (!options.zookeeper_digest.empty()) {
     args.SetString(internal::kDigestArg, options.zookeeper_digest);
   }
+  SetKeepalive(options, &args);
   if (!options.service_config_json.empty()) {
     args.SetString(internal::kServiceConfigArg, options.service_config_json);
+  } else if (!HasArgument(options.channel_arguments, GRPC_ARG_SERVICE_CONFIG)) {
+    args.SetString(internal::kServiceConfigArg, kDefaultClusterServiceConfig);
   }
   const std::string target = ClusterTarget(zookeeper, cluster);
   auto interceptor_settings = std::make_shared<internal::InterceptorSettings>();

@@ -34,16 +34,60 @@
 // READY server of its namespace and the stub gets the combined outcome
 // (framework/call_results.h: slacker::CallResults).
 //
-// Failures. No server publishes the called namespace: the call fails at once
-// with UNAVAILABLE naming the cluster and namespace, unless it waits for ready
-// (wait_for_ready, the service config's "waitForReady", or the ClientContext's
-// set_wait_for_ready), in which case it waits for a server up to its
-// deadline. A server whose calls fail with UNAVAILABLE `set_aside_after` times
-// in a row is not picked for `set_aside_for` (unless no other server of the
-// namespace is READY). A server whose health service reports the namespace
-// NOT_SERVING is not picked for it (health_checks). ZooKeeper unreachable: the
-// channel keeps using the servers it knew; if it never reached ZooKeeper, calls
-// fail with UNAVAILABLE naming ZooKeeper's address while it keeps trying.
+// Failures. No server publishes the called namespace: the call fails with
+// UNAVAILABLE naming the cluster and namespace (after the default retries
+// below, about 0.15 s), unless it waits for ready (wait_for_ready, the service
+// config's "waitForReady", or the ClientContext's set_wait_for_ready), in
+// which case it waits for a server up to its deadline. A server whose health
+// service reports the namespace NOT_SERVING is not picked for it
+// (health_checks). ZooKeeper unreachable: the channel keeps using the servers
+// it knew; if it never reached ZooKeeper, calls fail with UNAVAILABLE naming
+// ZooKeeper's address while it keeps trying.
+//
+// A server that crashes or hangs. Each of these is on by default:
+// - Keepalive (keepalive_time, keepalive_timeout): a connection silent for
+//   1 s is pinged, and closed if the ping is not answered within 1 s. A hung
+//   server (SIGSTOP, a stuck kernel, a dead link: process alive, sockets
+//   open) is so dropped within about 2 s of its last byte, and its calls in
+//   flight fail UNAVAILABLE then instead of at their deadlines; without it the
+//   server keeps its share of calls until its ZooKeeper session expires (10 s
+//   by default). Cluster servers accept these pings (ClusterServerBuilder);
+//   other gRPC servers answer more than two pings a connection without data
+//   with GOAWAY "too_many_pings", after which gRPC doubles the interval.
+// - Set-aside (set_aside_after, set_aside_for, set_aside_slower_than): a
+//   server whose calls fail set_aside_after times in a row with UNAVAILABLE
+//   or DEADLINE_EXCEEDED (or, if set, take longer than set_aside_slower_than)
+//   is not picked for set_aside_for, unless no other server of the namespace
+//   is READY: the last server of a namespace is always picked.
+// - Retries (when service_config_json is empty and channel_arguments has no
+//   GRPC_ARG_SERVICE_CONFIG): kDefaultClusterServiceConfig, gRPC's own retry
+//   policy, retries a call that failed UNAVAILABLE before any answer came,
+//   up to 3 attempts in all, about 50 ms then 100 ms apart (gRPC adds +-20%
+//   jitter), within the call's deadline, each attempt picked anew. Its
+//   retryThrottling (20 tokens, a failure costs 1, a success gives 0.1, no
+//   retries at 10 or fewer; counted per cluster name, across this process's
+//   channels) stops retries while a cluster fails more than it serves.
+// What the default guarantees: a call fails UNAVAILABLE only after three
+// attempts failed UNAVAILABLE (or the throttle was out), so a call that never
+// reached a server (no server READY when picked; a connection that broke
+// before the request was written; a server shutting down with GOAWAY) is
+// sent again to whatever server is READY then. gRPC also retries, with or
+// without a policy (transparent retries, GRPC_ARG_ENABLE_RETRIES, on by
+// default), the calls it knows no server saw: not written yet, or refused by
+// a GOAWAY; those cost no attempt.
+// What it cannot guarantee: gRPC cannot tell a call the server never saw
+// from one it was running when its connection broke (kill -9, a keepalive
+// timeout), so it retries both: a non-idempotent method may then run twice.
+// Give such methods a methodConfig without retryPolicy in your own
+// service_config_json (which replaces the default whole; "{}" turns every
+// retry but gRPC's transparent ones off). Not retried either: calls that
+// failed with another code, DEADLINE_EXCEEDED included; calls once any
+// response header or message arrived (a streaming call stops being retried
+// at its first response); calls whose messages passed gRPC's 256 KiB retry
+// buffer (GRPC_ARG_PER_RPC_RETRY_BUFFER_SIZE); calls on channels with
+// GRPC_ARG_ENABLE_RETRIES set to 0; and channels made with
+// grpc::CreateChannel("zk://...") get no default service config (they do get
+// keepalive).
 
 #ifndef SLACKER_FRAMEWORK_CLUSTER_CHANNEL_H_
 #define SLACKER_FRAMEWORK_CLUSTER_CHANNEL_H_
@@ -105,13 +149,40 @@ struct ClusterChannelOptions {
 
   // The channel's own gRPC service config (JSON), e.g. a retry policy:
   //   {"methodConfig": [{"name": [{}], "retryPolicy": {...}}]}
-  // Its loadBalancingConfig, if any, is replaced by the cluster's.
+  // Its loadBalancingConfig, if any, is replaced by the cluster's. Empty (and
+  // no GRPC_ARG_SERVICE_CONFIG in channel_arguments): the channel uses
+  // kDefaultClusterServiceConfig (see "A server that crashes or hangs"
+  // above); set, it replaces that default whole ("{}": no retry policy).
   std::string service_config_json;
 
-  // Outlier handling: after this many consecutive UNAVAILABLE failures a
-  // server is set aside for `set_aside_for`. 0 turns it off.
+  // Outlier handling: after this many consecutive failures (UNAVAILABLE,
+  // DEADLINE_EXCEEDED, or slower than `set_aside_slower_than`) a server is
+  // set aside for `set_aside_for`. 0 turns it off. Consecutive, not a
+  // percentage (see framework/internal/set_aside.h): a hung or dead server
+  // fails every call and is set aside after this many, at any call rate.
   int set_aside_after = 5;
   absl::Duration set_aside_for = absl::Seconds(10);
+  // A call that takes longer than this, whatever its status, counts as a
+  // failure. Default: infinite (latency is not counted; only the
+  // application knows what slow is); DEADLINE_EXCEEDED always counts.
+  absl::Duration set_aside_slower_than = absl::InfiniteDuration();
+
+  // Hung-server detection: HTTP/2 keepalive on every server connection. A
+  // connection that has been silent for `keepalive_time` is pinged; without
+  // an answer within `keepalive_timeout` it is closed, its calls fail
+  // UNAVAILABLE (and may be retried, see above) and the server is not picked
+  // until it connects again. Both together must stay well under the
+  // servers' ZooKeeper session timeout (10 s by default, at least 4 s with
+  // ZooKeeper's default tick), which is what otherwise ends a hung server's
+  // share of calls. Busy connections are never pinged (any byte read restarts
+  // the wait), and gRPC sends at most one ping a second. Zero or infinite
+  // keepalive_time turns keepalive off. The GRPC_ARG_KEEPALIVE_TIME_MS,
+  // GRPC_ARG_KEEPALIVE_TIMEOUT_MS, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS and
+  // GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA in channel_arguments, if given, win
+  // over these (defaults: 1 s, 1 s, 1 and 0; the same as
+  // framework/internal/keepalive.h, which cluster servers are set to accept).
+  absl::Duration keepalive_time = absl::Seconds(1);
+  absl::Duration keepalive_timeout = absl::Seconds(1);
 
   // Client-side health checking: each server's standard health service
   // (grpc.health.v1.Health/Watch, one stream per namespace on the server's
@@ -131,6 +202,16 @@ struct ClusterChannelOptions {
   // Any other gRPC channel argument.
   grpc::ChannelArguments channel_arguments;
 };
+
+// The service config of a cluster channel whose options give none: retry a
+// call that failed UNAVAILABLE before any answer, 3 attempts in all, with
+// gRPC's retry throttling per cluster (see "A server that crashes or hangs"
+// above for what it guarantees and what it cannot).
+inline constexpr char kDefaultClusterServiceConfig[] =
+    R"({"methodConfig":[{"name":[{}],"retryPolicy":{"maxAttempts":3,)"
+    R"("initialBackoff":"0.05s","maxBackoff":"0.2s","backoffMultiplier":2,)"
+    R"("retryableStatusCodes":["UNAVAILABLE"]}}],)"
+    R"("retryThrottling":{"maxTokens":20,"tokenRatio":0.1}})";
 
 // "zk://<zookeeper>/<cluster>", the target CreateClusterChannel uses (and the
 // key of GetDiscoveryStats).

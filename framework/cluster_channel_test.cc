@@ -476,6 +476,7 @@ TEST_F(ClusterChannelTest, WithoutRetriesOnlyCallsInFlightOnACrashFail) {
   const std::string b = StartServer();
   ClusterChannelOptions options;
   options.grouping = "round_robin";
+  options.service_config_json = "{}";  // Not the default retry policy.
   auto stub = EchoService::NewStub(Channel(options));
   ASSERT_TRUE(WaitForServers(*stub, {a, b}));
   constexpr int kCallers = 4;  // So at most 4 calls are in flight at once.
@@ -525,6 +526,9 @@ TEST_F(ClusterChannelTest, ServerFailingWithUnavailableIsSetAside) {
   options.grouping = "round_robin";
   options.set_aside_after = 3;
   options.set_aside_for = absl::Seconds(60);
+  // No retries: each failed call is one failure of the streak (the default
+  // retry policy would make each three).
+  options.service_config_json = "{}";
   auto stub = EchoService::NewStub(Channel(options));
   ASSERT_TRUE(Eventually([&] { return WhoAmI(*stub, healthy) == healthy; }));
   ASSERT_TRUE(Eventually([&] {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "discovery/registry_layout.h"
 #include "discovery/zookeeper_paths.h"
+#include "framework/internal/keepalive.h"
 #include "framework/internal/local_address.h"
 #include "framework/internal/registration.h"
 #include "framework/internal/service_catalog.h"
@@ -63,6 +64,15 @@ ClusterServerBuilder::ClusterServerBuilder(ClusterOptions options)
   // server would then publish an address it shares with a stranger. A user
   // who wants it sets the argument again.
   builder_.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Cluster channels ping every connection that is silent for a second, to
+  // find hung servers (see framework/internal/keepalive.h); gRPC's server
+  // defaults would count those pings as abuse and close the connection. Set
+  // here, first, so that the user's own AddChannelArgument wins.
+  builder_.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      static_cast<int>(
+          absl::ToInt64Milliseconds(internal::kServerMinPingInterval)));
+  builder_.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
 }
 
 ClusterServerBuilder::~ClusterServerBuilder() = default;

@@ -67,7 +67,8 @@ absl::StatusOr<ClusterLbOptions> ParseClusterLbOptions(const Json& json) {
       }
       options.health_checks = value.type() == Json::Type::JSON_TRUE;
     } else if (name == kLbConfigSetAsideAfter ||
-               name == kLbConfigSetAsideForMs) {
+               name == kLbConfigSetAsideForMs ||
+               name == kLbConfigSetAsideSlowerThanMs) {
       int64_t number = 0;
       if (value.type() != Json::Type::NUMBER ||
           !absl::SimpleAtoi(value.string_value(), &number) || number < 0) {
@@ -76,6 +77,10 @@ absl::StatusOr<ClusterLbOptions> ParseClusterLbOptions(const Json& json) {
       }
       if (name == kLbConfigSetAsideAfter) {
         options.set_aside.after = static_cast<int>(number);
+      } else if (name == kLbConfigSetAsideSlowerThanMs) {
+        options.set_aside.slower_than = number == 0
+                                            ? absl::InfiniteDuration()
+                                            : absl::Milliseconds(number);
       } else {
         options.set_aside.period = absl::Milliseconds(number);
       }

@@ -23,6 +23,7 @@ TEST(ClusterLbConfigTest, EmptyObjectTakesTheDefaults) {
   EXPECT_TRUE(options->methods.empty());
   EXPECT_EQ(options->set_aside.after, 5);
   EXPECT_EQ(options->set_aside.period, absl::Seconds(10));
+  EXPECT_EQ(options->set_aside.slower_than, absl::InfiniteDuration());
   EXPECT_TRUE(options->health_checks);
 }
 
@@ -47,6 +48,17 @@ TEST(ClusterLbConfigTest, ReadsEveryField) {
   EXPECT_FALSE(options->health_checks);
 }
 
+TEST(ClusterLbConfigTest, SlowerThanIsOffAtZero) {
+  absl::StatusOr<ClusterLbOptions> slow =
+      Parse(R"({"setAsideSlowerThanMs": 750})");
+  ASSERT_TRUE(slow.ok()) << slow.status();
+  EXPECT_EQ(slow->set_aside.slower_than, absl::Milliseconds(750));
+  absl::StatusOr<ClusterLbOptions> off =
+      Parse(R"({"setAsideSlowerThanMs": 0})");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->set_aside.slower_than, absl::InfiniteDuration());
+}
+
 TEST(ClusterLbConfigTest, InvalidConfigsNameTheField) {
   struct Case {
     const char* json;
@@ -67,6 +79,8 @@ TEST(ClusterLbConfigTest, InvalidConfigsNameTheField) {
                 "setAsideForMs must be a whole number >= 0"},
            Case{R"({"setAsideForMs": "10"})",
                 "setAsideForMs must be a whole number >= 0"},
+           Case{R"({"setAsideSlowerThanMs": -5})",
+                "setAsideSlowerThanMs must be a whole number >= 0"},
        }) {
     absl::StatusOr<ClusterLbOptions> options = Parse(c.json);
     ASSERT_FALSE(options.ok()) << c.json;

@@ -10,16 +10,17 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 #include "framework/grpc_plugin/cluster_lb_config.h"
 #include "framework/grpc_plugin/cluster_picker.h"
 #include "framework/grpc_plugin/server_attribute.h"
 #include "framework/internal/channel_args.h"
 #include "framework/internal/channel_registry.h"
 #include "framework/internal/discovery_stats.h"
+#include "framework/internal/keepalive.h"
 #include "framework/internal/namespace_picker.h"
 #include "framework/internal/plugin_names.h"
 #include "framework/internal/rebuild_throttle.h"
-#include "common/logging.h"
 #include "src/core/ext/filters/client_channel/subchannel.h"
 #include "src/core/ext/filters/client_channel/subchannel_interface_internal.h"
 #include "src/core/lib/channel/channel_args.h"
@@ -108,7 +109,7 @@ class ClusterLbPolicy : public SetAsideListener {
       server.info = std::make_shared<const ClusterServer>(*want.info);
       server.stats = std::make_shared<ServerStats>();
       server.subchannel = channel_control_helper()->CreateSubchannel(
-          *want.address, channel_args());
+          *want.address, SubchannelArgs());
       if (server.subchannel == nullptr) {
         servers_.erase(key);
         continue;
@@ -458,6 +459,20 @@ class ClusterLbPolicy : public SetAsideListener {
 
   const ClusterLbOptions& options() const {
     return static_cast<const ClusterLbConfig&>(*config_).options();
+  }
+
+  // The channel's arguments, with hung-server detection (keepalive.h) where
+  // they do not say otherwise: CreateClusterChannel always says, a channel
+  // made by grpc::CreateChannel("zk://...") gets the defaults here.
+  grpc_core::ChannelArgs SubchannelArgs() const {
+    return channel_args()
+        .SetIfUnset(GRPC_ARG_KEEPALIVE_TIME_MS,
+                    static_cast<int>(absl::ToInt64Milliseconds(kKeepaliveTime)))
+        .SetIfUnset(
+            GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+            static_cast<int>(absl::ToInt64Milliseconds(kKeepaliveTimeout)))
+        .SetIfUnset(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1)
+        .SetIfUnset(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   }
 
   // Builds a picker from every server's state now and hands it to gRPC, with

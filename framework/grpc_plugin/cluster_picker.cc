@@ -14,7 +14,7 @@ namespace {
 using grpc_core::LoadBalancingPolicy;
 using grpc_core::RefCountedPtr;
 
-// Counts calls in flight and UNAVAILABLE streaks for one server.
+// Counts calls in flight and failure streaks (set_aside.h) for one server.
 class CallTracker : public LoadBalancingPolicy::SubchannelCallTrackerInterface {
  public:
   CallTracker(std::shared_ptr<ServerStats> stats,
@@ -27,12 +27,14 @@ class CallTracker : public LoadBalancingPolicy::SubchannelCallTrackerInterface {
   }
   void Start() override {
     published_.load(std::memory_order_acquire);
+    started_ = absl::Now();
     stats_->CallStarted();
   }
   void Finish(FinishArgs args) override {
     published_.load(std::memory_order_acquire);
-    if (stats_->CallFinished(args.status.code(), config_->options().set_aside,
-                             absl::Now())) {
+    const absl::Time now = absl::Now();
+    if (stats_->CallFinished(args.status.code(), now - started_,
+                             config_->options().set_aside, now)) {
       policy_->OnSetAside();
     }
   }
@@ -41,6 +43,7 @@ class CallTracker : public LoadBalancingPolicy::SubchannelCallTrackerInterface {
   std::shared_ptr<ServerStats> stats_;
   RefCountedPtr<SetAsideListener> policy_;
   RefCountedPtr<ClusterLbConfig> config_;
+  absl::Time started_;  // Set by Start, read by Finish, on the call's thread.
   std::atomic<bool> published_{false};  // See ClusterPicker.
 };
 

@@ -4,9 +4,11 @@
 //
 // Config (JSON, made by the resolver): {"cluster", "target",
 // "namespacesPath", "grouping", "methods": {name: spec}, "setAsideAfter": N
-// consecutive UNAVAILABLE failures (default 5, 0 = never),
-// "setAsideForMs" (default 10000), "healthChecks" (default true)}. The key
-// names below are the only spelling of them.
+// consecutive failures (UNAVAILABLE, DEADLINE_EXCEEDED or slow; default 5,
+// 0 = never), "setAsideForMs" (default 10000), "setAsideSlowerThanMs" (a call
+// slower than this counts as a failure; default 0 = latency not counted),
+// "healthChecks" (default true)}. The key names below are the only spelling
+// of them.
 
 #ifndef SLACKER_FRAMEWORK_INTERNAL_CLUSTER_LB_OPTIONS_H_
 #define SLACKER_FRAMEWORK_INTERNAL_CLUSTER_LB_OPTIONS_H_
@@ -28,6 +30,7 @@ inline constexpr char kLbConfigGrouping[] = "grouping";
 inline constexpr char kLbConfigMethods[] = "methods";
 inline constexpr char kLbConfigSetAsideAfter[] = "setAsideAfter";
 inline constexpr char kLbConfigSetAsideForMs[] = "setAsideForMs";
+inline constexpr char kLbConfigSetAsideSlowerThanMs[] = "setAsideSlowerThanMs";
 inline constexpr char kLbConfigHealthChecks[] = "healthChecks";
 
 // A grouping as the config names it: the text (which keys its pickers) and

@@ -11,10 +11,13 @@ namespace {
 
 const absl::Time kNow = absl::FromUnixSeconds(1000000);
 constexpr absl::StatusCode kUnavailable = absl::StatusCode::kUnavailable;
+constexpr absl::StatusCode kDeadline = absl::StatusCode::kDeadlineExceeded;
+constexpr absl::StatusCode kOk = absl::StatusCode::kOk;
+const absl::Duration kFast = absl::Milliseconds(1);
 
 bool Fail(ServerStats& stats, const SetAsideRule& rule, absl::Time now) {
   stats.CallStarted();
-  return stats.CallFinished(kUnavailable, rule, now);
+  return stats.CallFinished(kUnavailable, kFast, rule, now);
 }
 
 TEST(SetAsideTest, SetAsideAfterTheNthConsecutiveUnavailable) {
@@ -35,7 +38,8 @@ TEST(SetAsideTest, AnyOtherOutcomeEndsTheStreak) {
   SetAsideRule rule{2, absl::Seconds(1)};
   EXPECT_FALSE(Fail(stats, rule, kNow));
   stats.CallStarted();
-  EXPECT_FALSE(stats.CallFinished(absl::StatusCode::kNotFound, rule, kNow));
+  EXPECT_FALSE(
+      stats.CallFinished(absl::StatusCode::kNotFound, kFast, rule, kNow));
   EXPECT_FALSE(Fail(stats, rule, kNow));
   stats.Connected();
   EXPECT_FALSE(Fail(stats, rule, kNow));
@@ -69,6 +73,72 @@ TEST(SetAsideTest, OneOfConcurrentFailuresWins) {
   }
   for (std::thread& thread : threads) thread.join();
   EXPECT_EQ(winners.load(), 1);
+}
+
+// A hung server: its calls end at the callers' deadlines.
+TEST(SetAsideTest, DeadlineExceededCountsAsAFailure) {
+  ServerStats stats;
+  SetAsideRule rule{3, absl::Seconds(10)};
+  for (int i = 0; i < 2; ++i) {
+    stats.CallStarted();
+    EXPECT_FALSE(stats.CallFinished(kDeadline, absl::Seconds(1), rule, kNow));
+  }
+  stats.CallStarted();
+  EXPECT_TRUE(stats.CallFinished(kDeadline, absl::Seconds(1), rule, kNow));
+  EXPECT_TRUE(stats.IsSetAside(kNow));
+}
+
+TEST(SetAsideTest, UnavailableAndDeadlineExceededMakeOneStreak) {
+  ServerStats stats;
+  SetAsideRule rule{3, absl::Seconds(10)};
+  stats.CallStarted();
+  EXPECT_FALSE(stats.CallFinished(kDeadline, kFast, rule, kNow));
+  EXPECT_FALSE(Fail(stats, rule, kNow));
+  stats.CallStarted();
+  EXPECT_TRUE(stats.CallFinished(kDeadline, kFast, rule, kNow));
+}
+
+TEST(SetAsideTest, SlowCallsCountOnlyWhenAskedFor) {
+  ServerStats stats;
+  SetAsideRule off{2, absl::Seconds(10)};  // slower_than: infinite.
+  for (int i = 0; i < 10; ++i) {
+    stats.CallStarted();
+    EXPECT_FALSE(stats.CallFinished(kOk, absl::Hours(1), off, kNow));
+  }
+  SetAsideRule rule{2, absl::Seconds(10), absl::Milliseconds(100)};
+  stats.CallStarted();
+  EXPECT_FALSE(stats.CallFinished(kOk, absl::Milliseconds(100), rule, kNow));
+  stats.CallStarted();
+  EXPECT_FALSE(stats.CallFinished(kOk, absl::Milliseconds(101), rule, kNow));
+  stats.CallStarted();
+  EXPECT_TRUE(stats.CallFinished(kOk, absl::Milliseconds(500), rule, kNow));
+  EXPECT_EQ(stats.in_flight.load(), 0);
+}
+
+TEST(SetAsideTest, AFastAnswerEndsASlowStreak) {
+  ServerStats stats;
+  SetAsideRule rule{2, absl::Seconds(10), absl::Milliseconds(100)};
+  stats.CallStarted();
+  EXPECT_FALSE(stats.CallFinished(kOk, absl::Seconds(1), rule, kNow));
+  stats.CallStarted();
+  EXPECT_FALSE(stats.CallFinished(kOk, kFast, rule, kNow));
+  stats.CallStarted();
+  EXPECT_FALSE(stats.CallFinished(kOk, absl::Seconds(1), rule, kNow));
+  EXPECT_FALSE(stats.IsSetAside(kNow));
+}
+
+TEST(SetAsideTest, WhatCountsAsAFailure) {
+  const SetAsideRule rule;  // Latency not counted.
+  EXPECT_TRUE(IsSetAsideFailure(kUnavailable, kFast, rule));
+  EXPECT_TRUE(IsSetAsideFailure(kDeadline, kFast, rule));
+  EXPECT_FALSE(IsSetAsideFailure(kOk, absl::Hours(1), rule));
+  // The server answered: its own errors say nothing about its health.
+  for (absl::StatusCode code :
+       {absl::StatusCode::kNotFound, absl::StatusCode::kInternal,
+        absl::StatusCode::kResourceExhausted, absl::StatusCode::kCancelled,
+        absl::StatusCode::kInvalidArgument}) {
+    EXPECT_FALSE(IsSetAsideFailure(code, kFast, rule)) << code;
+  }
 }
 
 }  // namespace
