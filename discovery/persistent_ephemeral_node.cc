@@ -123,6 +123,11 @@ class PersistentEphemeralNode::Impl
     std::lock_guard<std::mutex> lock(mu_);
     return actual_path_;
   }
+  std::optional<int64_t> foreign_owner() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (node_ == NodeState::kHeld) return std::nullopt;
+    return foreign_owner_;
+  }
   const std::string& path() const { return path_; }
   ZooKeeperClient* client() const { return client_; }
   std::string data() const {
@@ -1191,6 +1196,10 @@ absl::Status PersistentEphemeralNode::WaitForInitialCreate(
 }
 
 bool PersistentEphemeralNode::exists() const { return impl_->exists(); }
+
+std::optional<int64_t> PersistentEphemeralNode::foreign_owner() const {
+  return impl_->foreign_owner();
+}
 
 std::string PersistentEphemeralNode::actual_path() const {
   return impl_->actual_path();

@@ -60,8 +60,10 @@
 #ifndef SLACKER_DISCOVERY_PERSISTENT_EPHEMERAL_NODE_H_
 #define SLACKER_DISCOVERY_PERSISTENT_EPHEMERAL_NODE_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -147,6 +149,12 @@ class PersistentEphemeralNode {
   // its creation until the recipe learns it is gone (deleted, session expired)
   // or Close(). Stays true while merely disconnected.
   bool exists() const;
+
+  // The owner of someone else's node at the path that the recipe waits to go
+  // (a session id; 0 for a persistent node), as last read; nullopt while the
+  // recipe holds its node or has found no such node. For a caller that wants
+  // to say who holds the path.
+  std::optional<int64_t> foreign_owner() const;
 
   // The node's path as last created: `path` itself, or in sequential mode the
   // path with its sequence. Empty until the first creation.
