@@ -123,6 +123,11 @@ class PersistentEphemeralNode::Impl
     std::lock_guard<std::mutex> lock(mu_);
     return actual_path_;
   }
+  std::optional<int64_t> foreign_owner() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (node_ == NodeState::kHeld) return std::nullopt;
+    return foreign_owner_;
+  }
   const std::string& path() const { return path_; }
   ZooKeeperClient* client() const { return client_; }
   std::string data() const {
@@ -154,6 +159,10 @@ class PersistentEphemeralNode::Impl
       size_t index, absl::StatusOr<NodeData> result);
   void OnWatchArmed(uint64_t epoch, uint64_t token,
                     absl::StatusOr<std::optional<NodeStat>> result);
+  // options_.restore_data: the watch is armed by a read of the data, which
+  // is compared with what this recipe wrote.
+  void OnDataWatchArmed(uint64_t epoch, uint64_t token,
+                        absl::StatusOr<NodeData> result);
   void OnDataWritten(uint64_t epoch, uint64_t generation,
                      absl::StatusOr<NodeStat> result);
   void OnWatch(uint64_t token, WatchEventType type);
@@ -168,9 +177,9 @@ class PersistentEphemeralNode::Impl
   }
 
   // The node at `actual_path` is this recipe's, holding the data of
-  // `written_generation`.
+  // `written_generation` at ZooKeeper version `version` (-1: unknown).
   void HoldNodeHoldingMu(const std::string& actual_path,
-                         uint64_t written_generation)
+                         uint64_t written_generation, int32_t version)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool IsClosedHoldingMu() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return phase_ != Phase::kRunning;
@@ -254,6 +263,9 @@ class PersistentEphemeralNode::Impl
   // What the recipe knows.
   std::string actual_path_ ABSL_GUARDED_BY(mu_);
   uint64_t written_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  // The held node's version as of this recipe's own last create or write
+  // (-1: unknown). Another version, with other data, is someone else's write.
+  int32_t written_version_ ABSL_GUARDED_BY(mu_) = -1;
   absl::Status last_error_ ABSL_GUARDED_BY(mu_);
   // The owner of a node of someone else's found at the path (a session id, 0
   // for persistent); logged once per owner.
@@ -535,6 +547,16 @@ void PersistentEphemeralNode::Impl::Reconcile() {
     const uint64_t token = ++watch_token_;
     const std::string path = actual_path_;
     lock.unlock();
+    if (options_.restore_data) {
+      client_->GetAsync(path, MakeWatch(token),
+                        [weak, epoch, token](absl::StatusOr<NodeData> result) {
+                          if (auto self = weak.lock()) {
+                            self->OnDataWatchArmed(epoch, token,
+                                                   std::move(result));
+                          }
+                        });
+      return;
+    }
     client_->ExistsAsync(
         path, MakeWatch(token),
         [weak, epoch, token](absl::StatusOr<std::optional<NodeStat>> result) {
@@ -576,7 +598,7 @@ void PersistentEphemeralNode::Impl::OnCreated(
       Reconcile();
       return;
     }
-    HoldNodeHoldingMu(*result, generation);
+    HoldNodeHoldingMu(*result, generation, /*version=*/0);
     const bool closed = IsClosedHoldingMu();
     const bool abandoned = LetGoIfAbandonedHoldingMu();
     lock.unlock();
@@ -639,7 +661,8 @@ void PersistentEphemeralNode::Impl::OnExistingRead(
   if (owner != 0 && owner == session) {
     // Made by an earlier create of ours whose answer was lost.
     ambiguous_ = false;
-    HoldNodeHoldingMu(path_, result->data == data_ ? data_generation_ : 0);
+    HoldNodeHoldingMu(path_, result->data == data_ ? data_generation_ : 0,
+                      result->stat.version);
     watch_armed_ = watch_set;
     lock.unlock();
     NotifyCreated(path_);
@@ -699,7 +722,7 @@ void PersistentEphemeralNode::Impl::OnTakenOver(
   if (epoch != epoch_) return;
   busy_ = false;
   if (result.ok()) {
-    HoldNodeHoldingMu(path_, generation);
+    HoldNodeHoldingMu(path_, generation, /*version=*/0);
     const bool closed = IsClosedHoldingMu();
     const bool abandoned = LetGoIfAbandonedHoldingMu();
     lock.unlock();
@@ -812,7 +835,7 @@ void PersistentEphemeralNode::Impl::OnOrphanCandidateRead(
       Claims::Instance().Claim(client_, path)) {
     busy_ = false;
     ambiguous_ = false;
-    HoldNodeHoldingMu(path, ambiguous_generation_);
+    HoldNodeHoldingMu(path, ambiguous_generation_, result->stat.version);
     lock.unlock();
     internal::Log(
         LogLevel::kInfo,
@@ -857,6 +880,62 @@ void PersistentEphemeralNode::Impl::OnWatchArmed(
   Reconcile();
 }
 
+void PersistentEphemeralNode::Impl::OnDataWatchArmed(
+    uint64_t epoch, uint64_t token, absl::StatusOr<NodeData> result) {
+  const int64_t session = client_->session_id();
+  std::unique_lock<std::mutex> lock(mu_);
+  if (epoch != epoch_) return;
+  busy_ = false;
+  if (IsClosedHoldingMu()) {
+    lock.unlock();
+    changed_.notify_all();
+    return;
+  }
+  if (!result.ok() && !absl::IsNotFound(result.status())) {
+    FailHoldingMu(lock, "watch", result.status());
+    return;
+  }
+  if (node_ == NodeState::kHeld) {
+    if (!result.ok()) {
+      LoseNodeHoldingMu("it was deleted");
+    } else if (result->stat.ephemeral_owner != session) {
+      LoseNodeHoldingMu(absl::StrCat("it was replaced by a node of ",
+                                     OwnerName(result->stat.ephemeral_owner)));
+    } else {
+      // Unless the watch fired already, or was superseded.
+      watch_armed_ = token == watch_token_;
+      const NodeStat& stat = result->stat;
+      const bool foreign_write =
+          written_version_ >= 0 && stat.version != written_version_;
+      if (result->data != data_ && written_generation_ == data_generation_) {
+        // Not what this recipe wrote last, nor a write of its own in flight
+        // (one operation at a time): someone else's write, or a version this
+        // recipe could not know (an adopted node). Write ours back.
+        if (foreign_write) {
+          internal::Log(
+              LogLevel::kWarning,
+              absl::StrCat("PersistentEphemeralNode ", actual_path_,
+                           ": its data was changed by another ZooKeeper client "
+                           "(now version ",
+                           stat.version, ", mzxid 0x", absl::Hex(stat.mzxid),
+                           ", modified at ", stat.mtime_ms,
+                           " ms since the epoch; this recipe wrote version ",
+                           written_version_,
+                           "; ZooKeeper's transaction log at "
+                           "that zxid names the session); restoring its ",
+                           data_.size(), " bytes of data"));
+        }
+        written_generation_ = 0;
+      } else if (foreign_write) {
+        // Rewritten with the same bytes: nothing to restore.
+        written_version_ = stat.version;
+      }
+    }
+  }
+  lock.unlock();
+  Reconcile();
+}
+
 void PersistentEphemeralNode::Impl::OnDataWritten(
     uint64_t epoch, uint64_t generation, absl::StatusOr<NodeStat> result) {
   std::unique_lock<std::mutex> lock(mu_);
@@ -869,6 +948,7 @@ void PersistentEphemeralNode::Impl::OnDataWritten(
   }
   if (result.ok()) {
     written_generation_ = std::max(written_generation_, generation);
+    written_version_ = result->version;
     retry_backoff_.Reset();
   } else if (absl::IsNotFound(result.status())) {
     LoseNodeHoldingMu("it was deleted");
@@ -937,10 +1017,12 @@ void PersistentEphemeralNode::Impl::OnRetryTimer() {
 }
 
 void PersistentEphemeralNode::Impl::HoldNodeHoldingMu(
-    const std::string& actual_path, uint64_t written_generation) {
+    const std::string& actual_path, uint64_t written_generation,
+    int32_t version) {
   node_ = NodeState::kHeld;
   actual_path_ = actual_path;
   written_generation_ = written_generation;
+  written_version_ = version;
   watch_armed_ = false;
   foreign_owner_.reset();
   last_error_ = absl::OkStatus();
@@ -1114,6 +1196,10 @@ absl::Status PersistentEphemeralNode::WaitForInitialCreate(
 }
 
 bool PersistentEphemeralNode::exists() const { return impl_->exists(); }
+
+std::optional<int64_t> PersistentEphemeralNode::foreign_owner() const {
+  return impl_->foreign_owner();
+}
 
 std::string PersistentEphemeralNode::actual_path() const {
   return impl_->actual_path();

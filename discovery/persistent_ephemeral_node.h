@@ -22,7 +22,9 @@
 //     otherwise after a delay that doubles from min_retry_delay to
 //     max_retry_delay (each delay shortened by up to a fifth, at random);
 //   - writes SetData's data to the node if it exists, and creates it with the
-//     latest data; a write that failed is retried like a create.
+//     latest data; a write that failed is retried like a create;
+//   - with options.restore_data, writes its data back when another client
+//     changed it.
 //
 // A node already at the path (non-sequential mode) is judged by its owner:
 //   - owned by this client's current session (a create whose answer was lost):
@@ -58,8 +60,10 @@
 #ifndef SLACKER_DISCOVERY_PERSISTENT_EPHEMERAL_NODE_H_
 #define SLACKER_DISCOVERY_PERSISTENT_EPHEMERAL_NODE_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -73,6 +77,15 @@ struct PersistentEphemeralNodeOptions {
   // false: an ephemeral node at exactly `path`. true: an ephemeral-sequential
   // node whose name starts with the last segment of `path`.
   bool sequential = false;
+
+  // Also keep the node's data: watch the data, not only the node's existence,
+  // and when another ZooKeeper client writes other data into the node, write
+  // this recipe's data back, logging the foreign write's version and mzxid
+  // (ZooKeeper does not record the writer; its transaction log at that zxid
+  // names the session). Costs one read after each of the recipe's own writes.
+  // Default false: another client's write stays until the next SetData or
+  // re-creation.
+  bool restore_data = false;
 
   // Delay before retrying after a failed operation; it doubles after each
   // failure, up to max_retry_delay, and starts again from min_retry_delay
@@ -136,6 +149,12 @@ class PersistentEphemeralNode {
   // its creation until the recipe learns it is gone (deleted, session expired)
   // or Close(). Stays true while merely disconnected.
   bool exists() const;
+
+  // The owner of someone else's node at the path that the recipe waits to go
+  // (a session id; 0 for a persistent node), as last read; nullopt while the
+  // recipe holds its node or has found no such node. For a caller that wants
+  // to say who holds the path.
+  std::optional<int64_t> foreign_owner() const;
 
   // The node's path as last created: `path` itself, or in sequential mode the
   // path with its sequence. Empty until the first creation.

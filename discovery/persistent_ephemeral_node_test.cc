@@ -19,8 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/logging.h"
 #include "discovery/zookeeper_client.h"
 #include "discovery/zookeeper_paths.h"
 #include "gmock/gmock.h"
@@ -407,6 +409,63 @@ TEST_F(PersistentEphemeralNodeTest, BackAfterAnotherClientDeletesIt) {
             << back->time - deleting << "\n";
   EXPECT_LT(back->time - deleting, absl::Seconds(10));
   EXPECT_TRUE(Holds(*other, path, "mine", client->session_id()));
+}
+
+TEST_F(PersistentEphemeralNodeTest, RestoresDataAnotherClientWrote) {
+  std::mutex log_mu;
+  std::vector<std::string> warnings;
+  slacker::SetLogSink([&](LogLevel level, absl::string_view message) {
+    std::lock_guard<std::mutex> lock(log_mu);
+    if (level == LogLevel::kWarning) warnings.emplace_back(message);
+  });
+  struct ResetSink {
+    ~ResetSink() { slacker::SetLogSink(nullptr); }
+  } reset_sink;
+  auto client = NewClient();
+  auto other = NewClient();
+  ASSERT_NE(client, nullptr);
+  ASSERT_NE(other, nullptr);
+  Creations creations;
+  const std::string path = "/app/servers/overwritten";
+  PersistentEphemeralNodeOptions options;
+  options.restore_data = true;
+  auto node = Keep(client.get(), path, "mine", creations, options);
+  ASSERT_NE(node, nullptr);
+  ASSERT_TRUE(creations.WaitFor(1).has_value());
+
+  absl::StatusOr<NodeStat> theirs = other->Set(path, "theirs");
+  ASSERT_TRUE(theirs.ok()) << theirs.status();
+  auto restored_after = [&](int32_t version, const std::string& data) {
+    absl::StatusOr<NodeData> now = other->Get(path);
+    return now.ok() && now->stat.version > version && now->data == data &&
+           now->stat.ephemeral_owner == client->session_id();
+  };
+  ASSERT_TRUE(Eventually([&] {
+    return restored_after(theirs->version, "mine");
+  })) << "a foreign write was not undone";
+  {
+    std::lock_guard<std::mutex> lock(log_mu);
+    bool named = false;
+    for (const std::string& warning : warnings) {
+      named |= absl::StrContains(warning, path) &&
+               absl::StrContains(warning,
+                                 absl::StrCat("version ", theirs->version)) &&
+               absl::StrContains(
+                   warning, absl::StrCat("mzxid 0x", absl::Hex(theirs->mzxid)));
+    }
+    EXPECT_TRUE(named) << "no warning names the write's version and mzxid";
+  }
+
+  // The recipe's own writes are not taken for foreign ones, and a later
+  // foreign write is undone too.
+  ASSERT_TRUE(node->SetData("newer").ok());
+  ASSERT_TRUE(Eventually(
+      [&] { return Holds(*other, path, "newer", client->session_id()); }));
+  theirs = other->Set(path, "theirs again");
+  ASSERT_TRUE(theirs.ok()) << theirs.status();
+  ASSERT_TRUE(
+      Eventually([&] { return restored_after(theirs->version, "newer"); }));
+  EXPECT_EQ(creations.count(), 1u) << "restored by a write, not a re-creation";
 }
 
 TEST_F(PersistentEphemeralNodeTest, SequentialModeTracksTheActualPath) {

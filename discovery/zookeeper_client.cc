@@ -3,6 +3,7 @@
 #include <zookeeper/zookeeper.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 #include <utility>
@@ -23,6 +25,7 @@
 #include "common/logging.h"
 #include "common/serial_executor.h"
 #include "discovery/connect_string.h"
+#include "discovery/internal/zookeeper_client_testing.h"
 #include "discovery/internal/zookeeper_errors.h"
 #include "discovery/zookeeper_paths.h"
 
@@ -31,6 +34,9 @@ namespace {
 
 using slacker::internal::Log;
 using slacker::internal::SerialExecutor;
+
+// See SetSessionEventBeforeHandleForTesting.
+std::atomic<bool> session_event_before_handle{false};
 
 NodeStat ToNodeStat(const Stat* stat) {
   NodeStat out;
@@ -266,7 +272,15 @@ class ZooKeeperClient::Impl {
   static void OnSessionEvent(zhandle_t* zh, int type, int state,
                              const char* path, void* context);
 
-  void HandleSessionEvent(uint64_t generation, int state);
+  // What a ZOO_CONNECTED_STATE event says about its session, read on the C
+  // client's thread from the handle that delivered it.
+  struct SessionFacts {
+    int64_t id = 0;
+    std::string password;
+    absl::Duration negotiated_timeout;
+  };
+  void HandleSessionEvent(uint64_t generation, int state,
+                          std::optional<SessionFacts> facts);
   void SetState(ConnectionState state);
   void ReplaceHandle();
   // zookeeper_close, then completes (with ZCLOSING) every call of `handle`
@@ -361,6 +375,12 @@ absl::Status ZooKeeperClient::Impl::Start(const std::string& hosts,
         "cannot use ZooKeeper connect string \"", options_.connect_string,
         "\": ", error != 0 ? std::strerror(error) : "refused by the client",
         " (is every host name resolvable?)"));
+  }
+  if (session_event_before_handle.load()) {
+    std::unique_lock<std::mutex> lock(mu_);
+    state_changed_.wait_for(lock,
+                            absl::ToChronoNanoseconds(options_.connect_timeout),
+                            [&] { return have_state_; });
   }
   {
     std::unique_lock<std::shared_mutex> lock(handle_mu_);
@@ -486,24 +506,45 @@ void ZooKeeperClient::Impl::OnWatch(zhandle_t* zh, int type, int state,
   });
 }
 
-void ZooKeeperClient::Impl::OnSessionEvent(zhandle_t*, int type, int state,
+void ZooKeeperClient::Impl::OnSessionEvent(zhandle_t* zh, int type, int state,
                                            const char*, void* context) {
   if (type != ZOO_SESSION_EVENT) return;
   auto* handle = static_cast<Handle*>(context);
   Impl* impl = handle->impl;
   const uint64_t generation = handle->generation;
-  impl->PostEvent([impl, generation, state] {
-    impl->HandleSessionEvent(generation, state);
+  // The session's id, password and timeout are read here, from the handle
+  // that reports the event (the C client sets them before it queues the
+  // event), not later from handle_: Start and ReplaceHandle publish handle_
+  // only once zookeeper_init2 has returned, and by then the C client's
+  // threads may have delivered this event already. Reading handle_ recorded
+  // the first session as 0 whenever they did.
+  std::optional<SessionFacts> facts;
+  if (state == ZOO_CONNECTED_STATE) {
+    const clientid_t* id = zoo_client_id(zh);
+    facts.emplace();
+    facts->id = id->client_id;
+    facts->password.assign(id->passwd, sizeof(id->passwd));
+    facts->negotiated_timeout = absl::Milliseconds(zoo_recv_timeout(zh));
+  }
+  impl->PostEvent([impl, generation, state, facts = std::move(facts)] {
+    impl->HandleSessionEvent(generation, state, facts);
   });
 }
 
-void ZooKeeperClient::Impl::HandleSessionEvent(uint64_t generation, int state) {
+void ZooKeeperClient::Impl::HandleSessionEvent(
+    uint64_t generation, int state, std::optional<SessionFacts> facts) {
   std::optional<ConnectionState> next;
   bool replace = false;
   bool ask_provider = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (generation != generation_ || closed_) return;  // An old handle's.
+    if (facts.has_value()) {
+      // Before SetState: whoever hears of the session can ask for its id.
+      session_id_ = facts->id;
+      session_password_ = std::move(facts->password);
+      negotiated_timeout_ = facts->negotiated_timeout;
+    }
     if (state == ZOO_CONNECTED_STATE) {
       if (!handle_connected_) {
         handle_connected_ = true;
@@ -528,19 +569,6 @@ void ZooKeeperClient::Impl::HandleSessionEvent(uint64_t generation, int state) {
       Log(LogLevel::kError,
           "ZooKeeper refused this client's authentication; check "
           "ZooKeeperOptions::digest");
-    }
-  }
-  if (next == ConnectionState::kConnected ||
-      next == ConnectionState::kNewSession ||
-      next == ConnectionState::kReconnected) {
-    std::shared_lock<std::shared_mutex> lock(handle_mu_);
-    if (handle_ != nullptr) {
-      const clientid_t* id = zoo_client_id(handle_->zh);
-      const int timeout_ms = zoo_recv_timeout(handle_->zh);
-      std::lock_guard<std::mutex> state_lock(mu_);
-      session_id_ = id->client_id;
-      session_password_.assign(id->passwd, sizeof(id->passwd));
-      negotiated_timeout_ = absl::Milliseconds(timeout_ms);
     }
   }
   if (next.has_value()) SetState(*next);
@@ -1364,5 +1392,13 @@ bool ZooKeeperClient::IsListenerThread() const {
 absl::Status ZooKeeperClient::UpdateEnsemble(const std::string& hosts) {
   return impl_->SetHosts(hosts);
 }
+
+namespace internal {
+
+void SetSessionEventBeforeHandleForTesting(bool on) {
+  session_event_before_handle.store(on);
+}
+
+}  // namespace internal
 
 }  // namespace slacker::discovery

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "discovery/internal/zookeeper_client_testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/zookeeper_fixture.h"
@@ -274,6 +275,25 @@ TEST_F(ZooKeeperClientTest, ExpiryMakesANewSessionAndTellsSubscribersFirst) {
   EXPECT_NE(client->session_id(), 0);
   EXPECT_EQ(*client->Exists("/eph"), std::nullopt) << "ephemeral outlived";
   EXPECT_TRUE(client->Create("/after", "").ok());
+}
+
+// The start-up race, forced: the C client's threads deliver the first session
+// event before Connect's thread has made the handle its current one. The
+// client recorded its session as 0 then (seen by chance under load), and
+// took its own ephemeral nodes for another session's.
+TEST_F(ZooKeeperClientTest, SessionIsRecordedWhenItsEventBeatsConnect) {
+  internal::SetSessionEventBeforeHandleForTesting(true);
+  auto client = NewClient();
+  internal::SetSessionEventBeforeHandleForTesting(false);
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(client->state(), ConnectionState::kConnected);
+  EXPECT_NE(client->session_id(), 0);
+  EXPECT_EQ(client->session_credentials().first, client->session_id());
+  EXPECT_GT(client->negotiated_session_timeout(), absl::ZeroDuration());
+  ASSERT_TRUE(client->Create("/mine", "", CreateMode::kEphemeral).ok());
+  absl::StatusOr<NodeData> mine = client->Get("/mine");
+  ASSERT_TRUE(mine.ok()) << mine.status();
+  EXPECT_EQ(mine->stat.ephemeral_owner, client->session_id());
 }
 
 TEST_F(ZooKeeperClientTest, CloseRemovesEphemeralsAtOnceAndEndsCallbacks) {

@@ -204,6 +204,7 @@ ClusterServerBuilder::BuildAndStart() {
   config.server_data = *std::move(server_data);
   config.version = kFrameworkVersion;
   config.timeout = options_.connect_timeout;
+  config.squatter_wait = options_.squatter_wait;
   config.curator = options_.curator;
   server->registration_ = std::make_unique<internal::Registration>(
       server->zookeeper_.get(), std::move(config));

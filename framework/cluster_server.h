@@ -23,6 +23,14 @@
 // to a server that is not listening yet. The ephemeral nodes and election
 // candidates come back by themselves after a ZooKeeper session expires.
 //
+// The server repairs what it owns, logging each repair as a warning with the
+// foreign change's version and mzxid: its server and member nodes come back
+// when deleted, and their data when another ZooKeeper client changes it; a
+// method metadata record is written again when deleted or overwritten with
+// something that is not a MethodInfo of that method (another build's
+// MethodInfo stays: the newest writer wins). A node of someone else's at one
+// of its paths when it starts is waited out (see squatter_wait).
+//
 // Health: the builder turns on gRPC's standard health service
 // (grpc.health.v1.Health); each namespace reports SERVING while published,
 // NOT_SERVING while unpublished, and everything is NOT_SERVING from the
@@ -84,6 +92,14 @@ struct ClusterOptions {
   absl::Duration session_timeout = absl::Seconds(10);
   // How long BuildAndStart waits for ZooKeeper before it gives up.
   absl::Duration connect_timeout = absl::Seconds(15);
+  // A node of another ZooKeeper session already at one of this server's own
+  // paths (servers/<address>, namespaces/<ns>/<address>) when it starts: most
+  // likely a second server with the same address, or a copy of this one still
+  // running. BuildAndStart logs the owning session and what to do (every
+  // connect_timeout), keeps trying, and publishes as soon as that node is
+  // gone; after squatter_wait it gives up with FailedPrecondition saying the
+  // same. Default: absl::InfiniteDuration(), keep trying.
+  absl::Duration squatter_wait = absl::InfiniteDuration();
   // "user:password" for ZooKeeper's digest scheme; empty for none.
   std::string zookeeper_digest;
   // ACL of the nodes the server creates. Default: open.
@@ -152,6 +168,9 @@ class ClusterServerBuilder {
   //     data (not JSON, or over kMaxServerDataBytes), no listening port;
   //   Unavailable: ZooKeeper not reachable within connect_timeout, or the
   //     port could not be bound (in use: SO_REUSEPORT is off by default);
+  //   FailedPrecondition: another session's node still held one of the
+  //     server's paths after squatter_wait (the message names the session
+  //     and what to do);
   //   others from ZooKeeper while publishing.
   // On error nothing stays running: the port is closed and ZooKeeper is left
   // as it was (persistent method metadata aside). Call once.

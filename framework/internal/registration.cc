@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,21 @@
 #include "framework/internal/service_catalog.h"
 
 namespace slacker::internal {
+namespace {
+
+// How often a wait for the server's own node looks whether someone else's
+// node holds the path.
+constexpr absl::Duration kSquatterCheck = absl::Milliseconds(500);
+
+// The server's ephemeral nodes: their data is restored when someone else
+// changes it (a foreign write of the server node's weight or namespaces).
+discovery::PersistentEphemeralNodeOptions OwnNodeOptions() {
+  discovery::PersistentEphemeralNodeOptions options;
+  options.restore_data = true;
+  return options;
+}
+
+}  // namespace
 
 Registration::Registration(discovery::ZooKeeperClient* client,
                            RegistrationConfig config)
@@ -38,6 +54,7 @@ absl::Status Registration::WriteFunctions(const std::string& ns) {
                      description.status().message()));
     return absl::OkStatus();
   }
+  std::map<std::string, std::string> records;
   for (const auto& [method, info] : description->methods) {
     std::string json;
     const auto printed =
@@ -47,23 +64,80 @@ absl::Status Registration::WriteFunctions(const std::string& ns) {
           absl::StrCat("cannot write metadata of ", ns, "/", method,
                        " as JSON: ", printed.ToString()));
     }
-    const std::string path = layout_.FunctionPath(ns, method);
-    absl::Status written =
-        client_
-            ->Create(path, json, discovery::CreateMode::kPersistent,
-                     /*create_parents=*/true)
-            .status();
-    if (absl::IsAlreadyExists(written)) {
-      // Another server (or an earlier run) wrote it; the newest build wins.
-      written = client_->Set(path, json).status();
+    records.emplace(method, std::move(json));
+  }
+  absl::StatusOr<std::unique_ptr<FunctionRecords>> kept =
+      FunctionRecords::Start(client_, layout_, ns, std::move(records));
+  if (!kept.ok()) return kept.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  function_records_.push_back(*std::move(kept));
+  return absl::OkStatus();
+}
+
+absl::Status Registration::WaitForOwnNodeHoldingMu(
+    discovery::PersistentEphemeralNode& node, absl::string_view what,
+    absl::Duration squatter_wait) {
+  // While nobody else holds the path, the wait is config_.timeout, as for
+  // any node; while someone does, squatter_wait (from when it was first
+  // seen), saying every config_.timeout whose node it is and what to do.
+  const absl::Duration step = std::min(kSquatterCheck, config_.timeout);
+  absl::Time unheld_deadline = absl::Now() + config_.timeout;
+  std::optional<absl::Time> squatted_since;
+  std::optional<int64_t> told_owner;
+  absl::Time next_reminder;
+  while (true) {
+    absl::Status created = node.WaitForInitialCreate(step);
+    if (created.ok() || !absl::IsDeadlineExceeded(created)) return created;
+    const absl::Time now = absl::Now();
+    const std::optional<int64_t> owner = node.foreign_owner();
+    if (!owner.has_value()) {
+      squatted_since.reset();
+      if (now >= unheld_deadline) return created;
+      continue;
     }
-    if (!written.ok()) {
-      return absl::Status(written.code(),
-                          absl::StrCat("cannot write the method metadata of ",
-                                       ns, ": ", written.message()));
+    if (!squatted_since.has_value()) squatted_since = now;
+    unheld_deadline = now + config_.timeout;
+    const std::string message = SquatterMessage(node.path(), what, *owner);
+    if (now - *squatted_since >= squatter_wait) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          message, ". Gave up after ", absl::FormatDuration(squatter_wait),
+          " (ClusterOptions::squatter_wait)"));
+    }
+    if (told_owner != owner || now >= next_reminder) {
+      told_owner = owner;
+      next_reminder = now + config_.timeout;
+      Log(LogLevel::kWarning,
+          absl::StrCat(message,
+                       ". This server keeps trying and publishes as soon as "
+                       "that node is gone (ClusterOptions::squatter_wait: ",
+                       absl::FormatDuration(squatter_wait), ")"));
     }
   }
-  return absl::OkStatus();
+}
+
+std::string Registration::SquatterMessage(const std::string& path,
+                                          absl::string_view what,
+                                          int64_t owner) const {
+  const std::string own = absl::StrCat("0x", absl::Hex(client_->session_id()));
+  if (owner == 0) {
+    return absl::StrCat(
+        "cannot make the ", what, " ", path,
+        ": a persistent node is there, made by hand or by a tool, not by a "
+        "server (this server's ZooKeeper session is ",
+        own, "). It stays until deleted: delete it (zkCli.sh: delete ", path,
+        ") if nothing should be registered there");
+  }
+  return absl::StrCat(
+      "cannot make the ", what, " ", path,
+      ": it belongs to ZooKeeper session 0x", absl::Hex(owner),
+      ", not to this server's session ", own,
+      ". Most likely another process registered this address: a second "
+      "server started with the same host:port, or a copy of this one still "
+      "running elsewhere. Stop that process, or give this server another "
+      "address or port; the node goes by itself when session 0x",
+      absl::Hex(owner),
+      " ends (at most its session timeout after that "
+      "process stops)");
 }
 
 absl::Status Registration::Start() {
@@ -79,10 +153,11 @@ absl::Status Registration::Start() {
   absl::StatusOr<std::unique_ptr<discovery::PersistentEphemeralNode>> node =
       discovery::PersistentEphemeralNode::Start(
           client_, layout_.ServerPath(config_.address),
-          ServerInfoJsonHoldingMu());
+          ServerInfoJsonHoldingMu(), OwnNodeOptions());
   if (!node.ok()) return node.status();
   server_node_ = *std::move(node);
-  absl::Status created = server_node_->WaitForInitialCreate(config_.timeout);
+  absl::Status created = WaitForOwnNodeHoldingMu(*server_node_, "server node",
+                                                 config_.squatter_wait);
   if (!created.ok()) {
     server_node_.reset();
     return absl::Status(created.code(),
@@ -91,7 +166,7 @@ absl::Status Registration::Start() {
                                      created.message()));
   }
   for (const std::string& ns : config_.namespaces) {
-    absl::Status published = PublishHoldingMu(ns);
+    absl::Status published = PublishHoldingMu(ns, config_.squatter_wait);
     if (!published.ok()) {
       for (const std::string& other : config_.namespaces) {
         UnpublishHoldingMu(other);
@@ -153,13 +228,16 @@ absl::Status Registration::Publish(const std::string& ns) {
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot publish namespace ", ns, ": the server is shutting down"));
   }
-  absl::Status published = PublishHoldingMu(ns);
+  // A node of someone else's at the member path: given up after the usual
+  // timeout, as any node (the caller waits).
+  absl::Status published = PublishHoldingMu(ns, config_.timeout);
   UpdateServerNodeHoldingMu();
   if (!published.ok()) return published;
   return SyncCuratorHoldingMu();
 }
 
-absl::Status Registration::PublishHoldingMu(const std::string& ns) {
+absl::Status Registration::PublishHoldingMu(const std::string& ns,
+                                            absl::Duration squatter_wait) {
   bool known = false;
   for (const std::string& name : config_.namespaces) known |= name == ns;
   if (!known) {
@@ -170,7 +248,8 @@ absl::Status Registration::PublishHoldingMu(const std::string& ns) {
   Published entry;
   absl::StatusOr<std::unique_ptr<discovery::PersistentEphemeralNode>> node =
       discovery::PersistentEphemeralNode::Start(
-          client_, layout_.MemberPath(ns, config_.address), "");
+          client_, layout_.MemberPath(ns, config_.address), "",
+          OwnNodeOptions());
   if (!node.ok()) return node.status();
   entry.node = *std::move(node);
   discovery::LeaderElectionOptions election_options;
@@ -181,7 +260,9 @@ absl::Status Registration::PublishHoldingMu(const std::string& ns) {
                                         std::move(election_options));
   if (!election.ok()) return election.status();
   entry.election = *std::move(election);
-  absl::Status created = entry.node->WaitForInitialCreate(config_.timeout);
+  absl::Status created = WaitForOwnNodeHoldingMu(
+      *entry.node, absl::StrCat("member node of namespace ", ns),
+      squatter_wait);
   if (!created.ok()) {
     return absl::Status(
         created.code(),
@@ -286,6 +367,7 @@ void Registration::Close() {
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) return;
   closed_ = true;
+  for (auto& records : function_records_) records->Close();
   for (const std::string& ns : config_.namespaces) UnpublishHoldingMu(ns);
   SyncCuratorHoldingMu().IgnoreError();  // Closing it only logs.
   if (server_node_ != nullptr) {

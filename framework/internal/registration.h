@@ -31,6 +31,7 @@
 #include "discovery/persistent_ephemeral_node.h"
 #include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
+#include "framework/internal/function_records.h"
 #include "protos/slacker/cluster/registry.pb.h"
 
 namespace slacker::internal {
@@ -47,6 +48,9 @@ struct RegistrationConfig {
   std::optional<discovery::CuratorServiceInstanceOptions> curator;
   // How long Publish and the first registration wait for ZooKeeper.
   absl::Duration timeout = absl::Seconds(15);
+  // How long Start waits for a node of another ZooKeeper session at one of
+  // the server's own paths to go (ClusterOptions::squatter_wait).
+  absl::Duration squatter_wait = absl::InfiniteDuration();
 };
 
 class Registration {
@@ -59,7 +63,14 @@ class Registration {
 
   // Writes the method metadata of every namespace, then publishes the server
   // node and every namespace; returns once all exist in ZooKeeper. On error
-  // (the message names the node), what was made is removed again.
+  // (the message names the node), what was made is removed again. A node of
+  // another session at one of the server's paths is waited out for up to
+  // config.squatter_wait, logging its owner and what to do; then
+  // FailedPrecondition, saying the same.
+  //
+  // From then on the server repairs what it owns: its ephemeral nodes come
+  // back when deleted, their data when someone else changes it, and the
+  // method metadata records as FunctionRecords says.
   absl::Status Start();
 
   // Publishes one namespace: its ephemeral node and election candidate.
@@ -96,7 +107,16 @@ class Registration {
   absl::Status CheckNotOnEventThread(absl::string_view method) const;
   absl::Status WriteFunctions(const std::string& ns);
   // The ...HoldingMu functions: REQUIRES mu_ held by the caller.
-  absl::Status PublishHoldingMu(const std::string& ns);
+  absl::Status PublishHoldingMu(const std::string& ns,
+                                absl::Duration squatter_wait);
+  // Waits for `node` to be created (`what` names it in messages), as Start
+  // says.
+  absl::Status WaitForOwnNodeHoldingMu(discovery::PersistentEphemeralNode& node,
+                                       absl::string_view what,
+                                       absl::Duration squatter_wait);
+  // Whose node holds `path`, and what to do about it.
+  std::string SquatterMessage(const std::string& path, absl::string_view what,
+                              int64_t owner) const;
   void UnpublishHoldingMu(const std::string& ns);
   std::string ServerInfoJsonHoldingMu() const;
   void UpdateServerNodeHoldingMu();
@@ -110,6 +130,7 @@ class Registration {
   mutable std::mutex mu_;
   bool closed_ = false;
   std::unique_ptr<discovery::CuratorServiceInstance> curator_;
+  std::vector<std::unique_ptr<FunctionRecords>> function_records_;
   google::protobuf::Value server_data_;
   std::unique_ptr<discovery::PersistentEphemeralNode> server_node_;
   std::map<std::string, Published> published_;
