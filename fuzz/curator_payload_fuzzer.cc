@@ -40,6 +40,14 @@ Json Reference(const std::string& text) {
   if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) {
     return Json::value_t::discarded;
   }
+  // RFC 8259 allows no NUL byte anywhere (nlohmann would stop reading at
+  // one), and JSON text is UTF-8 (nlohmann's writer refuses anything else).
+  if (text.find('\0') != std::string::npos) return Json::value_t::discarded;
+  try {
+    static_cast<void>(Json(text).dump());
+  } catch (const Json::type_error&) {
+    return Json::value_t::discarded;
+  }
   // Parsed with its depth bounded first: nlohmann's DOM recurses when freed.
   int depth = 0;
   int deepest = 0;

@@ -23,10 +23,10 @@ if [[ "%{engine}" == libfuzzer ]]; then
   # the tree's corpus is read only.
   scratch="${TEST_TMPDIR:-$(mktemp -d)}/new_inputs"
   mkdir -p "$scratch"
-  echo "fuzz: libFuzzer for %{seconds} s on ${folders[*]}" >&2
+  echo "fuzz: libFuzzer for %{seconds} s on %{folders}" >&2
   exec "$binary" -max_total_time=%{seconds} -max_len=%{max_len} -timeout=10 \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$outputs/" \
     "$scratch" "${folders[@]}"
 fi
-echo "fuzz: replay of ${folders[*]} and %{mutations} mutations (no libFuzzer in this configuration)" >&2
+echo "fuzz: replay of %{folders} and %{mutations} mutations of them (a sanitizer config: no libFuzzer)" >&2
 exec "$binary" -runs=%{mutations} -max_len=%{max_len} -artifact_prefix="$outputs/" "${folders[@]}"
