@@ -28,5 +28,5 @@ if [[ "%{engine}" == libfuzzer ]]; then
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$outputs/" \
     "$scratch" "${folders[@]}"
 fi
-echo "fuzz: replay of %{folders} and %{mutations} mutations of them (a sanitizer config: no libFuzzer)" >&2
+echo "fuzz: replay of %{folders} and %{mutations} mutations of them (no libFuzzer in this configuration: a sanitizer config, or --//bazel/fuzz:engine=replay)" >&2
 exec "$binary" -runs=%{mutations} -max_len=%{max_len} -artifact_prefix="$outputs/" "${folders[@]}"
