@@ -144,6 +144,12 @@ class PayloadReader final : public nlohmann::ordered_json::json_sax_t {
     if (first == text.npos || text[first] != '{') {
       return absl::InvalidArgumentError("it is not a JSON object");
     }
+    // nlohmann's lexer takes a NUL byte for the end of the text, so what
+    // follows one would be written unread; JSON text holds none.
+    if (const size_t nul = text.find('\0'); nul != text.npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("it is not valid JSON: a NUL byte (at byte ", nul, ")"));
+    }
     PayloadReader reader;
     if (!nlohmann::ordered_json::sax_parse(
             text.data(), text.data() + text.size(), &reader)) {

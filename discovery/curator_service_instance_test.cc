@@ -214,6 +214,10 @@ TEST(CuratorServiceInstanceJsonTest, PayloadReaderStaysStrict) {
       {"{\"a\":1", "',' or '}' is expected in an object"},
       {"{\"a\":1}\xC3\xA9", "text after the object"},
       {"{\"a\":1} // comment", "text after the object"},
+      // nlohmann's lexer stops at a NUL: what follows would be written unread
+      // (found by //fuzz:curator_payload_fuzz_test).
+      {std::string("{\"a\":1}\0,\"@class\":\"x\"}", 22), "a NUL byte"},
+      {std::string("{\"a\":\"\0\"}", 9), "a NUL byte"},
       {absl::StrCat(std::string(101, '['), std::string(101, ']')),
        "not a JSON object"},
       {absl::StrCat("{\"a\":", std::string(100, '['), std::string(100, ']'),

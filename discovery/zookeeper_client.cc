@@ -238,7 +238,7 @@ class ZooKeeperClient::Impl {
     zhandle_t* zh = nullptr;
     std::mutex mu;
     std::map<uint64_t, WatchCallback> watches ABSL_GUARDED_BY(mu);
-    uint64_t next_watch = 1 ABSL_GUARDED_BY(mu);
+    uint64_t next_watch ABSL_GUARDED_BY(mu) = 1;
     std::set<PendingCall*> pending ABSL_GUARDED_BY(mu);
   };
 

@@ -11,6 +11,9 @@ set -euo pipefail
 readonly PACKAGES=(
   # Build: Bazel and a C++ toolchain.
   bazel-bootstrap bazel-platforms g++ pkg-config
+  # Fuzz targets: clang and its libFuzzer and sanitizer runtimes (bazel/clang/,
+  # bazel/fuzz/); the runtimes are only a recommendation of clang's.
+  clang libclang-rt-14-dev
   # gRPC, protobuf, Abseil and the code generators.
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   # ZooKeeper: the C client, and the server that tests, examples and benchmarks start.

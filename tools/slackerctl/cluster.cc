@@ -38,29 +38,19 @@ absl::StatusOr<std::vector<std::string>> Cluster::Members(
   return members;
 }
 
-std::optional<int> LoadMethod(Cluster& c, const std::string& ns,
-                              const std::string& method, Method* out) {
-  absl::StatusOr<discovery::NodeData> data =
-      c.zk().Get(c.layout().FunctionPath(ns, method));
-  if (!data.ok()) {
-    if (absl::IsNotFound(data.status())) {
-      return Fail(kUsage, absl::StrCat("unknown method ", ns, "/", method,
-                                       " in cluster ", c.name(),
-                                       " (see: slackerctl describe ", ns, ")"));
-    }
-    return Fail(kUnreachable, data.status().ToString());
-  }
+absl::Status ParseMethod(const std::string& json, const std::string& ns,
+                         const std::string& method, Method* out) {
   google::protobuf::util::JsonParseOptions lenient;
   lenient.ignore_unknown_fields = true;
-  if (!google::protobuf::util::JsonStringToMessage(data->data, &out->info,
-                                                   lenient)
+  if (!google::protobuf::util::JsonStringToMessage(json, &out->info, lenient)
            .ok()) {
-    return Fail(kCallFailed, absl::StrCat("malformed method metadata for ", ns,
-                                          "/", method));
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed method metadata for ", ns, "/", method));
   }
   google::protobuf::FileDescriptorSet files;
   if (!files.ParseFromString(out->info.file_descriptor_set())) {
-    return Fail(kCallFailed, absl::StrCat("malformed descriptors for ", ns));
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed descriptors for ", ns));
   }
   // Dependencies first: add until nothing more can be added.
   std::vector<const google::protobuf::FileDescriptorProto*> pending;
@@ -83,8 +73,27 @@ std::optional<int> LoadMethod(Cluster& c, const std::string& ns,
   }
   out->descriptor = out->pool.FindMethodByName(absl::StrCat(ns, ".", method));
   if (out->descriptor == nullptr) {
-    return Fail(kCallFailed, absl::StrCat("the descriptors of ", ns,
-                                          " do not describe ", method));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the descriptors of ", ns, " do not describe ", method));
+  }
+  return absl::OkStatus();
+}
+
+std::optional<int> LoadMethod(Cluster& c, const std::string& ns,
+                              const std::string& method, Method* out) {
+  absl::StatusOr<discovery::NodeData> data =
+      c.zk().Get(c.layout().FunctionPath(ns, method));
+  if (!data.ok()) {
+    if (absl::IsNotFound(data.status())) {
+      return Fail(kUsage, absl::StrCat("unknown method ", ns, "/", method,
+                                       " in cluster ", c.name(),
+                                       " (see: slackerctl describe ", ns, ")"));
+    }
+    return Fail(kUnreachable, data.status().ToString());
+  }
+  if (absl::Status parsed = ParseMethod(data->data, ns, method, out);
+      !parsed.ok()) {
+    return Fail(kCallFailed, parsed.message());
   }
   return std::nullopt;
 }

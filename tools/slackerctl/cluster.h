@@ -61,6 +61,12 @@ struct Method {
   const google::protobuf::MethodDescriptor* descriptor = nullptr;  // In pool.
 };
 
+// Rebuilds NAMESPACE/METHOD into `out` from `json`, the data of its
+// functions/ node (a MethodInfo as JSON), untrusted: InvalidArgument, saying
+// what is malformed, if it does not describe that method. No ZooKeeper.
+absl::Status ParseMethod(const std::string& json, const std::string& ns,
+                         const std::string& method, Method* out);
+
 // Loads NAMESPACE/METHOD's metadata into `out`. nullopt on success; on
 // failure the exit code, its message already printed (kUsage for an unknown
 // method, kUnreachable if ZooKeeper failed, kCallFailed for malformed
