@@ -204,6 +204,12 @@ class Call : public FanOutCall,
         }
       }
     }
+    // Now, while the context is surely alive (a caller's may go once done_
+    // ran, while this object lives on in the caller's FanOutCall): the reader
+    // lives in the context's call, and the collector's binding to the
+    // context's address must not outlive it.
+    reader_.reset();
+    collector_.reset();
     done_(options_, std::move(raw));
   }
 
