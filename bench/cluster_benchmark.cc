@@ -5,12 +5,17 @@
 //     ipv4: target over the same three servers and round_robin, and through a
 //     direct channel to one server; same servers (child processes), same
 //     client concurrency; p50/p99 latency as counters.
-//   - BM_FanOut/<n>: fan-out to n servers against BM_FanOutSingle, one call.
+//     BM_Unary/cluster_random_no_interceptor is cluster_random on a channel
+//     made without the cluster interceptor (an internal channel argument), to
+//     measure what the interceptor costs a one-server call. Each reports the
+//     client process's CPU per call (from /proc).
+//   - BM_FanOut/<n>: fan-out to n servers (the FanOut API) against
+//     BM_FanOutSingle, one call; BM_StubAll/<n>: the same through a generated
+//     stub with grouping `all` (SetGrouping) and CallResults.
 // The servers and ZooKeeper are started once, before the first benchmark.
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/grpcpp.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,6 +40,7 @@
 #include "benchmark/benchmark.h"
 #include "framework/cluster_channel.h"
 #include "framework/fan_out.h"
+#include "framework/internal/channel_args.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
 #include "testing/child.h"
 #include "testing/zookeeper_cluster.h"
@@ -58,7 +64,7 @@ struct Cluster {
   std::vector<std::unique_ptr<Child>> unary_servers;  // cluster "bench"
   std::vector<std::string> unary_addresses;
   std::vector<std::unique_ptr<Child>> fan_out_servers;  // cluster "fanout-<n>"
-  std::map<std::string, std::vector<pid_t>> pids;        // By cluster name.
+  std::map<std::string, std::vector<pid_t>> pids;       // By cluster name.
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels;
 };
 
@@ -124,6 +130,10 @@ std::shared_ptr<grpc::Channel> ChannelFor(const std::string& kind) {
     std::string cluster = "bench";
     if (absl::StartsWith(kind, "fanout-")) {
       cluster = kind;
+    } else if (kind == "cluster_random_no_interceptor") {
+      options.grouping = "random";
+      options.channel_arguments.SetInt(
+          slacker::internal::kWithoutInterceptorArg, 1);
     } else {
       options.grouping = kind.substr(std::string("cluster_").size());
     }
@@ -142,12 +152,16 @@ std::shared_ptr<grpc::Channel> ChannelFor(const std::string& kind) {
   return channel;
 }
 
+// Per thread, averaged over the threads (Google Benchmark sums counters
+// over threads unless told otherwise).
 void Percentiles(benchmark::State& state, std::vector<double>& micros) {
   if (micros.empty()) return;
   std::sort(micros.begin(), micros.end());
-  state.counters["p50_us"] = micros[micros.size() / 2];
-  state.counters["p99_us"] =
-      micros[std::min(micros.size() - 1, micros.size() * 99 / 100)];
+  state.counters["p50_us"] = benchmark::Counter(
+      micros[micros.size() / 2], benchmark::Counter::kAvgThreads);
+  state.counters["p99_us"] = benchmark::Counter(
+      micros[std::min(micros.size() - 1, micros.size() * 99 / 100)],
+      benchmark::Counter::kAvgThreads);
 }
 
 // CPU time (user + system) used so far by process `pid`, in microseconds.
@@ -182,7 +196,8 @@ class CpuCounters {
     const double iterations = std::max<double>(1, state.iterations());
     state.counters["client_cpu_us"] =
         (CpuMicros(getpid()) - client_) / iterations;
-    state.counters["servers_cpu_us"] = (ServersMicros() - servers_) / iterations;
+    state.counters["servers_cpu_us"] =
+        (ServersMicros() - servers_) / iterations;
   }
 
  private:
@@ -204,6 +219,9 @@ void BM_Unary(benchmark::State& state, const std::string& kind) {
   std::vector<double> micros;
   micros.reserve(1 << 16);
   int64_t failed = 0;
+  // The whole process's CPU, measured by the first thread over every
+  // thread's calls (all threads run the same number of iterations).
+  const double cpu_start = state.thread_index() == 0 ? CpuMicros(getpid()) : 0;
   for (auto _ : state) {
     grpc::ClientContext context;
     Ping response;
@@ -211,9 +229,14 @@ void BM_Unary(benchmark::State& state, const std::string& kind) {
     if (!stub->Echo(&context, request, &response).ok()) ++failed;
     micros.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
   }
+  if (state.thread_index() == 0) {
+    state.counters["client_cpu_us"] =
+        (CpuMicros(getpid()) - cpu_start) /
+        std::max<double>(
+            1, static_cast<double>(state.iterations()) * state.threads());
+  }
   state.SetItemsProcessed(state.iterations());
   state.counters["failed"] = static_cast<double>(failed);
-  // Per thread; Google Benchmark averages counters over threads.
   Percentiles(state, micros);
 }
 
@@ -235,6 +258,37 @@ void BM_FanOut(benchmark::State& state) {
     micros.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
     if (result.outcomes().size() != static_cast<size_t>(n)) {
       state.SkipWithError("a fan-out did not reach every server");
+      break;
+    }
+  }
+  cpu.Report(state);
+  Percentiles(state, micros);
+}
+
+// As BM_FanOut, through a generated stub: grouping `all` for the call, every
+// server's outcome in CallResults.
+void BM_StubAll(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  std::shared_ptr<grpc::Channel> channel =
+      ChannelFor(absl::StrCat("fanout-", n));
+  while (static_cast<int>(
+             slacker::ReadyServers(channel, "slacker.testing.EchoService")
+                 .size()) < n) {
+    slacker::FanOut<Ping>(channel, "slacker.testing.EchoService/Echo", Ping());
+  }
+  auto stub = EchoService::NewStub(channel);
+  std::vector<double> micros;
+  CpuCounters cpu(absl::StrCat("fanout-", n));
+  for (auto _ : state) {
+    const absl::Time start = absl::Now();
+    grpc::ClientContext context;
+    slacker::SetGrouping(&context, "all");
+    slacker::CallResults<Ping> results(&context);
+    Ping request, response;
+    grpc::Status status = stub->Echo(&context, request, &response);
+    micros.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
+    if (!status.ok() || results.outcomes().size() != static_cast<size_t>(n)) {
+      state.SkipWithError("a stub call with `all` did not reach every server");
       break;
     }
   }
@@ -272,7 +326,17 @@ BENCHMARK_CAPTURE(BM_Unary, cluster_least_in_flight,
     ->Threads(8)
     ->UseRealTime()
     ->MinTime(2);
+BENCHMARK_CAPTURE(BM_Unary, cluster_random_no_interceptor,
+                  std::string("cluster_random_no_interceptor"))
+    ->Threads(8)
+    ->UseRealTime()
+    ->MinTime(2);
 BENCHMARK(BM_FanOutSingle)->UseRealTime()->MinTime(1);
+BENCHMARK(BM_StubAll)
+    ->RangeMultiplier(2)
+    ->Range(1, 8)
+    ->UseRealTime()
+    ->MinTime(1);
 BENCHMARK(BM_FanOut)
     ->RangeMultiplier(2)
     ->Range(1, kMaxFanOut)

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,6 +79,16 @@ TEST_F(WalkthroughTest, EveryStepThenFailOver) {
   line = client->WaitForLine("8. ");
   ASSERT_TRUE(line.has_value());
   EXPECT_TRUE(absl::StrContains(*line, "(nobody serves Api3)")) << *line;
+  line = client->WaitForLine("9. ");
+  ASSERT_TRUE(line.has_value());
+  EXPECT_FALSE(absl::StrContains(*line, "FAILED")) << *line;
+  EXPECT_TRUE(absl::StrContains(*line, "from " + std::min(*a, *b)))
+      << *line;  // The stub's reply: the first server by address.
+  line = client->WaitForLine("   and as a map (CallResults): ");
+  ASSERT_TRUE(line.has_value());
+  EXPECT_TRUE(absl::StrContains(*line, *a + ": ") &&
+              absl::StrContains(*line, *b + ": "))
+      << *line;
   ASSERT_TRUE(client->WaitForLine("walkthrough done").has_value());
   int status = client->Wait();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;

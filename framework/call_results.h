@@ -105,11 +105,22 @@ class CallCollector {
 
   CallPolicies& policies() { return policies_; }
 
+  // For FanOut (fan_out.cc), which calls through the interceptor: the
+  // servers ("host:port") the call must go to instead of every READY one of
+  // the namespace; null for every READY one. Set before the call.
+  const std::vector<std::string>* servers() const {
+    return servers_.has_value() ? &*servers_ : nullptr;
+  }
+
   // Written by the interceptor before the call completes.
   void Fill(ResultsPolicy policy, absl::Status status,
             std::vector<ServerOutcome> outcomes,
             std::vector<std::unique_ptr<google::protobuf::Message>> responses,
             std::unique_ptr<google::protobuf::Message> unavailable);
+  // For a generic call (MarkGenericCall), whose responses the interceptor
+  // does not parse: every server's outcome with its response's bytes. Before
+  // the call completes (before Fill).
+  void FillRaw(const std::vector<RawOutcome>& raw) { raw_ = raw; }
 
  protected:
   grpc::ClientContext* const context_;
@@ -120,6 +131,8 @@ class CallCollector {
   std::vector<ServerOutcome> outcomes_;
   std::vector<std::unique_ptr<google::protobuf::Message>> responses_;
   std::unique_ptr<google::protobuf::Message> unavailable_;
+  std::optional<std::vector<std::string>> servers_;
+  std::vector<RawOutcome> raw_;
 };
 
 }  // namespace internal

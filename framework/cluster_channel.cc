@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +21,15 @@
 
 namespace slacker {
 namespace {
+
+// Whether `args` holds the argument `name`.
+bool HasArgument(const grpc::ChannelArguments& args, const char* name) {
+  const grpc_channel_args c_args = args.c_channel_args();
+  for (size_t i = 0; i < c_args.num_args; ++i) {
+    if (std::strcmp(c_args.args[i].key, name) == 0) return true;
+  }
+  return false;
+}
 
 absl::Status CheckGrouping(absl::string_view spec, absl::string_view where) {
   if (internal::IsMultiServerGrouping(std::string(spec))) {
@@ -153,8 +163,10 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
   std::vector<
       std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
       interceptors;
-  interceptors.push_back(
-      internal::MakeClusterInterceptorFactory(std::move(interceptor_settings)));
+  if (!HasArgument(args, internal::kWithoutInterceptorArg)) {
+    interceptors.push_back(internal::MakeClusterInterceptorFactory(
+        std::move(interceptor_settings)));
+  }
   std::shared_ptr<grpc::Channel> channel =
       grpc::experimental::CreateCustomChannelWithInterceptors(
           target, std::move(credentials), args, std::move(interceptors));

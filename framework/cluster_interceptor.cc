@@ -233,6 +233,7 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
       if (output != nullptr) {
         outcomes_ = ParseOutcomes(raw, *output, &responses_);
       } else {
+        if (collector != nullptr) collector->FillRaw(raw);
         for (RawOutcome& one : raw) {
           ServerOutcome outcome;
           outcome.address = one.address;
@@ -469,7 +470,9 @@ class ClusterInterceptor : public grpc::experimental::Interceptor {
         call->collector == nullptr ? nullptr : &call->collector->policies(),
         ByMethod(settings_->method_policies, name, ns), settings_->policies);
     auto* channel = dynamic_cast<grpc::Channel*>(info_->channel());
-    if (channel != nullptr) {
+    if (call->collector != nullptr && call->collector->servers() != nullptr) {
+      addresses_ = *call->collector->servers();  // FanOut chose them.
+    } else if (channel != nullptr) {
       // Not owning: the channel outlives its calls.
       addresses_ = ReadyServers(std::shared_ptr<grpc::Channel>(
                                     std::shared_ptr<grpc::Channel>(), channel),

@@ -5,6 +5,7 @@
 #include <grpcpp/support/proto_buffer_reader.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -77,14 +78,15 @@ std::string Line(const ServerOutcome& outcome) {
       outcome.status.ok() ? "" : " ", outcome.status.error_message());
 }
 
-// Completes the sub-calls of every fan-out: one completion queue and one
-// thread of this library's for the process, never shut down. (Not gRPC's
-// callback API: its shared completion queue is torn down and made again as
-// channels come and go, which Debian's gRPC 1.51 does not survive under
-// AddressSanitizer, and a channel dropped on its threads breaks them.)
+// Completes every fan-out's one call through the channel (whose
+// interceptor completes the sub-calls on its own queue): one completion queue
+// and one thread of this library's for the process, never shut down. (Not
+// gRPC's callback API: its shared completion queue is torn down and made
+// again as channels come and go, which Debian's gRPC 1.51 does not survive
+// under AddressSanitizer, and a channel dropped on its threads breaks them.)
 class Driver {
  public:
-  // What a sub-call leaves on the queue as its tag.
+  // What a call leaves on the queue as its tag.
   class Tag {
    public:
     virtual ~Tag() = default;
@@ -108,102 +110,125 @@ class Driver {
   grpc::CompletionQueue cq_;
 };
 
-class Call;
-
-// One sub-call: one server's part of a fan-out.
-class SubCall : public Driver::Tag {
+// What a fan-out's call collects: every server's raw outcome, as the
+// channel's interceptor hands it over for a generic call (call_results.h).
+// The interceptor's own policies step aside: FanOut applies its options to
+// the raw outcomes (FanOutBuilder), as it always has.
+class RawCollector : public internal::CallCollector {
  public:
-  SubCall(std::shared_ptr<Call> call, size_t index)
-      : call_(std::move(call)), index_(index) {}
-  void Start(grpc::GenericStub& stub, grpc::ClientContext* context,
+  RawCollector(grpc::ClientContext* context,
+               std::optional<std::vector<std::string>> servers)
+      : CallCollector(context) {
+    servers_ = std::move(servers);
+    policies_.errors = FanOutErrors::kAll;
+    policies_.error_policy = [](const std::vector<ServerOutcome>&) {
+      return absl::OkStatus();
+    };
+    policies_.results = ResultsPolicy::kSingle;
+    policies_.results_function = [](absl::string_view, absl::string_view,
+                                    const google::protobuf::Message*) {
+      return ResultsPolicy::kSingle;
+    };
+  }
+  bool called() const { return called_; }
+  const absl::Status& status() const { return status_; }
+  std::vector<internal::RawOutcome> TakeRaw() { return std::move(raw_); }
+};
+
+// One fan-out in flight: one generic unary call through the cluster channel
+// with grouping `all`, which the channel's interceptor hijacks and fans out
+// (cluster_interceptor.h), exactly as it does a stub's call.
+class Call : public FanOutCall,
+             public Driver::Tag,
+             public std::enable_shared_from_this<Call> {
+ public:
+  Call(std::unique_ptr<grpc::ClientContext> owned, grpc::ClientContext* context,
+       FanOutOptions options, internal::RawDone done)
+      : owned_(std::move(owned)),
+        context_(context),
+        options_(std::move(options)),
+        done_(std::move(done)) {}
+
+  void Start(const std::shared_ptr<grpc::Channel>& channel,
              const std::string& path, const grpc::ByteBuffer& request,
-             grpc::ByteBuffer* response) {
-    reader_ = stub.PrepareUnaryCall(context, path, request, Driver::Get().cq());
+             std::optional<std::vector<std::string>> servers) {
+    SetGrouping(context_, "all");
+    MarkGenericCall(context_);
+    collector_ = std::make_unique<RawCollector>(context_, std::move(servers));
+    grpc::GenericStub stub(channel);
+    std::lock_guard<std::mutex> lock(mu_);
+    self_ = shared_from_this();  // Until Complete.
+    reader_ =
+        stub.PrepareUnaryCall(context_, path, request, Driver::Get().cq());
     reader_->StartCall();
     // The driver's thread reads this object after gRPC hands it over through
     // its own (uninstrumented) queue; this makes that visible to TSan.
     published_.store(true, std::memory_order_release);
-    reader_->Finish(response, &status_, this);
-  }
-  void Complete() override;
-
- private:
-  std::shared_ptr<Call> call_;
-  const size_t index_;
-  std::unique_ptr<grpc::GenericClientAsyncResponseReader> reader_;
-  grpc::Status status_;
-  std::atomic<bool> published_{false};
-};
-
-// One fan-out in flight.
-class Call : public FanOutCall, public std::enable_shared_from_this<Call> {
- public:
-  Call(std::shared_ptr<grpc::Channel> channel, FanOutOptions options,
-       internal::RawDone done)
-      : stub_(std::move(channel)),
-        options_(std::move(options)),
-        done_(std::move(done)) {}
-
-  void Start(const std::string& path, grpc::ByteBuffer request,
-             const std::vector<std::string>& addresses) {
-    const auto deadline = std::chrono::system_clock::now() +
-                          absl::ToChronoMilliseconds(options_.timeout);
-    std::lock_guard<std::mutex> lock(mu_);
-    request_ = std::move(request);
-    start_ = absl::Now();
-    remaining_ = static_cast<int>(addresses.size());
-    for (const std::string& address : addresses) {
-      auto context = std::make_unique<grpc::ClientContext>();
-      context->set_deadline(deadline);
-      SetGrouping(context.get(), address);  // Pinned by the channel's LB.
-      contexts_.push_back(std::move(context));
-      internal::RawOutcome outcome;
-      outcome.address = address;
-      outcomes_.push_back(std::move(outcome));
-    }
-    for (size_t i = 0; i < addresses.size(); ++i) {
-      auto* sub = new SubCall(shared_from_this(), i);
-      sub->Start(stub_, contexts_[i].get(), path, request_,
-                 &outcomes_[i].response);
-    }
+    reader_->Finish(&response_, &status_, static_cast<Driver::Tag*>(this));
   }
 
   void Cancel() override {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& context : contexts_) context->TryCancel();
+    if (!finished_) context_->TryCancel();  // The interceptor cancels all.
   }
 
   // On the driver's thread.
-  void Finish(size_t i, const grpc::Status& status) {
-    internal::RawFanOut raw;
+  void Complete() override {
+    published_.load(std::memory_order_acquire);
+    std::shared_ptr<Call> self;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      outcomes_[i].status = status;
-      outcomes_[i].latency = absl::Now() - start_;
-      if (--remaining_ > 0) return;
-      raw.outcomes = std::move(outcomes_);
+      finished_ = true;
+      self = std::move(self_);
     }
+    internal::RawFanOut raw;
+    if (!collector_->called()) {
+      // The interceptor did not fan the call out: the context's own grouping
+      // (SetGrouping) came first, and either picked one server or was
+      // refused (FanOut's `all` comes after it).
+      raw.status = absl::InvalidArgumentError(absl::StrCat(
+          "the fan-out's ClientContext has a grouping of its own "
+          "(SetGrouping), so the call did not go to several servers (it ",
+          status_.ok() ? "succeeded on one server"
+                       : absl::StrCat("failed: ", status_.error_message()),
+          "): FanOutOptions::servers chooses a fan-out's servers; do not call "
+          "SetGrouping on its context"));
+    } else {
+      raw.outcomes = collector_->TakeRaw();
+      if (raw.outcomes.empty()) {
+        // No server by the time the interceptor looked.
+        if (options_.unavailable_value.has_value()) {
+          raw.unavailable = true;
+        } else {
+          raw.status = collector_->status();
+        }
+      }
+    }
+    // Now, while the context is surely alive (a caller's may go once done_
+    // ran, while this object lives on in the caller's FanOutCall): the reader
+    // lives in the context's call, and the collector's binding to the
+    // context's address must not outlive it.
+    reader_.reset();
+    collector_.reset();
     done_(options_, std::move(raw));
   }
 
  private:
-  grpc::GenericStub stub_;
+  const std::unique_ptr<grpc::ClientContext> owned_;  // Or null.
+  grpc::ClientContext* const context_;
   const FanOutOptions options_;
   const internal::RawDone done_;
+  std::unique_ptr<RawCollector> collector_;
+  // Before context_ goes (arena-allocated in its call).
+  std::unique_ptr<grpc::GenericClientAsyncResponseReader> reader_;
+  grpc::ByteBuffer response_;  // The first success's; FanOut reads raw.
+  grpc::Status status_;
+  std::atomic<bool> published_{false};
 
   std::mutex mu_;
-  grpc::ByteBuffer request_;
-  absl::Time start_;
-  int remaining_ = 0;
-  std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;
-  std::vector<internal::RawOutcome> outcomes_;
+  bool finished_ = false;
+  std::shared_ptr<Call> self_;
 };
-
-void SubCall::Complete() {
-  published_.load(std::memory_order_acquire);
-  call_->Finish(index_, status_);
-  delete this;
-}
 
 // How long a fan-out waits for publishers that are still connecting.
 constexpr absl::Duration kConnectWait = absl::Seconds(2);
@@ -246,6 +271,15 @@ std::vector<std::string> ReadyServers(
 }
 
 namespace internal {
+
+grpc::ByteBuffer Serialize(const google::protobuf::Message& message) {
+  grpc::ByteBuffer buffer;
+  grpc::ProtoBufferWriter writer(&buffer,
+                                 grpc::kProtoBufferWriterMaxBufferLength,
+                                 static_cast<int>(message.ByteSizeLong()));
+  message.SerializeToZeroCopyStream(&writer);
+  return buffer;
+}
 
 bool ParseMessage(grpc::ByteBuffer* buffer,
                   google::protobuf::Message* message) {
@@ -316,6 +350,14 @@ std::shared_ptr<FanOutCall> StartFanOut(
     const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
     grpc::ByteBuffer request, std::optional<FanOutOptions> call_options,
     RawDone done) {
+  return StartFanOut(channel, nullptr, method, std::move(request),
+                     std::move(call_options), std::move(done));
+}
+
+std::shared_ptr<FanOutCall> StartFanOut(
+    const std::shared_ptr<grpc::Channel>& channel, grpc::ClientContext* context,
+    const std::string& method, grpc::ByteBuffer request,
+    std::optional<FanOutOptions> call_options, RawDone done) {
   const std::string name(absl::StripPrefix(method, "/"));
   const FanOutOptions options =
       OptionsFor(channel, name, std::move(call_options));
@@ -332,7 +374,17 @@ std::shared_ptr<FanOutCall> StartFanOut(
         "bad fan-out method '", method, "': expected pkg.Service/Method")));
   }
   const std::string ns = name.substr(0, slash);
-  const absl::Time deadline = absl::Now() + options.timeout;
+  // The caller's deadline, else the options' timeout.
+  std::unique_ptr<grpc::ClientContext> owned;
+  if (context == nullptr) {
+    owned = std::make_unique<grpc::ClientContext>();
+    context = owned.get();
+  }
+  if (context->deadline() == std::chrono::system_clock::time_point::max()) {
+    context->set_deadline(std::chrono::system_clock::now() +
+                          absl::ToChronoMilliseconds(options.timeout));
+  }
+  const absl::Time deadline = absl::FromChrono(context->deadline());
   // Before its first resolution a channel has no view, and publishers of the
   // namespace may still be connecting (or waiting for their first health
   // answer): wait for them, up to kConnectWait and the call's timeout.
@@ -376,7 +428,8 @@ std::shared_ptr<FanOutCall> StartFanOut(
     if (it != entry->servers->end()) servers = it->second.ready;
   }
   std::vector<std::string> addresses;
-  if (options.servers == "all") {
+  const bool all = options.servers == "all";
+  if (all) {
     for (const Candidate& server : servers) addresses.push_back(server.address);
   } else if (!servers.empty()) {
     absl::StatusOr<GroupingFunction> function =
@@ -417,8 +470,11 @@ std::shared_ptr<FanOutCall> StartFanOut(
         servers.empty() ? " (or none is ready)"
                         : absl::StrCat(" by '", options.servers, "'"))));
   }
-  auto call = std::make_shared<Call>(channel, options, std::move(done));
-  call->Start("/" + name, std::move(request), addresses);
+  auto call = std::make_shared<Call>(std::move(owned), context, options,
+                                     std::move(done));
+  // `all`: the interceptor takes the READY servers itself, as for a stub.
+  call->Start(channel, "/" + name, request,
+              all ? std::nullopt : std::make_optional(std::move(addresses)));
   return call;
 }
 

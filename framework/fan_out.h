@@ -7,9 +7,29 @@
 //       channel, "slacker.example.Api/Timestamp", google::protobuf::Empty());
 //   absl::StatusOr<std::map<std::string, Timestamp>> by_server = result.Map();
 //
-// Each sub-call goes through the cluster channel itself, pinned to its server
-// by the channel's own load-balancing policy (no second set of connections),
-// so it gets the channel's credentials, retries and health checks.
+// One implementation: a fan-out is one call through the cluster channel with
+// grouping `all` (a generic call, see MarkGenericCall), which the channel's
+// interceptor fans out exactly as it does a generated stub's call
+// (cluster_interceptor.h, call_results.h); FanOut only chooses the servers
+// when a function does (FanOutOptions::servers) and applies its options to
+// every server's outcome. Each sub-call is pinned to its server by the
+// channel's own load-balancing policy (no second set of connections), so it
+// gets the channel's credentials, retries and health checks.
+//
+// The caller's ClientContext (the overloads that take one): its metadata,
+// deadline and call credentials reach every sub-call, as for a stub call.
+//   grpc::ClientContext context;
+//   context.AddMetadata("x-request-id", "42");
+//   context.set_deadline(std::chrono::system_clock::now() +
+//                        std::chrono::seconds(1));
+//   auto result = slacker::FanOut<Timestamp>(
+//       channel, &context, "slacker.example.Api/Timestamp", request);
+// The context is for this one call (as any ClientContext): do not call
+// SetGrouping on it (FanOutOptions::servers chooses the servers; the fan-out
+// fails with INVALID_ARGUMENT after the call otherwise) nor bind a
+// CallResults to it (the FanOutResult holds the outcomes). Keep it alive
+// until the call completes. With no deadline of its own it gets the options'
+// timeout.
 //
 // Which servers: the READY, healthy publishers of the method's namespace as
 // the channel sees them when the call starts (one consistent snapshot), or
@@ -34,6 +54,7 @@
 #include <google/protobuf/message.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/proto_buffer_writer.h>
 
@@ -80,7 +101,8 @@ struct FanOutOptions {
   // When set, decides instead of `errors`: OK means use the successes.
   std::function<absl::Status(const std::vector<ServerOutcome>& outcomes)>
       error_policy;
-  // Deadline of every sub-call, from the start of the fan-out: a slow server
+  // Deadline of every sub-call, from the start of the fan-out, unless the
+  // caller's ClientContext has a deadline (which then applies): a slow server
   // cannot hold the call longer; its outcome is then DEADLINE_EXCEEDED.
   absl::Duration timeout = absl::Seconds(10);
   // When no server publishes the namespace: succeed with this value (JSON of
@@ -208,13 +230,21 @@ struct RawFanOut {
 using RawDone =
     std::function<void(const FanOutOptions& options, RawFanOut raw)>;
 
-// Starts the sub-calls; `done` runs once, on a gRPC thread (or on this one,
-// when nothing could start). `method` is "pkg.Service/Method" or
-// "/pkg.Service/Method".
+// Starts the fan-out's call; `done` runs once, on a gRPC thread (or on this
+// one, when nothing could start). `method` is "pkg.Service/Method" or
+// "/pkg.Service/Method". `context`, the caller's, may be null (the fan-out
+// then makes its own); if not, it must outlive the call.
+std::shared_ptr<FanOutCall> StartFanOut(
+    const std::shared_ptr<grpc::Channel>& channel, grpc::ClientContext* context,
+    const std::string& method, grpc::ByteBuffer request,
+    std::optional<FanOutOptions> options, RawDone done);
 std::shared_ptr<FanOutCall> StartFanOut(
     const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
     grpc::ByteBuffer request, std::optional<FanOutOptions> options,
     RawDone done);
+
+// `message` serialized.
+grpc::ByteBuffer Serialize(const google::protobuf::Message& message);
 
 // Parses `buffer` into `message`; false if it does not parse.
 bool ParseMessage(grpc::ByteBuffer* buffer, google::protobuf::Message* message);
@@ -270,41 +300,47 @@ class FanOutBuilder {
 };
 
 // Starts a fan-out call of the unary method `method` ("pkg.Service/Method")
-// with `request` on `channel`, a cluster channel; `done` gets the result
+// with `request` on `channel`, a cluster channel, with the caller's
+// `context` (see above; it must outlive the call); `done` gets the result
 // once, on a gRPC thread (it must not block for long). Thread-safe.
 template <typename Response, typename Request>
 std::shared_ptr<FanOutCall> FanOutAsync(
-    const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
-    const Request& request,
+    const std::shared_ptr<grpc::Channel>& channel, grpc::ClientContext* context,
+    const std::string& method, const Request& request,
     std::function<void(FanOutResult<Response> result)> done,
     std::optional<FanOutOptions> options = std::nullopt) {
-  grpc::ByteBuffer buffer;
-  {
-    grpc::ProtoBufferWriter writer(&buffer,
-                                   grpc::kProtoBufferWriterMaxBufferLength,
-                                   static_cast<int>(request.ByteSizeLong()));
-    request.SerializeToZeroCopyStream(&writer);
-  }
   return internal::StartFanOut(
-      channel, method, std::move(buffer), std::move(options),
+      channel, context, method, internal::Serialize(request),
+      std::move(options),
       [done = std::move(done)](const FanOutOptions& used,
                                internal::RawFanOut raw) {
         done(FanOutBuilder<Response, Request>::Build(used, std::move(raw)));
       });
 }
 
-// The synchronous form: returns once every sub-call has finished (at the
-// latest at the options' timeout). Thread-safe.
+// The same with a context of its own.
 template <typename Response, typename Request>
-FanOutResult<Response> FanOut(
+std::shared_ptr<FanOutCall> FanOutAsync(
     const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
     const Request& request,
+    std::function<void(FanOutResult<Response> result)> done,
+    std::optional<FanOutOptions> options = std::nullopt) {
+  return FanOutAsync<Response, Request>(channel, nullptr, method, request,
+                                        std::move(done), std::move(options));
+}
+
+// The synchronous form: returns once every sub-call has finished (at the
+// latest at the context's deadline, else the options' timeout). Thread-safe.
+template <typename Response, typename Request>
+FanOutResult<Response> FanOut(
+    const std::shared_ptr<grpc::Channel>& channel, grpc::ClientContext* context,
+    const std::string& method, const Request& request,
     std::optional<FanOutOptions> options = std::nullopt) {
   std::mutex mu;
   std::condition_variable finished;
   std::optional<FanOutResult<Response>> result;
   FanOutAsync<Response, Request>(
-      channel, method, request,
+      channel, context, method, request,
       [&](FanOutResult<Response> done) {
         std::lock_guard<std::mutex> lock(mu);
         result = std::move(done);
@@ -314,6 +350,16 @@ FanOutResult<Response> FanOut(
   std::unique_lock<std::mutex> lock(mu);
   finished.wait(lock, [&] { return result.has_value(); });
   return *std::move(result);
+}
+
+// The same with a context of its own.
+template <typename Response, typename Request>
+FanOutResult<Response> FanOut(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+    const Request& request,
+    std::optional<FanOutOptions> options = std::nullopt) {
+  return FanOut<Response, Request>(channel, nullptr, method, request,
+                                   std::move(options));
 }
 
 }  // namespace slacker

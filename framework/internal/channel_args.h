@@ -25,6 +25,13 @@ inline constexpr char kDigestArg[] = "slacker.zookeeper_digest";
 // The resolver and the LB policy read it to find the channel's entry.
 inline constexpr char kChannelIdArg[] = "slacker.channel_id";
 
+// For bench/cluster_benchmark.cc only (int, any value): CreateClusterChannel
+// leaves out the channel's interceptor (cluster_interceptor.h), so that the
+// benchmark can measure what it costs a one-server call. Such a channel
+// cannot make calls to several servers.
+inline constexpr char kWithoutInterceptorArg[] =
+    "slacker.internal.without_interceptor";
+
 // Set by the resolver on each result: when (Unix ns, as text) the ZooKeeper
 // event behind it reached this process; the LB policy measures from it.
 inline constexpr char kEventTimeArg[] = "slacker.event_time_ns";

@@ -5,20 +5,26 @@
 // It serves slacker.testing.EchoService and/or OtherEchoService
 // (--services=echo,other). Their Echo returns the request, except that a
 // request whose text is "whoami" is answered with this server's address, so
-// a test sees which server a call reached; --fail=CODE makes every Echo fail
-// with that gRPC status code instead; --not_serving=NS reports NS NOT_SERVING
-// in the health service while it stays published.
+// a test sees which server a call reached, and a request whose text is
+// "context:KEY" is answered with "<host:port>|<the call's metadata KEY>" and,
+// in `sequence`, the milliseconds the call had left until its deadline (-1
+// for none), so a test sees what reached each server; --fail=CODE makes every
+// Echo fail with that gRPC status code instead; --not_serving=NS reports NS
+// NOT_SERVING in the health service while it stays published.
 
 #include <grpcpp/security/server_credentials.h>
 
 #include <atomic>
+#include <chrono>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "framework/cluster_server.h"
@@ -45,7 +51,27 @@ std::string& Address() {
   return *address;
 }
 
-grpc::Status Answer(const slacker::testing::Ping* request,
+// The "context:KEY" answer (see above).
+void AnswerContext(const grpc::ServerContext& context, absl::string_view key,
+                   slacker::testing::Ping* response) {
+  std::string value;
+  for (auto [it, end] = context.client_metadata().equal_range(
+           grpc::string_ref(key.data(), key.size()));
+       it != end; ++it) {
+    value.append(it->second.data(), it->second.size());
+  }
+  response->set_text(absl::StrCat(Address(), "|", value));
+  const auto deadline = context.deadline();
+  response->set_sequence(
+      deadline == std::chrono::system_clock::time_point::max()
+          ? -1
+          : std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::system_clock::now())
+                .count());
+}
+
+grpc::Status Answer(const grpc::ServerContext& context,
+                    const slacker::testing::Ping* request,
                     slacker::testing::Ping* response) {
   if (absl::GetFlag(FLAGS_delay_ms) > 0) {
     absl::SleepFor(absl::Milliseconds(absl::GetFlag(FLAGS_delay_ms)));
@@ -57,6 +83,10 @@ grpc::Status Answer(const slacker::testing::Ping* request,
   }
   *response = *request;
   if (request->text() == "whoami") response->set_text(Address());
+  absl::string_view text = request->text();
+  if (absl::ConsumePrefix(&text, "context:")) {
+    AnswerContext(context, text, response);
+  }
   return grpc::Status::OK;
 }
 
@@ -68,7 +98,7 @@ class EchoImpl final : public slacker::testing::EchoService::Service {
     if (request->sequence() > 0 && absl::GetFlag(FLAGS_fail) == 0) {
       return plain_.Echo(context, request, response);  // Sleeps `sequence` ms.
     }
-    return Answer(request, response);
+    return Answer(*context, request, response);
   }
 
  private:
@@ -77,9 +107,10 @@ class EchoImpl final : public slacker::testing::EchoService::Service {
 
 class OtherEchoImpl final : public slacker::testing::OtherEchoService::Service {
  public:
-  grpc::Status Echo(grpc::ServerContext*, const slacker::testing::Ping* request,
+  grpc::Status Echo(grpc::ServerContext* context,
+                    const slacker::testing::Ping* request,
                     slacker::testing::Ping* response) override {
-    return Answer(request, response);
+    return Answer(*context, request, response);
   }
   grpc::Status Count(
       grpc::ServerContext*, const slacker::testing::Ping* request,
