@@ -42,15 +42,6 @@ absl::Status CheckGrouping(absl::string_view spec, absl::string_view where) {
 }
 
 // Whether the user's channel arguments name `key`.
-bool HasArgument(const grpc::ChannelArguments& arguments, const char* key) {
-  grpc_channel_args c_args;
-  arguments.SetChannelArgs(&c_args);
-  for (size_t i = 0; i < c_args.num_args; ++i) {
-    if (absl::string_view(c_args.args[i].key) == key) return true;
-  }
-  return false;
-}
-
 int Milliseconds(absl::Duration duration) {
   if (duration == absl::InfiniteDuration()) return INT_MAX;
   return static_cast<int>(
