@@ -10,6 +10,7 @@ namespace {
 struct Scan {
   int depth = 0;
   size_t passed_at = 0;
+  int64_t items = 0;
 };
 
 Scan ScanDepth(absl::string_view text, int stop_after) {
@@ -34,8 +35,13 @@ Scan ScanDepth(absl::string_view text, int stop_after) {
       case '"':
         in_string = true;
         break;
+      case ',':
+      case ':':
+        ++scan.items;
+        break;
       case '[':
       case '{':
+        ++scan.items;
         if (++depth > scan.depth) scan.depth = depth;
         if (depth > stop_after) {
           scan.passed_at = i;
@@ -60,6 +66,10 @@ int JsonDepth(absl::string_view text, int stop_after) {
   return ScanDepth(text, stop_after).depth;
 }
 
+int64_t JsonItems(absl::string_view text) {
+  return ScanDepth(text, static_cast<int>(text.size())).items;
+}
+
 absl::Status CheckJsonBounds(absl::string_view text, JsonBounds bounds,
                              absl::string_view what) {
   if (text.size() > bounds.max_bytes) {
@@ -73,6 +83,11 @@ absl::Status CheckJsonBounds(absl::string_view text, JsonBounds bounds,
         absl::StrCat(what, " nests objects and arrays more than ",
                      bounds.max_depth, " deep (at byte ", scan.passed_at,
                      "); at most that is allowed: flatten it"));
+  }
+  if (scan.items > bounds.max_items) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " has ", scan.items, " values and members; at most ",
+        bounds.max_items, " are allowed: keep large data elsewhere"));
   }
   return absl::OkStatus();
 }

@@ -14,6 +14,7 @@
 #define SLACKER_COMMON_JSON_BOUNDS_H_
 
 #include <cstddef>
+#include <cstdint>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -23,11 +24,16 @@ namespace slacker::internal {
 struct JsonBounds {
   size_t max_bytes = 0;  // The text's size, in bytes.
   int max_depth = 0;     // Open objects and arrays at any point: "[[1]]" is 2.
+  // Items: every '[', '{', ',' and ':' outside strings, about one per value
+  // and member. A parser's cost grows with them (protobuf's JSON parser
+  // spends about 1 us on each), more than with the bytes.
+  int64_t max_items = 0;
 };
 
-// OK if `text` is at most bounds.max_bytes long and never nests deeper than
-// bounds.max_depth; otherwise InvalidArgument saying which bound it passes
-// (and, for depth, at which byte offset), so that the writer can fix it.
+// OK if `text` is at most bounds.max_bytes long, never nests deeper than
+// bounds.max_depth and has at most bounds.max_items items; otherwise
+// InvalidArgument saying which bound it passes (and, for depth, at which byte
+// offset), so that the writer can fix it.
 // `what` names the text in the message ("server data", ...).
 absl::Status CheckJsonBounds(absl::string_view text, JsonBounds bounds,
                              absl::string_view what);
@@ -35,6 +41,9 @@ absl::Status CheckJsonBounds(absl::string_view text, JsonBounds bounds,
 // The deepest nesting of objects and arrays in `text`, counting brackets
 // outside strings; stops counting (and returns it) once past `stop_after`.
 int JsonDepth(absl::string_view text, int stop_after);
+
+// The items of `text` as JsonBounds counts them.
+int64_t JsonItems(absl::string_view text);
 
 }  // namespace slacker::internal
 

@@ -8,7 +8,8 @@
 namespace slacker::internal {
 namespace {
 
-constexpr JsonBounds kBounds{/*max_bytes=*/1000, /*max_depth=*/3};
+constexpr JsonBounds kBounds{/*max_bytes=*/1000, /*max_depth=*/3,
+                             /*max_items=*/10};
 
 std::string Nested(int depth) {
   return std::string(depth, '[') + std::string(depth, ']');
@@ -52,6 +53,23 @@ TEST(JsonBoundsTest, RefusesTooDeepSayingWhere) {
       << status;
   EXPECT_TRUE(
       absl::StrContains(status.message(), "more than 3 deep (at byte 3)"))
+      << status;
+}
+
+TEST(JsonBoundsTest, CountsItemsOutsideStrings) {
+  EXPECT_EQ(JsonItems("1"), 0);
+  EXPECT_EQ(JsonItems("[1,2,3]"), 3);
+  EXPECT_EQ(JsonItems(R"({"a":1,"b":[2]})"), 5);
+  EXPECT_EQ(JsonItems(R"([",:[{"])"), 1);
+}
+
+TEST(JsonBoundsTest, RefusesTooManyItems) {
+  EXPECT_TRUE(CheckJsonBounds("[1,2,3,4,5,6,7,8,9,10]", kBounds, "data").ok());
+  absl::Status status =
+      CheckJsonBounds("[1,2,3,4,5,6,7,8,9,10,11]", kBounds, "server data");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(status.message(),
+                                "has 11 values and members; at most 10"))
       << status;
 }
 

@@ -99,18 +99,27 @@ std::optional<size_t> LeadingCandidate(
 
 // --- Registry JSON
 
+// Sized so that no node costs a channel more than about 10 ms of CPU to
+// parse (measured: protobuf's JSON parser spends ~1 us per value and member,
+// whatever the nesting, once the nesting is bounded).
+//
 // Objects and arrays nested at most this deep in any registry JSON.
-inline constexpr int kMaxRegistryJsonDepth = 64;
-// A servers/<hp> node's ServerInfo JSON: size and depth.
+inline constexpr int kMaxRegistryJsonDepth = 32;
+// A servers/<hp> node's ServerInfo JSON.
 inline constexpr internal::JsonBounds kServerInfoBounds{
-    /*max_bytes=*/256 * 1024, /*max_depth=*/kMaxRegistryJsonDepth};
-// A server's own data, which ServerInfo wraps one level deeper: what a server
-// may publish so that every reader accepts its ServerInfo.
+    /*max_bytes=*/128 * 1024, /*max_depth=*/kMaxRegistryJsonDepth,
+    /*max_items=*/2048};
+// A server's own data, which ServerInfo wraps one level deeper, beside its
+// address, namespaces and version: what a server may publish so that every
+// reader accepts its ServerInfo (Registration also checks the ServerInfo).
 inline constexpr internal::JsonBounds kServerDataBounds{
-    /*max_bytes=*/64 * 1024, /*max_depth=*/kMaxRegistryJsonDepth - 1};
-// A functions/<ns>/<method> node's MethodInfo JSON (descriptors in base64).
+    /*max_bytes=*/64 * 1024, /*max_depth=*/kMaxRegistryJsonDepth - 1,
+    /*max_items=*/1536};
+// A functions/<ns>/<method> node's MethodInfo JSON (descriptors in base64:
+// few items, many bytes).
 inline constexpr internal::JsonBounds kMethodInfoBounds{
-    /*max_bytes=*/1024 * 1024, /*max_depth=*/kMaxRegistryJsonDepth};
+    /*max_bytes=*/1024 * 1024, /*max_depth=*/kMaxRegistryJsonDepth,
+    /*max_items=*/4096};
 
 }  // namespace slacker::discovery
 

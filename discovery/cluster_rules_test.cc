@@ -87,6 +87,7 @@ TEST(ClusterRulesTest, LeaderIsTheLowestCandidateOwningAPublisher) {
 TEST(ClusterRulesTest, ServerDataFitsInServerInfo) {
   EXPECT_LT(kServerDataBounds.max_depth, kServerInfoBounds.max_depth);
   EXPECT_LT(kServerDataBounds.max_bytes, kServerInfoBounds.max_bytes);
+  EXPECT_LT(kServerDataBounds.max_items, kServerInfoBounds.max_items);
 }
 
 }  // namespace

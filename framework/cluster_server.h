@@ -75,9 +75,10 @@ struct ClusterOptions {
   std::string address;
 
   // The server's own data: JSON (any JSON value), at most kMaxServerDataBytes,
-  // with objects and arrays nested at most 63 deep (discovery/cluster_rules.h:
-  // clients skip deeper registry JSON unparsed). Clients read it (weights,
-  // zones...). Empty (the default): none.
+  // with objects and arrays nested at most 31 deep and at most 1,536 values
+  // and members (discovery/cluster_rules.h, kServerDataBounds: clients skip
+  // larger registry JSON unparsed, so that no node costs them more than about
+  // 10 ms). Clients read it (weights, zones...). Empty (the default): none.
   std::string server_data;
   static constexpr size_t kMaxServerDataBytes = 64 * 1024;
 

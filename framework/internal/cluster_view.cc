@@ -350,8 +350,21 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
   // `czxid`, when known) and reason, listed when the options ask for it.
   void Ignore(const std::string& path, int64_t czxid, const std::string& reason,
               LogLevel level, std::vector<IgnoredNode>* ignored) {
-    LogOnce(absl::StrCat(path, czxid == 0 ? "" : absl::StrCat("@", czxid)),
-            reason, path, level);
+    // Thousands of foreign children must not flood the log: past a few, the
+    // rest is told at debug level (slackerctl ls lists them all).
+    constexpr int kLoggedIgnored = 10;
+    const std::string key =
+        absl::StrCat(path, czxid == 0 ? "" : absl::StrCat("@", czxid));
+    if (logged_.count(key) == 0 && ++ignored_logged_ > kLoggedIgnored) {
+      if (ignored_logged_ == kLoggedIgnored + 1) {
+        Log(LogLevel::kWarning,
+            absl::StrCat("cluster '", options_.cluster,
+                         "': more registry nodes ignored; further ones are "
+                         "logged at debug level (slackerctl ls lists them)"));
+      }
+      level = LogLevel::kDebug;
+    }
+    LogOnce(key, reason, path, level);
     if (options_.report_ignored) ignored->push_back({path, reason});
   }
 
@@ -427,6 +440,7 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
   bool delivered_any_ = false;
   ClusterSnapshot last_;
   std::set<std::string> logged_;
+  int ignored_logged_ = 0;  // Ignored nodes logged so far.
 };
 
 absl::StatusOr<std::unique_ptr<ClusterView>> ClusterView::Start(
