@@ -274,6 +274,19 @@ void BM_Update(benchmark::State& state) {
       slacker::discovery::RegistryLayout(
           slacker::discovery::kDefaultRegistryRoot, setup.cluster())
           .MemberPath(kNamespace, setup.spare());
+  // A publisher counts only with a servers/ node of its own session
+  // (discovery/cluster_rules.h): the spare gets one, kept for every run.
+  const absl::Status server_node =
+      setup.client()
+          .Create(slacker::discovery::RegistryLayout(
+                      slacker::discovery::kDefaultRegistryRoot, setup.cluster())
+                      .ServerPath(setup.spare()),
+                  "{}", slacker::discovery::CreateMode::kEphemeral)
+          .status();
+  if (!server_node.ok() && !absl::IsAlreadyExists(server_node)) {
+    state.SkipWithError("cannot create the spare's server node");
+    return;
+  }
   std::vector<double> join, leave, own;
   // Waits for the picker after a write that returned at `written`.
   auto next_update = [&](int64_t updates_before, absl::Time written,

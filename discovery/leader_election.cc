@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "discovery/cluster_rules.h"
 #include "discovery/zookeeper_paths.h"
 
 namespace slacker::discovery {
@@ -31,12 +32,12 @@ struct Candidate {
 
 // The candidates among `names`, lowest sequence (the leader) first. Other
 // children are not candidates and are skipped: whatever else sits under the
-// election path cannot disturb it.
+// election path cannot disturb it. What a candidate's name is, is the
+// cluster's rule (discovery/cluster_rules.h), shared with every reader.
 std::vector<Candidate> SortedCandidates(const std::vector<std::string>& names) {
   std::vector<Candidate> candidates;
   for (const std::string& name : names) {
-    if (!absl::StrContains(name, kLatchName)) continue;
-    std::optional<int64_t> sequence = SequenceNumber(name);
+    std::optional<int64_t> sequence = CandidateSequence(name);
     if (!sequence.has_value()) continue;
     candidates.push_back({*sequence, name});
   }

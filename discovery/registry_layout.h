@@ -13,6 +13,10 @@
 //   <root>/<cluster>/namespaces/<ns>/_leader/<cand.>    ephemeral-sequential
 //   <root>/<cluster>/functions/<ns>/<method>            persistent; MethodInfo
 //
+// Which of these nodes a reader trusts (a publisher needs its own session's
+// servers/ node; the leader is the lowest candidate owning such a publisher;
+// JSON is bounded before parsing) is decided by discovery/cluster_rules.h.
+//
 // The generic path rules (joining, a root of "/", validity) are those of
 // discovery/zookeeper_paths.h. A RegistryLayout does not check its names:
 // call Validate() where they come from a user.

@@ -10,6 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/json_bounds.h"
+#include "discovery/cluster_rules.h"
 #include "discovery/registry_layout.h"
 #include "discovery/zookeeper_paths.h"
 #include "framework/internal/keepalive.h"
@@ -42,6 +44,13 @@ absl::StatusOr<google::protobuf::Value> ParseServerData(
   }
   google::protobuf::Value value;
   if (json.empty()) return value;
+  // The bound every client applies to the server node, checked here first so
+  // that what clients would skip is refused at once (and parsing stays cheap).
+  if (absl::Status bounded = internal::CheckJsonBounds(
+          json, discovery::kServerDataBounds, "server data");
+      !bounded.ok()) {
+    return bounded;
+  }
   const auto parsed = google::protobuf::util::JsonStringToMessage(json, &value);
   if (!parsed.ok()) {
     return absl::InvalidArgumentError(

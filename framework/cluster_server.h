@@ -82,8 +82,11 @@ struct ClusterOptions {
   // used to reach the first ZooKeeper host, as slacker's auto-detect-ip.
   std::string address;
 
-  // The server's own data: JSON (any JSON value), at most kMaxServerDataBytes.
-  // Clients read it (weights, zones...). Empty (the default): none.
+  // The server's own data: JSON (any JSON value), at most kMaxServerDataBytes,
+  // with objects and arrays nested at most 31 deep and at most 1,536 values
+  // and members (discovery/cluster_rules.h, kServerDataBounds: clients skip
+  // larger registry JSON unparsed, so that no node costs them more than about
+  // 10 ms). Clients read it (weights, zones...). Empty (the default): none.
   std::string server_data;
   static constexpr size_t kMaxServerDataBytes = 64 * 1024;
 
@@ -165,7 +168,8 @@ class ClusterServerBuilder {
   // Checks the options, connects to ZooKeeper, starts the gRPC server, then
   // publishes. Errors, each naming what to fix:
   //   InvalidArgument: a bad cluster name, root, address, namespace, server
-  //     data (not JSON, or over kMaxServerDataBytes), no listening port;
+  //     data (not JSON, over kMaxServerDataBytes, or nested too deep), no
+  //     listening port;
   //   Unavailable: ZooKeeper not reachable within connect_timeout, or the
   //     port could not be bound (in use: SO_REUSEPORT is off by default);
   //   FailedPrecondition: another session's node still held one of the
@@ -222,8 +226,8 @@ class ClusterServer {
   bool IsLeader(const std::string& ns) const;
 
   // Replaces the server data (JSON, at most kMaxServerDataBytes): written into
-  // the server node, which clients watch. InvalidArgument if not JSON or too
-  // large (the data is then unchanged).
+  // the server node, which clients watch. InvalidArgument if not JSON, too
+  // large or nested too deep (the data is then unchanged).
   absl::Status SetServerData(const std::string& json);
   // The server data as JSON ("" if none).
   std::string server_data() const;

@@ -14,8 +14,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/backoff.h"
+#include "common/json_bounds.h"
 #include "common/logging.h"
 #include "discovery/children_cache.h"
+#include "discovery/cluster_rules.h"
 #include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
 #include "discovery/zookeeper_paths.h"
@@ -37,20 +39,6 @@ BackoffOptions ConnectRetry() {
   return options;
 }
 
-// "host:port" or "[v6]:port" with a port in 1..65535.
-bool IsHostPort(absl::string_view address) {
-  const size_t colon = address.rfind(':');
-  if (colon == absl::string_view::npos || colon == 0) return false;
-  int port = 0;
-  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 1 ||
-      port > 65535) {
-    return false;
-  }
-  absl::string_view host = address.substr(0, colon);
-  if (host.front() == '[') return host.size() > 2 && host.back() == ']';
-  return host.find(':') == absl::string_view::npos;
-}
-
 }  // namespace
 
 bool ClusterServer::operator==(const ClusterServer& other) const {
@@ -60,6 +48,11 @@ bool ClusterServer::operator==(const ClusterServer& other) const {
 }
 
 absl::Status ParseServerInfo(const std::string& json, ClusterServer* server) {
+  if (absl::Status bounded = CheckJsonBounds(json, discovery::kServerInfoBounds,
+                                             "ServerInfo JSON");
+      !bounded.ok()) {
+    return bounded;
+  }
   cluster::ServerInfo info;
   google::protobuf::util::JsonParseOptions lenient;
   lenient.ignore_unknown_fields = true;
@@ -233,6 +226,7 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
     const absl::Time event_time = absl::Now();
     if (stopped()) return;
     std::map<std::string, ClusterServer> servers;
+    std::vector<IgnoredNode> ignored;
     {
       std::lock_guard<std::mutex> lock(caches_mu_);
       if (servers_ == nullptr || namespaces_ == nullptr ||
@@ -247,40 +241,66 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
           return;  // Its kAdded (which makes them) is still to come.
         }
       }
+      const std::map<std::string, discovery::NodeData> server_nodes =
+          servers_->Snapshot();
       for (const auto& [ns, caches] : namespace_caches_) {
         if (caches.members == nullptr || caches.election == nullptr) continue;
         if (!caches.members->initialized() || !caches.election->initialized()) {
           return;  // Not a complete picture yet; its kInitialized follows.
         }
+        // The trust rules (discovery/cluster_rules.h): who publishes, then
+        // who of them leads.
+        std::map<std::string, int64_t> publishers;
         for (const auto& [name, node] : caches.members->Snapshot()) {
           if (discovery::RegistryLayout::IsLeaderNode(name)) continue;
-          if (!IsHostPort(name)) {
-            LogOnce(layout_.MemberPath(ns, name),
-                    "a publisher whose name is not host:port");
+          std::optional<int64_t> server_owner;
+          auto server_node = server_nodes.find(name);
+          if (server_node != server_nodes.end()) {
+            server_owner = server_node->second.stat.ephemeral_owner;
+          }
+          const int64_t owner = node.stat.ephemeral_owner;
+          const discovery::PublisherVerdict verdict =
+              discovery::JudgePublisher(name, owner, server_owner);
+          if (verdict != discovery::PublisherVerdict::kCounts) {
+            // A joining server writes its servers/ node first, but this
+            // view may hear of its member node first: usually transient.
+            Ignore(
+                layout_.MemberPath(ns, name), node.stat.czxid,
+                discovery::PublisherVerdictReason(verdict, owner, server_owner),
+                verdict == discovery::PublisherVerdict::kNoServerNode
+                    ? LogLevel::kInfo
+                    : LogLevel::kWarning,
+                &ignored);
             continue;
           }
+          publishers[name] = owner;
           ClusterServer& server = servers[name];
           server.address = name;
           server.namespaces.push_back(ns);
         }
-        // The lowest sequence leads (see discovery/leader_election.h).
-        std::optional<int64_t> lowest;
-        std::string leader;
+        std::vector<discovery::CandidateNode> candidates;
         for (const auto& [name, node] : caches.election->Snapshot()) {
-          std::optional<int64_t> sequence = discovery::SequenceNumber(name);
-          if (!sequence.has_value()) continue;
-          if (!lowest.has_value() || *sequence < *lowest) {
-            lowest = sequence;
-            leader = node.data;
-          }
+          candidates.push_back({name, node.data, node.stat.ephemeral_owner});
         }
-        auto it = servers.find(leader);
-        if (it != servers.end()) it->second.leads.push_back(ns);
+        const std::optional<size_t> leader =
+            discovery::LeadingCandidate(candidates, publishers);
+        for (size_t i = 0; i < candidates.size(); ++i) {
+          const discovery::CandidateVerdict verdict =
+              discovery::JudgeCandidate(candidates[i], publishers);
+          if (verdict == discovery::CandidateVerdict::kCounts) continue;
+          Ignore(absl::StrCat(layout_.LeaderPath(ns), "/", candidates[i].name),
+                 0, discovery::CandidateVerdictReason(verdict, candidates[i]),
+                 LogLevel::kWarning, &ignored);
+        }
+        if (leader.has_value()) {
+          auto it = servers.find(candidates[*leader].data);
+          if (it != servers.end()) it->second.leads.push_back(ns);
+        }
       }
       // A node's data is parsed once per version: with many servers,
       // parsing all of them on every event would be most of an update.
       std::map<std::string, ParsedInfo> parsed;
-      for (const auto& [name, node] : servers_->Snapshot()) {
+      for (const auto& [name, node] : server_nodes) {
         auto it = servers.find(name);
         if (it == servers.end()) continue;  // Publishes nothing now.
         auto known = parsed_.find(name);
@@ -310,16 +330,50 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
       std::sort(server.leads.begin(), server.leads.end());
       snapshot.servers.push_back(std::move(server));
     }
-    if (delivered_any_ && snapshot.servers == last_.servers) return;
+    if (options_.report_ignored) {
+      std::sort(ignored.begin(), ignored.end(),
+                [](const IgnoredNode& a, const IgnoredNode& b) {
+                  return a.path < b.path;
+                });
+      snapshot.ignored = std::move(ignored);
+    }
+    if (delivered_any_ && snapshot.servers == last_.servers &&
+        snapshot.ignored == last_.ignored) {
+      return;
+    }
     delivered_any_ = true;
     last_ = snapshot;
     Deliver(std::move(snapshot));
   }
 
-  void LogOnce(const std::string& key, absl::string_view what) {
+  // A node the trust rules do not count: logged once per node (and creation,
+  // `czxid`, when known) and reason, listed when the options ask for it.
+  void Ignore(const std::string& path, int64_t czxid, const std::string& reason,
+              LogLevel level, std::vector<IgnoredNode>* ignored) {
+    // Thousands of foreign children must not flood the log: past a few, the
+    // rest is told at debug level (slackerctl ls lists them all).
+    constexpr int kLoggedIgnored = 10;
+    const std::string key =
+        absl::StrCat(path, czxid == 0 ? "" : absl::StrCat("@", czxid));
+    if (logged_.count(key) == 0 && ++ignored_logged_ > kLoggedIgnored) {
+      if (ignored_logged_ == kLoggedIgnored + 1) {
+        Log(LogLevel::kWarning,
+            absl::StrCat("cluster '", options_.cluster,
+                         "': more registry nodes ignored; further ones are "
+                         "logged at debug level (slackerctl ls lists them)"));
+      }
+      level = LogLevel::kDebug;
+    }
+    LogOnce(key, reason, path, level);
+    if (options_.report_ignored) ignored->push_back({path, reason});
+  }
+
+  void LogOnce(const std::string& key, absl::string_view what,
+               absl::string_view shown = "",
+               LogLevel level = LogLevel::kWarning) {
     if (!logged_.insert(key).second) return;
-    Log(LogLevel::kWarning, absl::StrCat("cluster '", options_.cluster,
-                                         "': ignoring ", key, ": ", what));
+    Log(level, absl::StrCat("cluster '", options_.cluster, "': ignoring ",
+                            shown.empty() ? key : shown, ": ", what));
   }
 
   void Deliver(const absl::StatusOr<ClusterSnapshot>& snapshot) {
@@ -386,6 +440,7 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
   bool delivered_any_ = false;
   ClusterSnapshot last_;
   std::set<std::string> logged_;
+  int ignored_logged_ = 0;  // Ignored nodes logged so far.
 };
 
 absl::StatusOr<std::unique_ptr<ClusterView>> ClusterView::Start(

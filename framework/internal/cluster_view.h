@@ -8,8 +8,12 @@
 // background and keeps trying while ZooKeeper cannot be reached; once it has
 // a picture it keeps it through disconnections and session expiry (the
 // watched views keep their contents) and converges to the truth when
-// ZooKeeper is back. Anything malformed read from ZooKeeper is logged and
-// skipped.
+// ZooKeeper is back. Only what the trust rules of discovery/cluster_rules.h
+// count is used: a publisher needs its own session's servers/ node, the
+// leader is the lowest candidate owning such a publisher. Anything malformed
+// or untrusted read from ZooKeeper is logged (once per node and version) and
+// skipped; registry JSON is bounded in size and depth before it is parsed, so
+// no node's content can stall the view for the others.
 //
 // No gRPC type here: the resolver in framework/grpc_plugin/ turns snapshots
 // into gRPC addresses.
@@ -39,8 +43,22 @@ struct ClusterServer {
   bool operator==(const ClusterServer& other) const;
 };
 
+// A registry node the view does not use, and why (the trust rules of
+// discovery/cluster_rules.h).
+struct IgnoredNode {
+  std::string path;
+  std::string reason;
+
+  bool operator==(const IgnoredNode& other) const {
+    return path == other.path && reason == other.reason;
+  }
+};
+
 struct ClusterSnapshot {
   std::vector<ClusterServer> servers;  // Sorted by address.
+  // Publishers and candidates that do not count, sorted by path; filled only
+  // with ClusterViewOptions::report_ignored.
+  std::vector<IgnoredNode> ignored;
   // When the ZooKeeper event that led to this snapshot reached this process.
   absl::Time event_time;
 };
@@ -53,6 +71,9 @@ struct ClusterViewOptions {
   // How long one connection attempt waits; attempts repeat until Stop.
   absl::Duration connect_timeout = absl::Seconds(5);
   std::string digest;  // "user:password" or empty.
+  // Also list the ignored publishers and candidates in every snapshot, and
+  // deliver one when only they changed (for tools; a channel needs neither).
+  bool report_ignored = false;
 };
 
 // Thread-safe. Owned by its creator.
@@ -91,7 +112,8 @@ class ClusterView {
 
 // Parses a server node's data (ServerInfo JSON) into `server`'s server_data
 // and weight. InvalidArgument, saying why, for data that is not ServerInfo
-// JSON; the server's fields are then left as they were.
+// JSON or passes discovery::kServerInfoBounds (checked before any parsing);
+// the server's fields are then left as they were.
 absl::Status ParseServerInfo(const std::string& json, ClusterServer* server);
 
 }  // namespace slacker::internal

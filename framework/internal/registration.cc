@@ -6,7 +6,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/json_bounds.h"
 #include "common/logging.h"
+#include "discovery/cluster_rules.h"
+#include "discovery/registry_reading.h"
 #include "framework/internal/service_catalog.h"
 
 namespace slacker::internal {
@@ -150,6 +153,13 @@ absl::Status Registration::Start() {
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) return absl::FailedPreconditionError("registration closed");
+  // What every reader would skip is refused before it is written.
+  if (absl::Status bounded = CheckJsonBounds(ServerInfoJsonHoldingMu(),
+                                             discovery::kServerInfoBounds,
+                                             "the server node's JSON");
+      !bounded.ok()) {
+    return bounded;
+  }
   absl::StatusOr<std::unique_ptr<discovery::PersistentEphemeralNode>> node =
       discovery::PersistentEphemeralNode::Start(
           client_, layout_.ServerPath(config_.address),
@@ -310,7 +320,15 @@ absl::Status Registration::SetServerData(google::protobuf::Value data) {
     return absl::FailedPreconditionError(
         "cannot set the server data: the server is shutting down");
   }
+  google::protobuf::Value previous = std::move(server_data_);
   server_data_ = std::move(data);
+  if (absl::Status bounded = CheckJsonBounds(ServerInfoJsonHoldingMu(),
+                                             discovery::kServerInfoBounds,
+                                             "the server node's JSON");
+      !bounded.ok()) {
+    server_data_ = std::move(previous);  // What every reader would skip.
+    return bounded;
+  }
   if (server_node_ == nullptr) return absl::OkStatus();
   return server_node_->SetData(ServerInfoJsonHoldingMu());
 }
@@ -326,6 +344,17 @@ bool Registration::IsPublished(const std::string& ns) const {
 }
 
 bool Registration::IsLeader(const std::string& ns) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (published_.count(ns) == 0) return false;
+  }
+  // The cluster's one rule (discovery/cluster_rules.h), as channels apply it:
+  // a foreign or stale candidate ahead of this server's does not count.
+  absl::StatusOr<discovery::NamespaceReading> reading =
+      discovery::ReadNamespace(*client_, layout_, ns);
+  if (reading.ok()) return reading->leader == config_.address;
+  // Unreadable now (disconnected, or on the event thread): the election's own
+  // view, which ignores the same non-candidate children.
   std::lock_guard<std::mutex> lock(mu_);
   auto it = published_.find(ns);
   return it != published_.end() && it->second.election->IsLeader();

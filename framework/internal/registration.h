@@ -90,7 +90,10 @@ class Registration {
   const std::vector<std::string>& namespaces() const {
     return config_.namespaces;
   }
-  // Whether this server leads `ns`'s election (false if not published).
+  // Whether this server leads `ns` by the cluster's rule
+  // (discovery/cluster_rules.h), read from ZooKeeper now; false if not
+  // published. When ZooKeeper cannot be read (or on the client's event
+  // thread), the election's own view.
   bool IsLeader(const std::string& ns) const;
 
   // Deletes every node of this server (not the persistent ones). Idempotent.

@@ -19,9 +19,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "common/json_string.h"
 #include "framework/cluster_channel.h"
 #include "framework/fan_out.h"
-#include "common/json_string.h"
 #include "tools/slackerctl/commands.h"
 #include "tools/slackerctl/output.h"
 

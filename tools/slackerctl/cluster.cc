@@ -6,6 +6,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/json_bounds.h"
+#include "discovery/cluster_rules.h"
+#include "discovery/registry_reading.h"
 #include "tools/slackerctl/output.h"
 
 namespace slacker::slackerctl {
@@ -26,13 +29,13 @@ absl::Status Cluster::Connect(absl::Duration timeout) {
 
 absl::StatusOr<std::vector<std::string>> Cluster::Members(
     const std::string& ns) {
-  absl::StatusOr<discovery::NodeChildren> children =
-      zk_->GetChildren(layout_.NamespacePath(ns));
-  if (!children.ok()) return children.status();
+  absl::StatusOr<discovery::NamespaceReading> reading =
+      discovery::ReadNamespace(*zk_, layout_, ns);
+  if (!reading.ok()) return reading.status();
   std::vector<std::string> members;
-  for (const std::string& name : children->names) {
-    if (!discovery::RegistryLayout::IsLeaderNode(name)) {
-      members.push_back(name);
+  for (const discovery::PublisherReading& publisher : reading->publishers) {
+    if (publisher.verdict == discovery::PublisherVerdict::kCounts) {
+      members.push_back(publisher.name);
     }
   }
   return members;
@@ -40,6 +43,13 @@ absl::StatusOr<std::vector<std::string>> Cluster::Members(
 
 absl::Status ParseMethod(const std::string& json, const std::string& ns,
                          const std::string& method, Method* out) {
+  if (absl::Status bounded = internal::CheckJsonBounds(
+          json, discovery::kMethodInfoBounds, "the method metadata");
+      !bounded.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed method metadata for ", ns, "/", method, ": ",
+        bounded.message()));
+  }
   google::protobuf::util::JsonParseOptions lenient;
   lenient.ignore_unknown_fields = true;
   if (!google::protobuf::util::JsonStringToMessage(json, &out->info, lenient)

@@ -44,8 +44,9 @@ class Cluster {
   // REQUIRES: Connect() succeeded.
   discovery::ZooKeeperClient& zk() { return *zk_; }
 
-  // The members of namespace `ns` (host:port names, in ZooKeeper's order),
-  // or the error of reading them. REQUIRES: Connect() succeeded.
+  // The publishers of namespace `ns` that count by the cluster's rules
+  // (discovery/cluster_rules.h: those a channel routes to), sorted, or the
+  // error of reading them. REQUIRES: Connect() succeeded.
   absl::StatusOr<std::vector<std::string>> Members(const std::string& ns);
 
  private:

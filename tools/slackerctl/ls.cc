@@ -1,4 +1,5 @@
-// slackerctl ls [--json]
+// slackerctl ls [--json]: what a channel uses, judged by the cluster's rules
+// (discovery/cluster_rules.h), and what it ignores, with the reason.
 
 #include <algorithm>
 #include <iostream>
@@ -8,13 +9,54 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "discovery/leader_election.h"
-#include "framework/internal/cluster_view.h"
 #include "common/json_string.h"
+#include "discovery/registry_reading.h"
+#include "framework/internal/cluster_view.h"
 #include "tools/slackerctl/commands.h"
 #include "tools/slackerctl/output.h"
 
 namespace slacker::slackerctl {
+namespace {
+
+// Ignored nodes listed one by one per namespace in text output; the rest are
+// counted (a namespace may hold thousands of foreign children).
+constexpr size_t kIgnoredShown = 20;
+
+struct Ignored {
+  std::string name;  // Relative to the namespace: "<child>" or "_leader/<c>".
+  std::string reason;
+};
+
+struct Ns {
+  std::string name;
+  std::vector<std::string> servers;  // The publishers that count, sorted.
+  std::string leader;                // "" if none.
+  std::vector<Ignored> ignored;
+};
+
+Ns ReadNs(Cluster& c, const std::string& name) {
+  Ns ns{name, {}, "", {}};
+  absl::StatusOr<discovery::NamespaceReading> reading =
+      discovery::ReadNamespace(c.zk(), c.layout(), name);
+  if (!reading.ok()) return ns;
+  for (const discovery::PublisherReading& publisher : reading->publishers) {
+    if (publisher.verdict == discovery::PublisherVerdict::kCounts) {
+      ns.servers.push_back(publisher.name);
+    } else {
+      ns.ignored.push_back({publisher.name, publisher.reason});
+    }
+  }
+  for (const discovery::CandidateReading& candidate : reading->candidates) {
+    if (candidate.verdict != discovery::CandidateVerdict::kCounts) {
+      ns.ignored.push_back(
+          {absl::StrCat("_leader/", candidate.node.name), candidate.reason});
+    }
+  }
+  ns.leader = reading->leader.value_or("");
+  return ns;
+}
+
+}  // namespace
 
 int Ls(Cluster& c, bool json) {
   absl::StatusOr<discovery::NodeChildren> names =
@@ -25,23 +67,10 @@ int Ls(Cluster& c, bool json) {
   std::vector<std::string> namespaces =
       names.ok() ? names->names : std::vector<std::string>{};
   std::sort(namespaces.begin(), namespaces.end());
-  struct Ns {
-    std::string name;
-    std::vector<std::string> servers;
-    std::string leader;
-  };
   std::vector<Ns> all;
-  for (const std::string& ns : namespaces) {
-    Ns entry{ns, {}, ""};
-    absl::StatusOr<std::vector<std::string>> members = c.Members(ns);
-    if (members.ok()) entry.servers = *std::move(members);
-    std::sort(entry.servers.begin(), entry.servers.end());
-    absl::StatusOr<std::string> leader =
-        discovery::LeaderElection::CurrentLeader(c.zk(),
-                                                 c.layout().LeaderPath(ns));
-    if (leader.ok()) entry.leader = *leader;
-    all.push_back(std::move(entry));
-  }
+  for (const std::string& ns : namespaces) all.push_back(ReadNs(c, ns));
+  // Server data as a channel reads it: unparsed (and shown as none) when
+  // malformed or past the bounds of discovery/cluster_rules.h.
   std::map<std::string, std::string> server_data;
   absl::StatusOr<discovery::NodeChildren> servers =
       c.zk().GetChildren(c.layout().ServersPath());
@@ -64,12 +93,18 @@ int Ls(Cluster& c, bool json) {
       std::vector<std::string> quoted;
       for (const std::string& s : all[i].servers)
         quoted.push_back(internal::JsonString(s));
+      std::vector<std::string> ignored;
+      for (const Ignored& node : all[i].ignored) {
+        ignored.push_back(absl::StrCat(
+            "{\"name\":", internal::JsonString(node.name),
+            ",\"reason\":", internal::JsonString(node.reason), "}"));
+      }
       absl::StrAppend(
           &out, i == 0 ? "" : ",",
           "{\"name\":", internal::JsonString(all[i].name), ",\"servers\":[",
           absl::StrJoin(quoted, ","), "],\"leader\":",
           all[i].leader.empty() ? "null" : internal::JsonString(all[i].leader),
-          "}");
+          ",\"ignored\":[", absl::StrJoin(ignored, ","), "]}");
     }
     absl::StrAppend(&out, "],\"servers\":{");
     bool first = true;
@@ -88,6 +123,14 @@ int Ls(Cluster& c, bool json) {
               << (ns.leader.empty() ? "-" : ns.leader) << "\n";
     for (const std::string& server : ns.servers) {
       std::cout << "  " << server << "\n";
+    }
+    for (size_t i = 0; i < ns.ignored.size() && i < kIgnoredShown; ++i) {
+      std::cout << "  ignored " << ns.ignored[i].name << ": "
+                << ns.ignored[i].reason << "\n";
+    }
+    if (ns.ignored.size() > kIgnoredShown) {
+      std::cout << "  ignored " << ns.ignored.size() - kIgnoredShown
+                << " more (ls --json lists them)\n";
     }
   }
   for (const auto& [name, data] : server_data) {

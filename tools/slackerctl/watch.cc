@@ -1,4 +1,5 @@
-// slackerctl watch
+// slackerctl watch: the cluster as a channel's view sees it, change by change,
+// and the nodes that view ignores, with the reason.
 
 #include <signal.h>
 
@@ -24,7 +25,9 @@ int Watch(const Cluster& c) {
   options.zookeeper = c.zookeeper();
   options.root = c.root();
   options.cluster = c.name();
+  options.report_ignored = true;
   std::map<std::string, internal::ClusterServer> last;
+  std::map<std::string, std::string> last_ignored;  // Path -> reason.
   bool first = true;
   auto view = internal::ClusterView::Start(
       options, [&](const absl::StatusOr<internal::ClusterSnapshot>& snapshot) {
@@ -73,6 +76,16 @@ int Watch(const Cluster& c) {
             std::cout << "left " << address << std::endl;
         }
         last = std::move(now);
+        std::map<std::string, std::string> ignored;
+        for (const internal::IgnoredNode& node : snapshot->ignored) {
+          ignored[node.path] = node.reason;
+          auto before = last_ignored.find(node.path);
+          if (before == last_ignored.end() || before->second != node.reason) {
+            std::cout << "ignored " << node.path << ": " << node.reason
+                      << std::endl;
+          }
+        }
+        last_ignored = std::move(ignored);
       });
   if (!view.ok()) return Fail(kUsage, view.status().ToString());
   int signal = 0;
