@@ -102,6 +102,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
   interceptor_settings->method_groupings = options.method_groupings;
   interceptor_settings->policies = options.policies;
   interceptor_settings->method_policies = options.method_policies;
+  interceptor_settings->channel_id = channel_id;
+  internal::FindGroupingFunctions(interceptor_settings.get());
   std::vector<
       std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
       interceptors;

@@ -5,7 +5,9 @@
 // It serves slacker.testing.EchoService and/or OtherEchoService
 // (--services=echo,other). Their Echo returns the request, except that a
 // request whose text is "whoami" is answered with this server's address, so
-// a test sees which server a call reached; --fail=CODE makes every Echo fail
+// a test sees which server a call reached, and one whose text is "calls" with
+// the number of other Echo calls this server answered (in `sequence`), so a
+// test counts calls per server; --fail=CODE makes every Echo fail
 // with that gRPC status code instead; --not_serving=NS reports NS NOT_SERVING
 // in the health service while it stays published.
 
@@ -55,7 +57,13 @@ grpc::Status Answer(const slacker::testing::Ping* request,
     return grpc::Status(static_cast<grpc::StatusCode>(fail),
                         "failing as asked by --fail");
   }
+  static std::atomic<int64_t> answered{0};
   *response = *request;
+  if (request->text() == "calls") {
+    response->set_sequence(answered.load());
+    return grpc::Status::OK;
+  }
+  answered.fetch_add(1);
   if (request->text() == "whoami") response->set_text(Address());
   return grpc::Status::OK;
 }
@@ -86,7 +94,7 @@ class OtherEchoImpl final : public slacker::testing::OtherEchoService::Service {
       grpc::ServerWriter<slacker::testing::Ping>* writer) override {
     for (int64_t i = 1; i <= request->sequence(); ++i) {
       slacker::testing::Ping ping;
-      ping.set_text(request->text());
+      ping.set_text(request->text() == "whoami" ? Address() : request->text());
       ping.set_sequence(i);
       writer->Write(ping);
     }
