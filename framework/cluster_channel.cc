@@ -3,6 +3,7 @@
 #include <grpcpp/create_channel.h>
 
 #include <atomic>
+#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -14,8 +15,8 @@
 #include "framework/internal/channel_args.h"
 #include "framework/internal/channel_registry.h"
 #include "framework/internal/discovery_stats.h"
-#include "common/json_string.h"
 #include "framework/internal/plugin_names.h"
+#include "framework/zk_channels.h"
 
 namespace slacker {
 namespace {
@@ -32,7 +33,30 @@ absl::Status CheckGrouping(absl::string_view spec, absl::string_view where) {
 
 }  // namespace
 
-absl::Status InitClusterChannels() { return internal::ClusterPluginStatus(); }
+absl::Status InitClusterChannels() {
+  // Readers that have only a grpc::Channel find grpc::CreateChannel's zk://
+  // channels through it (channel_registry.h).
+  static std::once_flag reader;
+  std::call_once(reader,
+                 [] { internal::SetChannelIdReader(internal::ReadChannelId); });
+  return internal::ClusterPluginStatus();
+}
+
+absl::Status InstallClusterInterceptor(
+    grpc::experimental::ClientInterceptorFactoryInterface* yours) {
+  absl::Status ready = InitClusterChannels();
+  if (!ready.ok()) return ready;
+  static std::atomic<bool> installed{false};
+  if (installed.exchange(true)) {
+    return absl::FailedPreconditionError(
+        "InstallClusterInterceptor was already called: gRPC allows one global "
+        "interceptor factory per process; call it once (give your own "
+        "factory to that one call)");
+  }
+  grpc::experimental::RegisterGlobalClientInterceptorFactory(
+      internal::MakeGlobalClusterInterceptorFactory(yours).release());
+  return absl::OkStatus();
+}
 
 std::string ClusterTarget(absl::string_view zookeeper,
                           absl::string_view cluster) {

@@ -927,6 +927,12 @@ MakeClusterInterceptorFactory(
   return std::make_unique<Factory>(std::move(settings));
 }
 
+grpc::experimental::Interceptor* NewClusterInterceptor(
+    grpc::experimental::ClientRpcInfo* info,
+    std::shared_ptr<const InterceptorSettings> settings) {
+  return new ClusterInterceptor(info, std::move(settings));
+}
+
 void FindGroupingFunctions(InterceptorSettings* settings) {
   auto add = [settings](const std::string& grouping) {
     absl::StatusOr<CallGroupingFunction> function =

@@ -70,6 +70,11 @@ std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>
 MakeClusterInterceptorFactory(
     std::shared_ptr<const InterceptorSettings> settings);
 
+// The interceptor of one call, as the factory above makes it.
+grpc::experimental::Interceptor* NewClusterInterceptor(
+    grpc::experimental::ClientRpcInfo* info,
+    std::shared_ptr<const InterceptorSettings> settings);
+
 // Whether `grouping` (a channel's or a method's) picks several servers, so
 // that the LB policy never sees it: "all".
 bool IsMultiServerGrouping(const std::string& grouping);
