@@ -19,8 +19,19 @@
 //
 // Errors policies: kAll (default) fails the call only when every server
 // failed; kAny when any did; error_policy decides instead of both (OK: use
-// the successes). A failed call's status names every server's status, in its
-// message and in its details payload (kFanOutDetailsUrl of fan_out.h).
+// the successes). A failed call's status names every server's status in its
+// message (the stub's grpc::Status carries code and message only);
+// CallResults::status() also carries the per-server lines as its payload
+// kFanOutDetailsUrl (fan_out.h).
+//
+// Server-streaming calls whose grouping picks several servers: the stub
+// reads every server's messages, each server's in the order it sent them,
+// interleaved across servers in the order they arrive (at most one message
+// per server waits for the stub's next read); then the status, from the
+// errors policy over every server's status. Their outcomes carry no
+// response (Map() and Vector() are empty); the unavailable value, if any,
+// is the stream's one message. Client- and bidi-streaming calls cannot go
+// to several servers (INVALID_ARGUMENT).
 //
 // Policies apply per call (CallResults::policies()), else per method
 // (ClusterChannelOptions::method_policies, by "pkg.Service/Method" or
@@ -70,7 +81,10 @@ struct CallPolicies {
       error_policy;
   // When no server publishes the namespace: the call succeeds with this value
   // (JSON of the response type) instead of failing with UNAVAILABLE. For
-  // every grouping, one server or several.
+  // every grouping, one server or several. For a one-server grouping it is
+  // read from the method's and the channel's policies only (not the call's),
+  // and applies once the channel has resolved its cluster and sees no
+  // publisher of the namespace, READY or connecting.
   std::optional<std::string> unavailable_value;
 };
 

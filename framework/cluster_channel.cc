@@ -6,6 +6,7 @@
 #include <atomic>
 #include <climits>
 #include <cstring>
+#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +19,7 @@
 #include "framework/internal/channel_registry.h"
 #include "framework/internal/discovery_stats.h"
 #include "framework/internal/plugin_names.h"
+#include "framework/zk_channels.h"
 
 namespace slacker {
 namespace {
@@ -73,7 +75,30 @@ void SetKeepalive(const ClusterChannelOptions& options,
 
 }  // namespace
 
-absl::Status InitClusterChannels() { return internal::ClusterPluginStatus(); }
+absl::Status InitClusterChannels() {
+  // Readers that have only a grpc::Channel find grpc::CreateChannel's zk://
+  // channels through it (channel_registry.h).
+  static std::once_flag reader;
+  std::call_once(reader,
+                 [] { internal::SetChannelIdReader(internal::ReadChannelId); });
+  return internal::ClusterPluginStatus();
+}
+
+absl::Status InstallClusterInterceptor(
+    grpc::experimental::ClientInterceptorFactoryInterface* yours) {
+  absl::Status ready = InitClusterChannels();
+  if (!ready.ok()) return ready;
+  static std::atomic<bool> installed{false};
+  if (installed.exchange(true)) {
+    return absl::FailedPreconditionError(
+        "InstallClusterInterceptor was already called: gRPC allows one global "
+        "interceptor factory per process; call it once (give your own "
+        "factory to that one call)");
+  }
+  grpc::experimental::RegisterGlobalClientInterceptorFactory(
+      internal::MakeGlobalClusterInterceptorFactory(yours).release());
+  return absl::OkStatus();
+}
 
 std::string ClusterTarget(absl::string_view zookeeper,
                           absl::string_view cluster) {
@@ -151,6 +176,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
   interceptor_settings->method_groupings = options.method_groupings;
   interceptor_settings->policies = options.policies;
   interceptor_settings->method_policies = options.method_policies;
+  interceptor_settings->channel_id = channel_id;
+  internal::FindGroupingFunctions(interceptor_settings.get());
   std::vector<
       std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
       interceptors;

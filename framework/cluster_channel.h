@@ -14,6 +14,14 @@
 //   grpc::CreateChannel("zk://zk1:2181,zk2:2181/orders?grouping=round_robin",
 //                       grpc::InsecureChannelCredentials());
 //
+// Such a channel routes one-server groupings as CreateClusterChannel's does,
+// and ReadyServers, ServerData and the fan-out API work on it once it has
+// resolved its cluster. Multi-server groupings and grouping functions that
+// see the request need the cluster interceptor, which gRPC lets a library
+// add to a channel it did not make only through the process's one global
+// interceptor factory: call slacker::InstallClusterInterceptor() once (see
+// there).
+//
 // How a call is routed. The channel's `zk` resolver watches the cluster in
 // ZooKeeper (<root>/<cluster>/namespaces/<ns>/<host:port>, the leader
 // elections and server data; see README.md) and reports every change to the
@@ -96,6 +104,7 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
+#include <grpcpp/support/client_interceptor.h>
 
 #include <cstdint>
 #include <functional>
@@ -118,6 +127,32 @@ namespace slacker {
 // CreateClusterChannel calls it; call it yourself before
 // grpc::CreateChannel("zk://..."). Thread-safe; cheap after the first call.
 absl::Status InitClusterChannels();
+
+// Gives every channel made by grpc::CreateChannel("zk://...") the cluster
+// interceptor of CreateClusterChannel's channels (grouping `all`, grouping
+// functions that see the request, unavailable value of CallResults'
+// policies, CallResults), through gRPC's global client interceptor factory
+// (grpc::experimental::RegisterGlobalClientInterceptorFactory), which it
+// registers. gRPC allows one such factory per process and aborts on a second
+// registration, so an application with its own global factory passes it
+// here as `yours` instead of registering it: calls on every channel that is
+// not a zk:// channel made by grpc::CreateChannel (non-cluster channels, and
+// CreateClusterChannel's, after their own interceptor) get yours, untouched
+// by Slacker; calls on zk:// channels get the cluster interceptor instead
+// (one global interceptor per call is all gRPC offers). Without `yours`,
+// calls on other channels get an interceptor that only lets them go on.
+// `yours` is not owned: keep it alive for the rest of the process.
+// Call it once, before the calls it should see; a channel's calls start to
+// use the interceptor once the channel has resolved its cluster (its first
+// call, or WaitForConnected, resolves it): until then they go to the LB
+// policy as one-server calls, where a multi-server grouping fails.
+// A zk:// channel's groupings come from its target (?grouping=...); `all`
+// works there too. It has no per-channel or per-method policies (use
+// CallResults::policies() per call).
+// Errors: FailedPrecondition if called before (or as InitClusterChannels).
+// Thread-safe.
+absl::Status InstallClusterInterceptor(
+    grpc::experimental::ClientInterceptorFactoryInterface* yours = nullptr);
 
 // A server's data changed: `old_data` and `new_data` are JSON, "" when the
 // server had none (it joined) or has none now (it left).

@@ -5,11 +5,15 @@
 #include <grpcpp/channel.h>
 #include <grpcpp/completion_queue.h>
 #include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/support/proto_buffer_writer.h>
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -45,7 +49,7 @@ class Driver {
   class Tag {
    public:
     virtual ~Tag() = default;
-    virtual void Complete() = 0;
+    virtual void Complete(bool ok) = 0;
   };
   static Driver& Get() {
     static Driver* driver = new Driver();
@@ -58,7 +62,7 @@ class Driver {
     std::thread([this] {
       void* tag = nullptr;
       bool ok = false;
-      while (cq_.Next(&tag, &ok)) static_cast<Tag*>(tag)->Complete();
+      while (cq_.Next(&tag, &ok)) static_cast<Tag*>(tag)->Complete(ok);
     }).detach();
   }
   grpc::CompletionQueue cq_;
@@ -98,7 +102,10 @@ CallPolicies Merge(const CallPolicies* call, const CallPolicies* method,
   return merged;
 }
 
-// One hijacked call: its sub-calls and its answer.
+// One hijacked call: its sub-calls and its answer. A unary call answers the
+// stub once every sub-call finished; a server-streaming call hands the stub
+// each server's messages as they arrive, then the status once every sub-call
+// finished.
 class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
  public:
   // A call that fails at once with `status`.
@@ -109,7 +116,7 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
 
   // What the call is; set before Start.
   std::string cluster, ns, name;  // name: "pkg.Service/Method".
-  bool generic = false;
+  bool streaming = false;         // Server-streaming.
   const google::protobuf::Message* input = nullptr;   // Prototypes, or null
   const google::protobuf::Message* output = nullptr;  // for generic calls.
   std::multimap<std::string, std::string> metadata;
@@ -146,6 +153,12 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
       raw_.push_back(std::move(outcome));
     }
     for (size_t i = 0; i < addresses.size(); ++i) {
+      if (streaming) {
+        auto* sub = new SubStream(shared_from_this(), i);
+        streams_.push_back(sub);
+        sub->Start(stub_.get(), contexts_[i].get(), "/" + name);
+        continue;
+      }
       auto* sub = new SubCall(shared_from_this(), i);
       sub->reader = stub_->PrepareUnaryCall(contexts_[i].get(), "/" + name,
                                             request, Driver::Get().cq());
@@ -161,9 +174,13 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
     for (auto& context : contexts_) context->TryCancel();
   }
 
-  // A hijacked batch that receives: answered now if the outcome is known,
-  // else when it is.
+  // A hijacked batch that receives: answered now if what it waits for is
+  // known, else when it is.
   void Answer(InterceptorBatchMethods* methods) {
+    if (streaming && methods->QueryInterceptionHookPoint(
+                         InterceptionHookPoints::PRE_RECV_MESSAGE)) {
+      return AnswerRead(methods);
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!done_) {
@@ -175,10 +192,11 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
   }
 
  private:
+  // One unary sub-call.
   struct SubCall : Driver::Tag {
     SubCall(std::shared_ptr<HijackedCall> c, size_t i)
         : call(std::move(c)), index(i) {}
-    void Complete() override {
+    void Complete(bool) override {
       published.load(std::memory_order_acquire);
       call->Finished(index, status);
       delete this;
@@ -190,11 +208,155 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
     std::atomic<bool> published{false};
   };
 
+  // One server-streaming sub-call: start, write the request and close, then
+  // read one message at a time (the next only once the stub took the last,
+  // so at most one message per server waits), then finish. Deletes itself
+  // once finished with no operation outstanding.
+  class SubStream {
+   public:
+    SubStream(std::shared_ptr<HijackedCall> call, size_t index)
+        : call_(std::move(call)), index_(index) {}
+
+    // Under the call's mu_.
+    void Start(grpc::GenericStub* stub, grpc::ClientContext* context,
+               const std::string& method) {
+      stream_ = stub->PrepareCall(context, method, Driver::Get().cq());
+      Begin(&start_op_);
+      stream_->StartCall(&start_op_);
+    }
+
+    // The stub took this server's last message: read the next.
+    void ReadNext() {
+      Begin(&read_op_);
+      stream_->Read(&message_, &read_op_);
+    }
+
+   private:
+    enum class Kind { kStart, kWrite, kRead, kFinish };
+    struct Op : Driver::Tag {
+      Op(SubStream* s, Kind k) : stream(s), kind(k) {}
+      void Complete(bool ok) override { stream->Completed(kind, ok); }
+      SubStream* const stream;
+      const Kind kind;
+    };
+
+    void Begin(Op*) { outstanding_.fetch_add(1, std::memory_order_acq_rel); }
+
+    // On the driver's thread, one at a time.
+    void Completed(Kind kind, bool ok) {
+      switch (kind) {
+        case Kind::kStart:
+          if (ok) {
+            Begin(&write_op_);
+            stream_->WriteLast(call_->request, grpc::WriteOptions(),
+                               &write_op_);
+            ReadNext();
+          } else {
+            Finish();
+          }
+          break;
+        case Kind::kWrite:
+          break;
+        case Kind::kRead:
+          if (ok) {
+            call_->Push(index_, std::move(message_));
+          } else {
+            Finish();
+          }
+          break;
+        case Kind::kFinish:
+          finished_ = true;
+          call_->Finished(index_, status_);
+          break;
+      }
+      if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
+          finished_) {
+        delete this;
+      }
+    }
+
+    void Finish() {
+      Begin(&finish_op_);
+      stream_->Finish(&status_, &finish_op_);
+    }
+
+    const std::shared_ptr<HijackedCall> call_;
+    const size_t index_;
+    std::unique_ptr<grpc::GenericClientAsyncReaderWriter> stream_;
+    grpc::ByteBuffer message_;
+    grpc::Status status_;
+    bool finished_ = false;  // Only on the driver's thread.
+    std::atomic<int> outstanding_{0};
+    Op start_op_{this, Kind::kStart};
+    Op write_op_{this, Kind::kWrite};
+    Op read_op_{this, Kind::kRead};
+    Op finish_op_{this, Kind::kFinish};
+  };
+
+  // A server's message arrived (driver's thread): to a waiting read of the
+  // stub, or kept until one comes.
+  void Push(size_t index, grpc::ByteBuffer message) {
+    InterceptorBatchMethods* read = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (reads_.empty()) {
+        messages_.emplace_back(index, std::move(message));
+        return;
+      }
+      read = reads_.front();
+      reads_.pop_front();
+    }
+    Deliver(read, index, &message);
+  }
+
+  void AnswerRead(InterceptorBatchMethods* methods) {
+    std::pair<size_t, grpc::ByteBuffer> next;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (messages_.empty()) {
+        if (!done_) {
+          reads_.push_back(methods);
+          return;
+        }
+        next.first = kNoMessage;
+      } else {
+        next = std::move(messages_.front());
+        messages_.pop_front();
+      }
+    }
+    if (next.first == kNoMessage) {
+      methods->FailHijackedRecvMessage();  // The end of the stream.
+      methods->Proceed();
+      return;
+    }
+    Deliver(methods, next.first, &next.second);
+  }
+
+  // Hands one message to the stub's read, then reads that server's next.
+  void Deliver(InterceptorBatchMethods* methods, size_t index,
+               grpc::ByteBuffer* message) {
+    void* into = methods->GetRecvMessage();
+    if (output == nullptr) {
+      *static_cast<grpc::ByteBuffer*>(into) = std::move(*message);
+    } else if (!ParseMessage(message,
+                             static_cast<google::protobuf::Message*>(into))) {
+      static_cast<google::protobuf::Message*>(into)->Clear();
+    }
+    SubStream* stream = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (index < streams_.size()) stream = streams_[index];
+    }
+    if (stream != nullptr) stream->ReadNext();
+    methods->Proceed();
+  }
+
   void Finished(size_t i, const grpc::Status& status) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       raw_[i].status = status;
       raw_[i].latency = absl::Now() - start_;
+      if (i < streams_.size()) streams_[i] = nullptr;  // Deletes itself.
       if (--remaining_ > 0) return;
     }
     Combine();
@@ -211,6 +373,7 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
       cancelled = cancelled_;
     }
     absl::Status status;
+    grpc::ByteBuffer unavailable_message;
     if (raw.empty()) {
       if (policies.unavailable_value.has_value() && output != nullptr) {
         unavailable_.reset(output->New());
@@ -223,6 +386,12 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
           status = absl::InvalidArgumentError(absl::StrCat(
               "the unavailable value of ", name, " is not JSON of ",
               output->GetDescriptor()->full_name(), ": fix it"));
+        } else if (streaming) {
+          bool own = false;
+          grpc::GenericSerialize<grpc::ProtoBufferWriter,
+                                 google::protobuf::Message>(
+              *unavailable_, &unavailable_message, &own)
+              .IgnoreError();
         }
       } else {
         status = absl::UnavailableError(absl::StrCat(
@@ -230,7 +399,7 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
             "' (or none is ready)"));
       }
     } else {
-      if (output != nullptr) {
+      if (output != nullptr && !streaming) {
         outcomes_ = ParseOutcomes(raw, *output, &responses_);
       } else {
         if (collector != nullptr) collector->FillRaw(raw);
@@ -252,7 +421,7 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
         if (output == nullptr) raw_answer_ = std::move(raw[i].response);
         break;
       }
-      if (status.ok() && chosen_ < 0) {
+      if (status.ok() && chosen_ < 0 && !streaming) {
         status = absl::UnavailableError(
             absl::StrCat("no server of cluster '", cluster, "' answered ", name,
                          " (the errors policy accepted only failures)"));
@@ -264,11 +433,32 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
       }
     }
     std::vector<InterceptorBatchMethods*> pending;
+    std::deque<InterceptorBatchMethods*> reads;
+    InterceptorBatchMethods* unavailable_read = nullptr;
     {
       std::lock_guard<std::mutex> lock(mu_);
       status_ = std::move(status);
       done_ = true;
       pending.swap(pending_);
+      if (streaming && unavailable_ != nullptr) {
+        // The unavailable value is the stream's one message.
+        if (reads_.empty()) {
+          messages_.emplace_back(kNoStream, std::move(unavailable_message));
+        } else {
+          unavailable_read = reads_.front();
+          reads_.pop_front();
+        }
+      }
+      // Every server's messages were pushed before it finished: reads that
+      // still wait find the end of the stream.
+      reads.swap(reads_);
+    }
+    if (unavailable_read != nullptr) {
+      Deliver(unavailable_read, kNoStream, &unavailable_message);
+    }
+    for (InterceptorBatchMethods* read : reads) {
+      read->FailHijackedRecvMessage();
+      read->Proceed();
     }
     for (InterceptorBatchMethods* methods : pending) Fill(methods);
   }
@@ -294,7 +484,7 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_RECV_MESSAGE)) {
       void* message = methods->GetRecvMessage();
-      if (!ok) {
+      if (!ok || streaming) {
         methods->FailHijackedRecvMessage();
       } else if (output == nullptr) {
         *static_cast<grpc::ByteBuffer*>(message) = raw_answer_;
@@ -321,6 +511,11 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
     methods->Proceed();
   }
 
+  // Index of a message that comes from no server (the unavailable value),
+  // and the mark of "no message".
+  static constexpr size_t kNoStream = static_cast<size_t>(-1);
+  static constexpr size_t kNoMessage = static_cast<size_t>(-2);
+
   std::mutex mu_;
   bool done_ = false;
   bool cancelled_ = false;
@@ -330,6 +525,10 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;
   std::vector<RawOutcome> raw_;
   std::vector<InterceptorBatchMethods*> pending_;
+  // Streaming: by server index, null once finished (guarded by mu_).
+  std::vector<SubStream*> streams_;
+  std::deque<std::pair<size_t, grpc::ByteBuffer>> messages_;
+  std::deque<InterceptorBatchMethods*> reads_;
   // Immutable once done_.
   absl::Status status_;
   std::vector<ServerOutcome> outcomes_;
@@ -339,11 +538,14 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
   grpc::ByteBuffer raw_answer_;
 };
 
+// What a grouping function decided for a call (see CallGroupingFunction).
+enum class Decision { kPass, kSeveral, kFailed };
+
 class ClusterInterceptor : public grpc::experimental::Interceptor {
  public:
   ClusterInterceptor(grpc::experimental::ClientRpcInfo* info,
-                     const InterceptorSettings* settings)
-      : info_(info), settings_(settings) {}
+                     std::shared_ptr<const InterceptorSettings> settings)
+      : info_(info), settings_(std::move(settings)) {}
 
   void Intercept(InterceptorBatchMethods* methods) override {
     if (pass_) {
@@ -396,70 +598,256 @@ class ClusterInterceptor : public grpc::experimental::Interceptor {
   }
 
  private:
+  void Fail(absl::Status status) {
+    call_ = std::make_shared<HijackedCall>(std::move(status));
+  }
   void Fail(std::string message) {
-    call_ = std::make_shared<HijackedCall>(
-        absl::InvalidArgumentError(std::move(message)));
+    Fail(absl::InvalidArgumentError(std::move(message)));
+  }
+
+  // The channel's servers of `ns` as of its last picker, or null (not
+  // resolved yet, or not in the registry).
+  const NamespaceServers* Servers(const std::string& ns) {
+    if (!entry_.has_value()) entry_ = FindChannel(settings_->channel_id);
+    if (!entry_.has_value() || entry_->servers == nullptr) return nullptr;
+    auto it = entry_->servers->find(ns);
+    return it == entry_->servers->end() ? &None() : &it->second;
+  }
+  static const NamespaceServers& None() {
+    static const NamespaceServers* none = new NamespaceServers();
+    return *none;
+  }
+
+  // The method's protobuf prototypes, or false for a method outside the
+  // generated pool.
+  static bool Prototypes(const std::string& ns, const std::string& name,
+                         const google::protobuf::Message** input,
+                         const google::protobuf::Message** output) {
+    const google::protobuf::MethodDescriptor* method =
+        google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(
+            absl::StrCat(ns, ".", name.substr(ns.size() + 1)));
+    if (method == nullptr) return false;
+    auto* factory = google::protobuf::MessageFactory::generated_factory();
+    *input = factory->GetPrototype(method->input_type());
+    *output = factory->GetPrototype(method->output_type());
+    return true;
+  }
+
+  static void Pin(std::multimap<std::string, std::string>* metadata,
+                  const std::string& grouping) {
+    metadata->erase(kGroupingMetadata);
+    metadata->emplace(kGroupingMetadata, grouping);
+  }
+
+  // Asks grouping function `function_name` for this call, with the parsed
+  // request. kPass: the call goes on through the LB policy (pinned or
+  // deferred in its metadata, or untouched, and *grouping says with which
+  // grouping); kSeveral: to *several; kFailed: call_ fails.
+  Decision Evaluate(InterceptorBatchMethods* methods,
+                    const CallGroupingFunction& function,
+                    const std::string& function_name, const std::string& name,
+                    const std::string& ns, std::string* grouping,
+                    std::vector<std::string>* several) {
+    const NamespaceServers* servers = Servers(ns);
+    if (servers == nullptr || servers->ready.empty()) {
+      return Decision::kPass;  // The picker decides (queue or fail).
+    }
+    const std::vector<Candidate>& candidates = servers->ready;
+    std::multimap<std::string, std::string>* metadata =
+        methods->GetSendInitialMetadata();
+    std::unique_ptr<google::protobuf::Message> request;
+    const google::protobuf::Message* input = nullptr;
+    const google::protobuf::Message* output = nullptr;
+    if (Find(*metadata, kGenericCallMetadata) == nullptr &&
+        methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_MESSAGE) &&
+        Prototypes(ns, name, &input, &output)) {
+      request.reset(input->New());
+      grpc::ByteBuffer copy(*methods->GetSerializedSendMessage());
+      if (!ParseMessage(&copy, request.get())) request.reset();
+    }
+    const std::string* hash_key = Find(*metadata, kHashKeyMetadata);
+    CallInfo call;
+    call.cluster = settings_->cluster;
+    call.name_space = ns;
+    call.method = absl::string_view(name).substr(ns.size() + 1);
+    if (hash_key != nullptr) call.hash_key = *hash_key;
+    call.request = request.get();
+    call.metadata = metadata;
+    absl::StatusOr<GroupingChoice> choice = function(call, candidates);
+    if (!choice.ok()) {
+      if (choice.status().code() != absl::StatusCode::kInvalidArgument) {
+        return Decision::kPass;  // The picker asks again and decides.
+      }
+      Fail(absl::StrCat("grouping function ", function_name, " for ", name,
+                        ": ", choice.status().message()));
+      return Decision::kFailed;
+    }
+    if (!choice->grouping.empty()) {
+      absl::Status valid =
+          CheckDeferredGrouping(function_name, choice->grouping);
+      if (!valid.ok()) {
+        Fail(valid);
+        return Decision::kFailed;
+      }
+      if (IsMultiServerGrouping(choice->grouping)) {
+        for (const Candidate& server : candidates) {
+          several->push_back(server.address);
+        }
+        return Decision::kSeveral;
+      }
+      *grouping = choice->grouping;
+      Pin(metadata, *grouping);
+      return Decision::kPass;
+    }
+    absl::StatusOr<std::vector<size_t>> chosen =
+        ResolveGroupingChoice(function_name, *choice, call, candidates);
+    if (!chosen.ok()) {
+      Fail(chosen.status());
+      return Decision::kFailed;
+    }
+    std::set<size_t> unique(chosen->begin(), chosen->end());
+    if (unique.empty()) return Decision::kPass;  // Picker: none fits.
+    if (unique.size() == 1) {
+      *grouping = candidates[*unique.begin()].address;
+      Pin(metadata, *grouping);
+      return Decision::kPass;
+    }
+    for (size_t index : unique) several->push_back(candidates[index].address);
+    return Decision::kSeveral;
   }
 
   void Decide(InterceptorBatchMethods* methods) {
-    const std::multimap<std::string, std::string>& metadata =
-        *methods->GetSendInitialMetadata();
+    std::multimap<std::string, std::string>* metadata =
+        methods->GetSendInitialMetadata();
     const std::string name(absl::StripPrefix(info_->method(), "/"));
     const std::string ns = name.substr(0, name.find('/'));
-    const std::string* call_grouping = Find(metadata, kGroupingMetadata);
-    const std::string* grouping = call_grouping;
-    if (grouping == nullptr) {
-      grouping = ByMethod(settings_->method_groupings, name, ns);
+    const std::string* call_grouping = Find(*metadata, kGroupingMetadata);
+    std::string grouping;
+    if (call_grouping != nullptr) {
+      grouping = *call_grouping;
+    } else if (const std::string* by_method =
+                   ByMethod(settings_->method_groupings, name, ns)) {
+      grouping = *by_method;
+    } else {
+      grouping = settings_->grouping;
     }
-    if (grouping == nullptr) grouping = &settings_->grouping;
-    const bool multi = IsMultiServerGrouping(*grouping);
+    std::vector<std::string> several;
+    bool multi = IsMultiServerGrouping(grouping);
     if (!multi) {
+      CallGroupingFunction function;
       if (call_grouping != nullptr) {
-        absl::StatusOr<GroupingSpec> spec = ParseGroupingSpec(*call_grouping);
+        absl::StatusOr<GroupingSpec> spec = ParseGroupingSpec(grouping);
         if (!spec.ok()) {
           return Fail(absl::StrCat("SetGrouping of this call to ", name, ": ",
                                    spec.status().message()));
         }
+        if (spec->argument.empty()) {
+          absl::StatusOr<CallGroupingFunction> found =
+              FindCallGroupingFunction(grouping);
+          if (found.ok()) function = *std::move(found);
+        }
+      } else if (auto it = settings_->functions.find(grouping);
+                 it != settings_->functions.end()) {
+        function = it->second;
       }
-      if (*grouping == "hash" && Find(metadata, kHashKeyMetadata) == nullptr) {
+      if (function) {
+        const std::string function_name = grouping;
+        switch (Evaluate(methods, function, function_name, name, ns, &grouping,
+                         &several)) {
+          case Decision::kFailed:
+            return;
+          case Decision::kSeveral:
+            multi = true;
+            break;
+          case Decision::kPass:
+            break;
+        }
+      }
+    }
+    if (!multi) {
+      if (grouping == "hash" && Find(*metadata, kHashKeyMetadata) == nullptr) {
         return Fail(absl::StrCat(
             "the grouping of ", name,
             " is `hash`, which needs a key: call slacker::SetHashKey(&context, "
             "key) before the call, or choose another grouping"));
       }
-      pass_ = true;
+      if (!UnavailableStandsIn(*metadata, name, ns)) pass_ = true;
       return;
     }
-    if (info_->type() != grpc::experimental::ClientRpcInfo::Type::UNARY) {
+    const auto type = info_->type();
+    if (type != grpc::experimental::ClientRpcInfo::Type::UNARY &&
+        type != grpc::experimental::ClientRpcInfo::Type::SERVER_STREAMING) {
       return Fail(absl::StrCat(
-          "grouping '", *grouping,
-          "' calls several servers, which works for "
-          "unary methods only; ",
+          "grouping '", grouping,
+          "' calls several servers, which works for unary and "
+          "server-streaming methods only; ",
           name,
-          " streams: give it a grouping that "
-          "picks one server (e.g. method_groupings[\"",
+          " is client- or bidi-streaming, and several servers cannot share "
+          "one stream of requests: give it a grouping that picks one server "
+          "(e.g. method_groupings[\"",
           name, "\"] = \"random\" or SetGrouping(&context, \"random\"))"));
     }
+    if (!MakeCall(*metadata, name, ns)) return;
+    if (call_->collector != nullptr && call_->collector->servers() != nullptr) {
+      several = *call_->collector->servers();  // FanOut chose them.
+    }
+    if (several.empty()) {
+      const NamespaceServers* servers = Servers(ns);
+      if (servers != nullptr) {
+        for (const Candidate& server : servers->ready) {
+          several.push_back(server.address);
+        }
+      }
+    }
+    addresses_ = std::move(several);
+    start_ = true;
+  }
+
+  // A one-server call whose method or channel has an unavailable value, when
+  // no server publishes the namespace (none READY, none connecting, after
+  // the channel resolved): it is answered with the value, as `all` is.
+  bool UnavailableStandsIn(
+      const std::multimap<std::string, std::string>& metadata,
+      const std::string& name, const std::string& ns) {
+    const auto type = info_->type();
+    if (type != grpc::experimental::ClientRpcInfo::Type::UNARY &&
+        type != grpc::experimental::ClientRpcInfo::Type::SERVER_STREAMING) {
+      return false;
+    }
+    const CallPolicies* method = ByMethod(settings_->method_policies, name, ns);
+    if ((method == nullptr || !method->unavailable_value.has_value()) &&
+        !settings_->policies.unavailable_value.has_value()) {
+      return false;
+    }
+    const NamespaceServers* servers = Servers(ns);
+    if (servers == nullptr || !servers->ready.empty() ||
+        servers->connecting > 0) {
+      return false;
+    }
+    if (!MakeCall(metadata, name, ns)) return true;  // call_ fails.
+    start_ = true;  // With no address: answers with the value.
+    return true;
+  }
+
+  // Makes call_ for a hijacked call; false when call_ fails instead.
+  bool MakeCall(const std::multimap<std::string, std::string>& metadata,
+                const std::string& name, const std::string& ns) {
     auto call = std::make_shared<HijackedCall>();
     call->cluster = settings_->cluster;
     call->ns = ns;
     call->name = name;
-    call->generic = Find(metadata, kGenericCallMetadata) != nullptr;
-    if (!call->generic) {
-      const google::protobuf::MethodDescriptor* method =
-          google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(
-              absl::StrCat(ns, ".", name.substr(ns.size() + 1)));
-      if (method == nullptr) {
-        return Fail(absl::StrCat(
-            name,
-            " is not in this process's generated descriptor pool, so "
-            "its messages are unknown and it cannot go to several servers: "
-            "for a grpc::GenericStub call, call slacker::MarkGenericCall("
-            "&context) first"));
-      }
-      auto* factory = google::protobuf::MessageFactory::generated_factory();
-      call->input = factory->GetPrototype(method->input_type());
-      call->output = factory->GetPrototype(method->output_type());
+    call->streaming = info_->type() ==
+                      grpc::experimental::ClientRpcInfo::Type::SERVER_STREAMING;
+    if (Find(metadata, kGenericCallMetadata) == nullptr &&
+        !Prototypes(ns, name, &call->input, &call->output)) {
+      Fail(absl::StrCat(
+          name,
+          " is not in this process's generated descriptor pool, so "
+          "its messages are unknown and it cannot go to several servers: "
+          "for a grpc::GenericStub call, call slacker::MarkGenericCall("
+          "&context) first"));
+      return false;
     }
     call->metadata = metadata;
     grpc::ClientContext* context = info_->client_context();
@@ -469,23 +857,15 @@ class ClusterInterceptor : public grpc::experimental::Interceptor {
     call->policies = Merge(
         call->collector == nullptr ? nullptr : &call->collector->policies(),
         ByMethod(settings_->method_policies, name, ns), settings_->policies);
-    auto* channel = dynamic_cast<grpc::Channel*>(info_->channel());
-    if (call->collector != nullptr && call->collector->servers() != nullptr) {
-      addresses_ = *call->collector->servers();  // FanOut chose them.
-    } else if (channel != nullptr) {
-      // Not owning: the channel outlives its calls.
-      addresses_ = ReadyServers(std::shared_ptr<grpc::Channel>(
-                                    std::shared_ptr<grpc::Channel>(), channel),
-                                ns);
-    }
     call_ = std::move(call);
-    start_ = true;
+    return true;
   }
 
   grpc::experimental::ClientRpcInfo* const info_;
-  const InterceptorSettings* const settings_;
+  const std::shared_ptr<const InterceptorSettings> settings_;
   bool pass_ = false;
   bool start_ = false;
+  std::optional<ChannelEntry> entry_;  // Read once per call, when needed.
   std::vector<std::string> addresses_;
   std::shared_ptr<HijackedCall> call_;
 };
@@ -496,23 +876,12 @@ class Factory : public grpc::experimental::ClientInterceptorFactoryInterface {
       : settings_(std::move(settings)) {}
   grpc::experimental::Interceptor* CreateClientInterceptor(
       grpc::experimental::ClientRpcInfo* info) override {
-    return new ClusterInterceptor(info, settings_.get());
+    return new ClusterInterceptor(info, settings_);
   }
 
  private:
   const std::shared_ptr<const InterceptorSettings> settings_;
 };
-
-// The value of "name":"..." in a cluster channel's service config (as
-// fan_out.cc reads it).
-std::string ConfigString(const std::string& json, absl::string_view name) {
-  const std::string key = absl::StrCat("\"", name, "\":\"");
-  const size_t start = json.find(key);
-  if (start == std::string::npos) return "";
-  const size_t from = start + key.size();
-  const size_t end = json.find('"', from);
-  return end == std::string::npos ? "" : json.substr(from, end - from);
-}
 
 }  // namespace
 
@@ -559,6 +928,24 @@ std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>
 MakeClusterInterceptorFactory(
     std::shared_ptr<const InterceptorSettings> settings) {
   return std::make_unique<Factory>(std::move(settings));
+}
+
+grpc::experimental::Interceptor* NewClusterInterceptor(
+    grpc::experimental::ClientRpcInfo* info,
+    std::shared_ptr<const InterceptorSettings> settings) {
+  return new ClusterInterceptor(info, std::move(settings));
+}
+
+void FindGroupingFunctions(InterceptorSettings* settings) {
+  auto add = [settings](const std::string& grouping) {
+    absl::StatusOr<CallGroupingFunction> function =
+        FindCallGroupingFunction(grouping);
+    if (function.ok()) settings->functions[grouping] = *std::move(function);
+  };
+  add(settings->grouping);
+  for (const auto& [method, grouping] : settings->method_groupings) {
+    add(grouping);
+  }
 }
 
 }  // namespace internal

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -22,9 +23,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "framework/cluster_channel.h"
-#include "testing/child.h"
+#include "framework/grouping/grouping_registry.h"
 #include "gtest/gtest.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
+#include "testing/child.h"
 #include "testing/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, server_program, "",
@@ -40,6 +42,8 @@ using ::slacker::testing::Ping;
 
 constexpr char kEcho[] = "slacker.testing.EchoService/Echo";
 constexpr char kEchoNamespace[] = "slacker.testing.EchoService";
+constexpr char kOtherNamespace[] = "slacker.testing.OtherEchoService";
+constexpr char kCount[] = "slacker.testing.OtherEchoService/Count";
 
 Ping WhoAmI() {
   Ping request;
@@ -55,13 +59,14 @@ class StubFanOutTest : public slacker::testing::ZooKeeperTest {
   }
 
   std::string StartServer(int fail = 0, int delay_ms = 0,
-                          const std::string& data = "") {
+                          const std::string& data = "",
+                          const std::string& services = "echo,other") {
     std::vector<std::string> args = {absl::GetFlag(FLAGS_server_program),
                                      "--zookeeper=" + ConnectString(),
                                      "--cluster=test",
                                      "--session_timeout_ms=2000",
                                      "--drain_ms=300",
-                                     "--services=echo,other",
+                                     "--services=" + services,
                                      absl::StrCat("--fail=", fail),
                                      absl::StrCat("--delay_ms=", delay_ms)};
     if (!data.empty()) args.push_back("--server_data=" + data);
@@ -424,19 +429,392 @@ TEST_F(StubFanOutTest, ErrorsSayWhatToDo) {
     EXPECT_TRUE(absl::StrContains(status.error_message(), "SetHashKey"))
         << status.error_message();
   }
-  {  // `all` on a streaming method.
+  // `all` on a client-streaming and on a bidi-streaming method. (On a
+  // server-streaming one it works: ServerStreamingAllDeliversEveryMessage.)
+  {
     grpc::ClientContext context;
     SetGrouping(&context, "all");
-    Ping request = WhoAmI();
-    request.set_sequence(2);
-    auto reader = OtherEchoService::NewStub(channel)->Count(&context, request);
-    Ping message;
-    EXPECT_FALSE(reader->Read(&message));
-    grpc::Status status = reader->Finish();
+    Ping reply;
+    auto writer = OtherEchoService::NewStub(channel)->Collect(&context, &reply);
+    writer->Write(WhoAmI());
+    writer->WritesDone();
+    grpc::Status status = writer->Finish();
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-    EXPECT_TRUE(absl::StrContains(status.error_message(), "Count"))
+    EXPECT_TRUE(absl::StrContains(status.error_message(), "Collect"))
+        << status.error_message();
+    EXPECT_TRUE(absl::StrContains(status.error_message(), "client- or bidi"))
         << status.error_message();
   }
+  {
+    grpc::ClientContext context;
+    SetGrouping(&context, "all");
+    auto stream = OtherEchoService::NewStub(channel)->Chat(&context);
+    stream->Write(WhoAmI());
+    stream->WritesDone();
+    Ping message;
+    EXPECT_FALSE(stream->Read(&message));
+    grpc::Status status = stream->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(absl::StrContains(status.error_message(), "Chat"))
+        << status.error_message();
+  }
+}
+
+// How many Echo calls `server` answered so far (the test server counts).
+int64_t CallsAnswered(const std::shared_ptr<grpc::Channel>& channel,
+                      const std::string& server) {
+  grpc::ClientContext context;
+  SetGrouping(&context, server);
+  Ping request;
+  request.set_text("calls");
+  Ping reply;
+  grpc::Status status =
+      OtherEchoService::NewStub(channel)->Echo(&context, request, &reply);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return reply.sequence();
+}
+
+// Routes on the request: sequence N goes to the N-th server by address;
+// text "three" goes to the first three; "defer:<grouping>" defers to it. It
+// also records whether it saw the caller's metadata.
+absl::StatusOr<GroupingChoice> RouteOnRequest(
+    const CallInfo& call, const std::vector<Candidate>& candidates) {
+  if (call.request == nullptr) return GroupingChoice::Servers({0});
+  const auto& ping = static_cast<const Ping&>(*call.request);
+  if (call.metadata != nullptr && call.metadata->count("x-must-see") > 0 &&
+      call.metadata->find("x-must-see")->second != "seen") {
+    return absl::InvalidArgumentError("metadata not as set");
+  }
+  if (ping.text() == "three") return GroupingChoice::Servers({0, 1, 2});
+  if (absl::StartsWith(ping.text(), "defer:")) {
+    return GroupingChoice::Defer(ping.text().substr(6));
+  }
+  if (ping.text() == "bad") {
+    return absl::InvalidArgumentError("this request cannot be routed");
+  }
+  return GroupingChoice::Servers(
+      {static_cast<size_t>(ping.sequence()) % candidates.size()});
+}
+
+void RegisterRouteOnRequest() {
+  static const absl::Status registered =
+      RegisterCallGroupingFunction("route_on_request", RouteOnRequest);
+  ASSERT_TRUE(registered.ok()) << registered;
+}
+
+TEST_F(StubFanOutTest, AFunctionRoutesEachCallOnItsRequest) {
+  RegisterRouteOnRequest();
+  std::set<std::string> started;
+  for (int i = 0; i < 4; ++i) started.insert(StartServer());
+  const std::vector<std::string> servers(started.begin(), started.end());
+  ClusterChannelOptions options;
+  options.method_groupings[kOtherNamespace] = "route_on_request";
+  auto channel = Channel(options);
+  ASSERT_TRUE(WaitForReady(channel, started));
+  ASSERT_TRUE(Eventually([&] {
+    return ReadyServers(channel, kOtherNamespace).size() == servers.size();
+  }));
+  std::map<std::string, int64_t> before;
+  for (const std::string& server : servers) {
+    before[server] = CallsAnswered(channel, server);
+  }
+  // Server i gets i + 1 calls, each on its own request's say.
+  auto stub = OtherEchoService::NewStub(channel);
+  for (size_t i = 0; i < servers.size(); ++i) {
+    for (size_t n = 0; n <= i; ++n) {
+      grpc::ClientContext context;
+      context.AddMetadata("x-must-see", "seen");
+      CallResults<Ping> results(&context);
+      Ping request;
+      request.set_text("whoami");
+      request.set_sequence(static_cast<int64_t>(i));
+      Ping reply;
+      grpc::Status status = stub->Echo(&context, request, &reply);
+      ASSERT_TRUE(status.ok()) << status.error_message();
+      EXPECT_EQ(reply.text(), servers[i]);
+      EXPECT_FALSE(results.called());  // One server: passed through.
+    }
+  }
+  for (size_t i = 0; i < servers.size(); ++i) {
+    EXPECT_EQ(CallsAnswered(channel, servers[i]) - before[servers[i]],
+              static_cast<int64_t>(i + 1))
+        << servers[i];
+  }
+  {  // Three servers: the call goes to exactly those three.
+    grpc::ClientContext context;
+    CallResults<Ping> results(&context);
+    Ping request;
+    request.set_text("three");
+    Ping reply;
+    ASSERT_TRUE(stub->Echo(&context, request, &reply).ok());
+    EXPECT_TRUE(results.called());
+    std::set<std::string> called;
+    for (const ServerOutcome& outcome : results.outcomes()) {
+      EXPECT_TRUE(outcome.status.ok()) << outcome.address;
+      called.insert(outcome.address);
+    }
+    EXPECT_EQ(called,
+              std::set<std::string>(servers.begin(), servers.begin() + 3));
+  }
+  {  // Defer to a built-in grouping, and to `all`.
+    grpc::ClientContext context;
+    Ping request;
+    request.set_text("defer:first");
+    Ping reply;
+    ASSERT_TRUE(stub->Echo(&context, request, &reply).ok());
+    EXPECT_EQ(reply.text(), "defer:first");
+    grpc::ClientContext all_context;
+    CallResults<Ping> results(&all_context);
+    request.set_text("defer:all");
+    ASSERT_TRUE(stub->Echo(&all_context, request, &reply).ok());
+    EXPECT_EQ(results.outcomes().size(), servers.size());
+  }
+  {  // INVALID_ARGUMENT from the function fails the call, naming it.
+    grpc::ClientContext context;
+    Ping request;
+    request.set_text("bad");
+    Ping reply;
+    grpc::Status status = stub->Echo(&context, request, &reply);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(absl::StrContains(status.error_message(), "route_on_request"))
+        << status.error_message();
+  }
+  {  // Deferring to a grouping that does not exist.
+    grpc::ClientContext context;
+    Ping request;
+    request.set_text("defer:nonesuch");
+    Ping reply;
+    grpc::Status status = stub->Echo(&context, request, &reply);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(absl::StrContains(status.error_message(), "nonesuch"))
+        << status.error_message();
+  }
+  {  // Per call, through SetGrouping.
+    auto plain = Channel();
+    ASSERT_TRUE(WaitForReady(plain, started));
+    grpc::ClientContext context;
+    SetGrouping(&context, "route_on_request");
+    Ping request;
+    request.set_text("whoami");
+    request.set_sequence(3);
+    Ping reply;
+    ASSERT_TRUE(
+        OtherEchoService::NewStub(plain)->Echo(&context, request, &reply).ok());
+    EXPECT_EQ(reply.text(), servers[3]);
+  }
+}
+
+// Every server's messages, by server in the order it sent them.
+std::map<std::string, std::vector<int64_t>> ByServer(
+    const std::vector<Ping>& messages) {
+  std::map<std::string, std::vector<int64_t>> by_server;
+  for (const Ping& message : messages) {
+    by_server[message.text()].push_back(message.sequence());
+  }
+  return by_server;
+}
+
+TEST_F(StubFanOutTest, ServerStreamingAllDeliversEveryMessage) {
+  const std::set<std::string> servers = {StartServer(), StartServer(),
+                                         StartServer()};
+  ClusterChannelOptions options;
+  options.method_groupings[kCount] = "all";
+  auto channel = Channel(options);
+  ASSERT_TRUE(WaitForReady(channel, servers));
+  ASSERT_TRUE(Eventually([&] {
+    return ReadyServers(channel, kOtherNamespace).size() == servers.size();
+  }));
+  const std::vector<int64_t> one_to_four = {1, 2, 3, 4};
+  auto stub = OtherEchoService::NewStub(channel);
+  Ping request = WhoAmI();
+  request.set_sequence(4);
+  {  // Sync.
+    grpc::ClientContext context;
+    CallResults<Ping> results(&context);
+    auto reader = stub->Count(&context, request);
+    std::vector<Ping> messages;
+    Ping message;
+    while (reader->Read(&message)) messages.push_back(message);
+    grpc::Status status = reader->Finish();
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(messages.size(), 12u);
+    std::map<std::string, std::vector<int64_t>> by_server = ByServer(messages);
+    EXPECT_EQ(by_server.size(), 3u);
+    for (const std::string& server : servers) {
+      EXPECT_EQ(by_server[server], one_to_four) << server;
+    }
+    EXPECT_TRUE(results.called());
+    EXPECT_EQ(results.outcomes().size(), 3u);
+  }
+  {  // Callback.
+    class Reader : public grpc::ClientReadReactor<Ping> {
+     public:
+      void OnReadDone(bool ok) override {
+        if (!ok) return;
+        messages.push_back(message);
+        StartRead(&message);
+      }
+      void OnDone(const grpc::Status& s) override {
+        std::lock_guard<std::mutex> lock(mu);
+        status = s;
+        cv.notify_all();
+      }
+      std::vector<Ping> messages;
+      Ping message;
+      std::mutex mu;
+      std::condition_variable cv;
+      std::optional<grpc::Status> status;
+    } reader;
+    grpc::ClientContext context;
+    stub->async()->Count(&context, &request, &reader);
+    reader.StartRead(&reader.message);
+    reader.StartCall();
+    std::unique_lock<std::mutex> lock(reader.mu);
+    reader.cv.wait(lock, [&] { return reader.status.has_value(); });
+    ASSERT_TRUE(reader.status->ok()) << reader.status->error_message();
+    std::map<std::string, std::vector<int64_t>> by_server =
+        ByServer(reader.messages);
+    EXPECT_EQ(by_server.size(), 3u);
+    for (const std::string& server : servers) {
+      EXPECT_EQ(by_server[server], one_to_four) << server;
+    }
+  }
+  {  // CQ async.
+    grpc::CompletionQueue cq;
+    grpc::ClientContext context;
+    auto reader = stub->AsyncCount(&context, request, &cq, nullptr);
+    void* tag = nullptr;
+    bool ok = false;
+    ASSERT_TRUE(cq.Next(&tag, &ok));
+    std::vector<Ping> messages;
+    Ping message;
+    while (true) {
+      reader->Read(&message, nullptr);
+      ASSERT_TRUE(cq.Next(&tag, &ok));
+      if (!ok) break;
+      messages.push_back(message);
+    }
+    grpc::Status status;
+    reader->Finish(&status, nullptr);
+    ASSERT_TRUE(cq.Next(&tag, &ok));
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(ByServer(messages).size(), 3u);
+    EXPECT_EQ(messages.size(), 12u);
+    cq.Shutdown();
+    while (cq.Next(&tag, &ok)) {
+    }
+  }
+}
+
+TEST_F(StubFanOutTest, UnavailableValueForAOneServerGrouping) {
+  // A server of the other namespace only: the channel resolves, and nobody
+  // publishes EchoService.
+  StartServer(0, 0, "", "other");
+  ClusterChannelOptions options;  // grouping: random.
+  options.method_policies[kEcho].unavailable_value = R"({"text":"nobody"})";
+  auto channel = Channel(options);
+  ASSERT_TRUE(Eventually([&] {
+    grpc::ClientContext context;
+    Ping reply;
+    OtherEchoService::NewStub(channel)->Echo(&context, WhoAmI(), &reply);
+    return ReadyServers(channel, kOtherNamespace).size() == 1;
+  }));
+  auto stub = EchoService::NewStub(channel);
+  {
+    grpc::ClientContext context;
+    CallResults<Ping> results(&context);
+    Ping reply;
+    grpc::Status status = stub->Echo(&context, WhoAmI(), &reply);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(reply.text(), "nobody");
+    EXPECT_TRUE(results.unavailable());
+  }
+  {  // A method without one still fails UNAVAILABLE.
+    grpc::ClientContext context;
+    google::protobuf::Empty nothing;
+    grpc::Status status =
+        stub->Nothing(&context, google::protobuf::Empty(), &nothing);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  }
+  // Once a server publishes the namespace, calls reach it.
+  const std::string server = StartServer();
+  ASSERT_TRUE(WaitForReady(channel, {server}));
+  grpc::ClientContext context;
+  Ping reply;
+  ASSERT_TRUE(stub->Echo(&context, WhoAmI(), &reply).ok());
+  EXPECT_EQ(reply.text(), server);
+}
+
+TEST_F(StubFanOutTest, MembershipChangesDuringAStreamOfAllCalls) {
+  const std::string stable = StartServer();
+  const std::string killed = StartServer();
+  const std::string stopped = StartServer();
+  ClusterChannelOptions options;
+  options.method_groupings[kEcho] = "all";
+  auto channel = Channel(options);
+  ASSERT_TRUE(WaitForReady(channel, {stable, killed, stopped}));
+  std::mutex mu;
+  std::set<std::string> started = {stable, killed, stopped};
+  std::atomic<bool> stop{false};
+  std::atomic<int> calls{0};
+  std::vector<std::string> problems;
+  std::thread caller([&] {
+    auto stub = EchoService::NewStub(channel);
+    while (!stop.load()) {
+      grpc::ClientContext context;
+      CallResults<Ping> results(&context);
+      Ping reply;
+      grpc::Status status = stub->Echo(&context, WhoAmI(), &reply);
+      calls.fetch_add(1);
+      std::lock_guard<std::mutex> lock(mu);
+      if (!status.ok()) {
+        problems.push_back("call failed: " + status.error_message());
+        continue;
+      }
+      std::set<std::string> called;
+      bool stable_answered = false;
+      for (const ServerOutcome& outcome : results.outcomes()) {
+        if (!called.insert(outcome.address).second) {
+          problems.push_back("called twice: " + outcome.address);
+        }
+        if (started.count(outcome.address) == 0) {
+          problems.push_back("called a server never started: " +
+                             outcome.address);
+        }
+        if (outcome.address == stable && outcome.status.ok()) {
+          stable_answered = true;
+        }
+      }
+      if (!stable_answered) {
+        problems.push_back("the live server " + stable + " was not called");
+      }
+    }
+  });
+  auto wait_calls = [&] {
+    const int from = calls.load();
+    ASSERT_TRUE(Eventually([&] { return calls.load() >= from + 5; }));
+  };
+  wait_calls();
+  {  // Join.
+    const std::string joined = StartServer();
+    std::lock_guard<std::mutex> lock(mu);
+    started.insert(joined);
+  }
+  wait_calls();
+  servers_[killed]->Kill(SIGKILL);
+  wait_calls();
+  servers_[stopped]->Kill(SIGTERM);
+  wait_calls();
+  {
+    const std::string joined = StartServer();
+    std::lock_guard<std::mutex> lock(mu);
+    started.insert(joined);
+  }
+  wait_calls();
+  stop.store(true);
+  caller.join();
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n");
 }
 
 }  // namespace

@@ -94,5 +94,48 @@ TEST(FunctionGroupingTest, TheFunctionsOwnErrorIsReturnedAsIs) {
             absl::FailedPreconditionError("no tenant in the call"));
 }
 
+TEST(FunctionGroupingTest, ADeferringFunctionPicksAsTheGroupingItNames) {
+  ASSERT_TRUE(RegisterCallGroupingFunction(
+                  "defer_to_first",
+                  [](const CallInfo&, const std::vector<Candidate>&)
+                      -> absl::StatusOr<GroupingChoice> {
+                    return GroupingChoice::Defer("first");
+                  })
+                  .ok());
+  std::unique_ptr<GroupingPicker> picker =
+      GroupingNamed("defer_to_first")
+          .Prepare(MakeCandidates(Addresses(3)), nullptr);
+  for (int i = 0; i < 5; ++i) {
+    absl::StatusOr<size_t> index = picker->Pick(CallInfo{});
+    ASSERT_TRUE(index.ok()) << index.status();
+    EXPECT_EQ(*index, 0u);
+  }
+  // The fan-out API's view: the servers the deferred grouping stands for.
+  absl::StatusOr<GroupingFunction> as_servers =
+      FindGroupingFunction("defer_to_first");
+  ASSERT_TRUE(as_servers.ok());
+  absl::StatusOr<std::vector<size_t>> servers =
+      (*as_servers)(CallInfo{}, MakeCandidates(Addresses(3)));
+  ASSERT_TRUE(servers.ok()) << servers.status();
+  EXPECT_EQ(*servers, std::vector<size_t>{0});
+}
+
+TEST(FunctionGroupingTest, DeferringToAnUnknownGroupingNamesTheFunction) {
+  ASSERT_TRUE(RegisterCallGroupingFunction(
+                  "defer_to_nothing",
+                  [](const CallInfo&, const std::vector<Candidate>&)
+                      -> absl::StatusOr<GroupingChoice> {
+                    return GroupingChoice::Defer("no_such_grouping");
+                  })
+                  .ok());
+  std::unique_ptr<GroupingPicker> picker =
+      GroupingNamed("defer_to_nothing")
+          .Prepare(MakeCandidates(Addresses(2)), nullptr);
+  absl::StatusOr<size_t> index = picker->Pick(CallInfo{});
+  EXPECT_EQ(index.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(index.status().message()),
+              ::testing::HasSubstr("defer_to_nothing"));
+}
+
 }  // namespace
 }  // namespace slacker

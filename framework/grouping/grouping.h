@@ -15,12 +15,17 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
+namespace google::protobuf {
+class Message;
+}  // namespace google::protobuf
 
 namespace slacker {
 
@@ -55,6 +60,19 @@ struct CallInfo {
   absl::string_view hash_key;    // The call's hash key; empty when none.
   absl::string_view server;      // The grouping's argument, e.g. the
                                  // "host:port" of an explicit server.
+  // The call's request, a message of the method's input type, when the
+  // cluster channel's interceptor evaluates the grouping (a stub call of a
+  // method in the generated descriptor pool, see MarkGenericCall in
+  // framework/call_results.h). Null where the request is not seen: a generic
+  // grpc::ByteBuffer call, a client- or bidi-streaming call, a call made
+  // through the LB policy's picker alone (a grpc::CreateChannel("zk://...")
+  // channel without slacker::InstallClusterInterceptor, or when the channel
+  // had no READY server of the namespace as the call started). Valid only
+  // during the call of the grouping.
+  const google::protobuf::Message* request = nullptr;
+  // The call's metadata as the caller set it (read-only), where `request` is
+  // set; null otherwise. Valid only during the call of the grouping.
+  const std::multimap<std::string, std::string>* metadata = nullptr;
 };
 
 // Picks among one fixed list of candidates. Thread-safe: Pick is called

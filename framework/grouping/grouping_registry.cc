@@ -52,12 +52,13 @@ class Registry {
     return absl::OkStatus();
   }
 
-  void AddFunction(const std::string& name, GroupingFunction function) {
+  void AddFunction(const std::string& name, CallGroupingFunction function) {
     std::lock_guard<std::mutex> lock(mu_);
     functions_[name] = std::move(function);
   }
 
-  std::optional<GroupingFunction> FindFunction(absl::string_view name) const {
+  std::optional<CallGroupingFunction> FindFunction(
+      absl::string_view name) const {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = functions_.find(name);
     if (it == functions_.end()) return std::nullopt;
@@ -94,7 +95,7 @@ class Registry {
   // Guarded by mu_. Entries are never removed.
   std::map<std::string, std::unique_ptr<const Grouping>, std::less<>>
       groupings_;
-  std::map<std::string, GroupingFunction, std::less<>> functions_;
+  std::map<std::string, CallGroupingFunction, std::less<>> functions_;
 };
 
 bool IsPort(absl::string_view port) {
@@ -181,6 +182,24 @@ absl::StatusOr<GroupingSpec> ParseGroupingSpec(absl::string_view spec) {
 
 absl::Status RegisterGroupingFunction(std::string name,
                                       GroupingFunction function) {
+  if (!function) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("grouping function \"", name, "\" is empty"));
+  }
+  return RegisterCallGroupingFunction(
+      std::move(name),
+      [function = std::move(function)](const CallInfo& call,
+                                       const std::vector<Candidate>& candidates)
+          -> absl::StatusOr<GroupingChoice> {
+        absl::StatusOr<std::vector<size_t>> servers =
+            function(call, candidates);
+        if (!servers.ok()) return servers.status();
+        return GroupingChoice::Servers(*std::move(servers));
+      });
+}
+
+absl::Status RegisterCallGroupingFunction(std::string name,
+                                          CallGroupingFunction function) {
   if (name.empty()) {
     return absl::InvalidArgumentError("a grouping function needs a name");
   }
@@ -205,14 +224,87 @@ absl::Status RegisterGroupingFunction(std::string name,
   return added;
 }
 
-absl::StatusOr<GroupingFunction> FindGroupingFunction(absl::string_view name) {
-  std::optional<GroupingFunction> function = Registry::Get().FindFunction(name);
+absl::StatusOr<CallGroupingFunction> FindCallGroupingFunction(
+    absl::string_view name) {
+  std::optional<CallGroupingFunction> function =
+      Registry::Get().FindFunction(name);
   if (!function.has_value()) {
     return absl::NotFoundError(absl::StrCat(
         "no grouping function \"", name,
         "\" (register it with slacker::RegisterGroupingFunction)"));
   }
   return *std::move(function);
+}
+
+absl::StatusOr<GroupingFunction> FindGroupingFunction(absl::string_view name) {
+  absl::StatusOr<CallGroupingFunction> function =
+      FindCallGroupingFunction(name);
+  if (!function.ok()) return function.status();
+  return GroupingFunction(
+      [name = std::string(name), function = *std::move(function)](
+          const CallInfo& call, const std::vector<Candidate>& candidates)
+          -> absl::StatusOr<std::vector<size_t>> {
+        absl::StatusOr<GroupingChoice> choice = function(call, candidates);
+        if (!choice.ok()) return choice.status();
+        if (choice->grouping.empty()) return std::move(choice->servers);
+        return ResolveGroupingChoice(name, *choice, call, candidates);
+      });
+}
+
+absl::Status CheckDeferredGrouping(absl::string_view name,
+                                   absl::string_view grouping) {
+  if (grouping == kFanOut) return absl::OkStatus();
+  absl::StatusOr<GroupingSpec> spec = ParseGroupingSpec(grouping);
+  if (!spec.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("grouping function \"", name, "\" deferred to \"",
+                     grouping, "\": ", spec.status().message()));
+  }
+  if (Registry::Get().FindFunction(grouping).has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "grouping function \"", name, "\" deferred to \"", grouping,
+        "\", another function; a function defers to a built-in grouping only "
+        "(call the other function from yours instead)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<size_t>> ResolveGroupingChoice(
+    absl::string_view name, const GroupingChoice& choice, const CallInfo& call,
+    const std::vector<Candidate>& candidates, GroupingPicker* picker) {
+  if (choice.grouping.empty()) {
+    for (size_t index : choice.servers) {
+      if (index >= candidates.size()) {
+        return absl::InternalError(
+            absl::StrCat("grouping function ", name, " returned index ", index,
+                         " for a list of ", candidates.size(), " candidates"));
+      }
+    }
+    return choice.servers;
+  }
+  if (absl::Status valid = CheckDeferredGrouping(name, choice.grouping);
+      !valid.ok()) {
+    return valid;
+  }
+  std::vector<size_t> servers;
+  if (choice.grouping == kFanOut) {
+    for (size_t i = 0; i < candidates.size(); ++i) servers.push_back(i);
+    return servers;
+  }
+  if (candidates.empty()) return servers;
+  absl::StatusOr<GroupingSpec> spec = ParseGroupingSpec(choice.grouping);
+  if (!spec.ok()) return spec.status();  // Checked above; kept for safety.
+  std::unique_ptr<GroupingPicker> own;
+  if (picker == nullptr) {
+    own = spec->grouping->Prepare(candidates, nullptr);
+    picker = own.get();
+  }
+  CallInfo deferred = call;
+  deferred.server = spec->argument;
+  absl::StatusOr<size_t> picked = picker->Pick(deferred);
+  if (!picked.ok()) return picked.status();
+  servers.push_back(*picked);
+  return servers;
 }
 
 std::vector<std::string> GroupingNames() { return Registry::Get().Names(); }

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -60,6 +61,46 @@ absl::StatusOr<GroupingSpec> ParseGroupingSpec(absl::string_view spec);
 using GroupingFunction = std::function<absl::StatusOr<std::vector<size_t>>(
     const CallInfo& call, const std::vector<Candidate>& candidates)>;
 
+// What a CallGroupingFunction decides for one call: either `servers`
+// (indices into the candidates) or `grouping`, the name of a built-in
+// grouping ("leader", "random", ..., or "all") to defer to; not both.
+struct GroupingChoice {
+  std::vector<size_t> servers;
+  std::string grouping;
+
+  static GroupingChoice Servers(std::vector<size_t> servers) {
+    GroupingChoice choice;
+    choice.servers = std::move(servers);
+    return choice;
+  }
+  static GroupingChoice Defer(std::string grouping) {
+    GroupingChoice choice;
+    choice.grouping = std::move(grouping);
+    return choice;
+  }
+};
+
+// A user's grouping that may look at the call's request and metadata
+// (CallInfo::request, CallInfo::metadata; null where not seen) and decide for
+// several servers. On a cluster channel's stub call the channel's interceptor
+// evaluates it over the READY servers of the namespace, before the call
+// starts:
+//   - one server: the call goes to it (pinned as by SetGrouping(&context,
+//     "host:port")), through the LB policy as any one-server call;
+//   - several servers (duplicates dropped): the call goes to exactly those,
+//     as with grouping `all` (framework/call_results.h);
+//   - Defer("all"): every READY server; Defer(name of a built-in grouping):
+//     the call goes on with that grouping, as if SetGrouping had named it;
+//   - an INVALID_ARGUMENT error fails the call with it; any other error, or
+//     no server, lets the call go on to the LB policy, whose picker calls
+//     the function again (with `request` null) and queues or fails the call
+//     as GroupingPicker::Pick describes.
+// Where the LB policy's picker calls it (request null), the first server is
+// used, and a deferred grouping picks as it would for the namespace.
+// Called concurrently from any thread: it must be thread-safe and fast.
+using CallGroupingFunction = std::function<absl::StatusOr<GroupingChoice>(
+    const CallInfo& call, const std::vector<Candidate>& candidates)>;
+
 // Makes `function` available under `name` to ParseGroupingSpec, for the rest
 // of the process (there is no unregistering).
 // Errors: InvalidArgument for an empty name, a name holding ':', '/' or
@@ -68,11 +109,36 @@ using GroupingFunction = std::function<absl::StatusOr<std::vector<size_t>>(
 // registration, or is "all" (reserved for fan-out calls).
 absl::Status RegisterGroupingFunction(std::string name,
                                       GroupingFunction function);
+// The same for a function that may defer or see the request; the same
+// errors. (A GroupingFunction is the CallGroupingFunction that always
+// returns GroupingChoice::Servers.)
+absl::Status RegisterCallGroupingFunction(std::string name,
+                                          CallGroupingFunction function);
 
 // The function registered under `name`, for callers that want all the
 // servers it returns (the fan-out API). NotFound if there is none (built-in
 // groupings are not functions). Thread-safe.
+// A function that defers yields the servers of the grouping it names
+// ("all": every candidate; another: the one it picks).
 absl::StatusOr<GroupingFunction> FindGroupingFunction(absl::string_view name);
+// The function registered under `name` (by either Register function), for
+// the channel's interceptor. NotFound as FindGroupingFunction. Thread-safe.
+absl::StatusOr<CallGroupingFunction> FindCallGroupingFunction(
+    absl::string_view name);
+
+// Turns `choice` of function `name` for a call among `candidates` into the
+// servers it stands for: its servers, checked (INTERNAL naming the function
+// for an index out of range); for Defer("all") every candidate; for another
+// deferred grouping the one that grouping's `picker` picks (built from the
+// grouping's Prepare when `picker` is null). INVALID_ARGUMENT for a deferred
+// name that is not a built-in grouping. Thread-safe.
+absl::StatusOr<std::vector<size_t>> ResolveGroupingChoice(
+    absl::string_view name, const GroupingChoice& choice, const CallInfo& call,
+    const std::vector<Candidate>& candidates, GroupingPicker* picker = nullptr);
+// Checks a deferred grouping name: a built-in grouping or "all"
+// (INVALID_ARGUMENT naming function `name` otherwise).
+absl::Status CheckDeferredGrouping(absl::string_view name,
+                                   absl::string_view grouping);
 
 // The names of every grouping, built-in (including "server") and registered,
 // sorted.

@@ -74,9 +74,12 @@ std::shared_ptr<const ChannelSettings> SettingsOf(const ChannelArgs& args) {
 
 class ZkResolver : public grpc_core::Resolver {
  public:
+  // own_id: the id this resolver registered for its channel (one made by
+  // grpc::CreateChannel), forgotten when it shuts down; 0 for none.
   ZkResolver(grpc_core::ResolverArgs args, ClusterViewOptions view_options,
-             Json::Object lb_config, std::string target)
-      : work_serializer_(std::move(args.work_serializer)),
+             Json::Object lb_config, std::string target, ChannelId own_id)
+      : own_id_(own_id),
+        work_serializer_(std::move(args.work_serializer)),
         result_handler_(std::move(args.result_handler)),
         channel_args_(args.args),
         view_options_(std::move(view_options)),
@@ -111,6 +114,7 @@ class ZkResolver : public grpc_core::Resolver {
       pending_.clear();
     }
     view.reset();  // Outside mu_: it waits for a delivery in progress.
+    if (own_id_ > 0) ForgetChannel(own_id_);
   }
 
  private:
@@ -266,6 +270,7 @@ class ZkResolver : public grpc_core::Resolver {
     (*config)["methodConfig"] = std::move(methods);
   }
 
+  const ChannelId own_id_;
   std::shared_ptr<grpc_core::WorkSerializer> work_serializer_;
   std::unique_ptr<ResultHandler> result_handler_;
   const ChannelArgs channel_args_;
@@ -303,9 +308,12 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
       Log(LogLevel::kError, std::string(settings.status().message()));
       return nullptr;
     }
+    const ChannelId own_id = args.args.GetInt(kChannelIdArg).has_value()
+                                 ? 0
+                                 : RegisterOwnChannel(&*settings, &args);
     return grpc_core::MakeOrphanable<ZkResolver>(
         std::move(args), std::move(settings->view), std::move(settings->lb),
-        std::move(settings->target));
+        std::move(settings->target), own_id);
   }
 
  private:
@@ -314,6 +322,41 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
     Json::Object lb;
     std::string target;
   };
+
+  // A channel made by grpc::CreateChannel("zk://..."), which
+  // CreateClusterChannel did not register: registers it by a new id (with
+  // the groupings of its target and args, for the cluster interceptor),
+  // which the LB policy gets in its channel args and readers of the
+  // channel's service config in the policy's config. `all` is the
+  // interceptor's: the policy gets "random" in its place.
+  static ChannelId RegisterOwnChannel(Settings* settings,
+                                      grpc_core::ResolverArgs* args) {
+    const ChannelId id = NewChannelId();
+    auto channel = std::make_shared<ChannelSettings>();
+    channel->cluster = settings->view.cluster;
+    channel->target = settings->target;
+    auto grouping = settings->lb.find(kLbConfigGrouping);
+    if (grouping != settings->lb.end() &&
+        grouping->second.type() == Json::Type::STRING) {
+      channel->grouping = grouping->second.string_value();
+      if (channel->grouping == "all") grouping->second = "random";
+    }
+    auto methods = settings->lb.find(kLbConfigMethods);
+    if (methods != settings->lb.end() &&
+        methods->second.type() == Json::Type::OBJECT) {
+      Json::Object kept;
+      for (const auto& [method, value] : methods->second.object_value()) {
+        if (value.type() != Json::Type::STRING) continue;
+        channel->method_groupings[method] = value.string_value();
+        if (value.string_value() != "all") kept[method] = value;
+      }
+      methods->second = std::move(kept);
+    }
+    settings->lb[kLbConfigChannelId] = id;
+    args->args = args->args.Set(kChannelIdArg, id);
+    RegisterChannelById(id, std::move(channel));
+    return id;
+  }
 
   static absl::StatusOr<Settings> Parse(const grpc_core::URI& uri,
                                         const ChannelArgs& args) {

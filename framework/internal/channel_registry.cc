@@ -14,6 +14,7 @@ struct Table {
   std::mutex mu;
   std::map<ChannelId, ChannelEntry> by_id;
   std::map<const grpc::ChannelInterface*, ChannelId> by_channel;
+  ChannelIdReader reader;
 };
 Table& Channels() {
   static Table* table = new Table();
@@ -45,6 +46,24 @@ void RegisterChannel(ChannelId id, const grpc::ChannelInterface* channel,
   table.by_channel[channel] = id;
 }
 
+void RegisterChannelById(ChannelId id,
+                         std::shared_ptr<const ChannelSettings> settings) {
+  if (id <= 0) Broken("the id did not come from NewChannelId");
+  if (settings == nullptr) Broken("null settings");
+  Table& table = Channels();
+  std::lock_guard<std::mutex> lock(table.mu);
+  if (table.by_id.count(id) > 0) Broken("the id is already registered");
+  ChannelEntry& entry = table.by_id[id];
+  entry.id = id;
+  entry.settings = std::move(settings);
+}
+
+void SetChannelIdReader(ChannelIdReader reader) {
+  Table& table = Channels();
+  std::lock_guard<std::mutex> lock(table.mu);
+  table.reader = std::move(reader);
+}
+
 void ForgetChannel(ChannelId id) {
   Table& table = Channels();
   std::lock_guard<std::mutex> lock(table.mu);
@@ -65,7 +84,8 @@ std::optional<ChannelEntry> FindChannel(ChannelId id) {
   return it->second;
 }
 
-std::optional<ChannelEntry> FindChannel(const grpc::ChannelInterface* channel) {
+std::optional<ChannelEntry> FindChannelByPointer(
+    const grpc::ChannelInterface* channel) {
   Table& table = Channels();
   std::lock_guard<std::mutex> lock(table.mu);
   auto id = table.by_channel.find(channel);
@@ -73,6 +93,22 @@ std::optional<ChannelEntry> FindChannel(const grpc::ChannelInterface* channel) {
   auto it = table.by_id.find(id->second);
   if (it == table.by_id.end()) return std::nullopt;
   return it->second;
+}
+
+std::optional<ChannelEntry> FindChannel(const grpc::ChannelInterface* channel) {
+  std::optional<ChannelEntry> entry = FindChannelByPointer(channel);
+  if (entry.has_value()) return entry;
+  ChannelIdReader reader;
+  {
+    Table& table = Channels();
+    std::lock_guard<std::mutex> lock(table.mu);
+    reader = table.reader;
+  }
+  if (!reader || channel == nullptr) return std::nullopt;
+  // Outside the lock: the reader asks the channel, which takes its own.
+  std::optional<ChannelId> id = reader(channel);
+  if (!id.has_value()) return std::nullopt;
+  return FindChannel(*id);
 }
 
 void PublishServers(ChannelId id,

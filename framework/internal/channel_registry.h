@@ -9,18 +9,26 @@
 //     as kChannelIdArg (channel_args.h), and Registers the channel with its
 //     settings before the channel first resolves. It Forgets the entry when
 //     the last copy of the channel pointer it returned is dropped.
-//   - The `zk` resolver reads the settings (FindChannel(id)).
+//   - The `zk` resolver reads the settings (FindChannel(id)). For a channel
+//     made by grpc::CreateChannel("zk://...") (no kChannelIdArg), it takes a
+//     NewChannelId itself, registers the channel by id only
+//     (RegisterChannelById), passes the id to the LB policy in its results'
+//     channel args and in the LB policy's config (kLbConfigChannelId), and
+//     forgets it when it shuts down.
 //   - The `slacker_cluster` LB policy publishes the servers after every
 //     picker it makes (PublishServers), and clears them when it shuts down.
 //   - Readers (fan-out, interceptors) find the entry from the grpc::Channel
-//     or its id and read one consistent ChannelEntry.
+//     or its id and read one consistent ChannelEntry. A channel registered
+//     by id only is found from the grpc::Channel through the ChannelIdReader
+//     that //framework:cluster_channel installs (it reads the id from the
+//     channel's service config).
 //
 // Thread-safety: every function is thread-safe; a ChannelEntry is an
 // immutable snapshot (settings and servers are shared_ptr to const), valid
 // for as long as the caller keeps it, even after the channel is gone.
 // Lifetime: the registry owns its entries; an entry exists from Register to
-// Forget. PublishServers for an id not registered (a channel made by
-// grpc::CreateChannel("zk://..."), or one already forgotten) does nothing.
+// Forget. PublishServers for an id not registered (one already forgotten)
+// does nothing.
 
 #ifndef SLACKER_FRAMEWORK_INTERNAL_CHANNEL_REGISTRY_H_
 #define SLACKER_FRAMEWORK_INTERNAL_CHANNEL_REGISTRY_H_
@@ -53,6 +61,12 @@ struct ChannelSettings {
   std::function<void(const std::string& address, const std::string& old_data,
                      const std::string& new_data)>
       on_server_data_change;
+  // For a channel registered by id only (grpc::CreateChannel): its grouping
+  // and per-method groupings as its target and channel args give them, for
+  // the cluster interceptor. Empty for a CreateClusterChannel channel, whose
+  // interceptor holds its own.
+  std::string grouping;
+  std::map<std::string, std::string> method_groupings;
 };
 
 // The servers a channel's picker may use for one namespace (READY, healthy,
@@ -79,13 +93,28 @@ ChannelId NewChannelId();
 // requirement aborts with a message).
 void RegisterChannel(ChannelId id, const grpc::ChannelInterface* channel,
                      std::shared_ptr<const ChannelSettings> settings);
+// Adds a channel known by its id only (one made by grpc::CreateChannel,
+// whose grpc::Channel the resolver never sees). REQUIRES as RegisterChannel.
+void RegisterChannelById(ChannelId id,
+                         std::shared_ptr<const ChannelSettings> settings);
 // Removes the entry (a no-op for an id not registered).
 void ForgetChannel(ChannelId id);
 
-// The entry, or nullopt for a channel not made by CreateClusterChannel (or
-// already forgotten).
+// The entry, or nullopt for a channel that is not a cluster channel (or
+// already forgotten). By channel: a channel registered by pointer, else the
+// id the ChannelIdReader finds for it.
 std::optional<ChannelEntry> FindChannel(ChannelId id);
 std::optional<ChannelEntry> FindChannel(const grpc::ChannelInterface* channel);
+// Only a channel registered by pointer (CreateClusterChannel's).
+std::optional<ChannelEntry> FindChannelByPointer(
+    const grpc::ChannelInterface* channel);
+
+// Finds the id of a channel registered by id only, from the channel itself;
+// nullopt for any other channel. Must be thread-safe.
+using ChannelIdReader =
+    std::function<std::optional<ChannelId>(const grpc::ChannelInterface*)>;
+// Installs the reader FindChannel(channel) uses (replacing any earlier one).
+void SetChannelIdReader(ChannelIdReader reader);
 
 // Replaces the channel's servers (null clears them).
 void PublishServers(ChannelId id,

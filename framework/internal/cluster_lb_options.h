@@ -32,6 +32,10 @@ inline constexpr char kLbConfigSetAsideAfter[] = "setAsideAfter";
 inline constexpr char kLbConfigSetAsideForMs[] = "setAsideForMs";
 inline constexpr char kLbConfigSetAsideSlowerThanMs[] = "setAsideSlowerThanMs";
 inline constexpr char kLbConfigHealthChecks[] = "healthChecks";
+// The ChannelId (a number) of a channel made by grpc::CreateChannel, which
+// its resolver registered (channel_registry.h); readers of the channel's
+// service config find the channel's entry by it. The policy ignores it.
+inline constexpr char kLbConfigChannelId[] = "channelId";
 
 // A grouping as the config names it: the text (which keys its pickers) and
 // what it parsed to.

@@ -5,10 +5,12 @@
 // It serves slacker.testing.EchoService and/or OtherEchoService
 // (--services=echo,other). Their Echo returns the request, except that a
 // request whose text is "whoami" is answered with this server's address, so
-// a test sees which server a call reached, and a request whose text is
+// a test sees which server a call reached; a request whose text is
 // "context:KEY" is answered with "<host:port>|<the call's metadata KEY>" and,
 // in `sequence`, the milliseconds the call had left until its deadline (-1
-// for none), so a test sees what reached each server; --fail=CODE makes every
+// for none), so a test sees what reached each server; one whose text is
+// "calls" with the number of other Echo calls this server answered (in
+// `sequence`), so a test counts calls per server; --fail=CODE makes every
 // Echo fail with that gRPC status code instead; --not_serving=NS reports NS
 // NOT_SERVING in the health service while it stays published.
 
@@ -81,7 +83,13 @@ grpc::Status Answer(const grpc::ServerContext& context,
     return grpc::Status(static_cast<grpc::StatusCode>(fail),
                         "failing as asked by --fail");
   }
+  static std::atomic<int64_t> answered{0};
   *response = *request;
+  if (request->text() == "calls") {
+    response->set_sequence(answered.load());
+    return grpc::Status::OK;
+  }
+  answered.fetch_add(1);
   if (request->text() == "whoami") response->set_text(Address());
   absl::string_view text = request->text();
   if (absl::ConsumePrefix(&text, "context:")) {
@@ -117,7 +125,7 @@ class OtherEchoImpl final : public slacker::testing::OtherEchoService::Service {
       grpc::ServerWriter<slacker::testing::Ping>* writer) override {
     for (int64_t i = 1; i <= request->sequence(); ++i) {
       slacker::testing::Ping ping;
-      ping.set_text(request->text());
+      ping.set_text(request->text() == "whoami" ? Address() : request->text());
       ping.set_sequence(i);
       writer->Write(ping);
     }

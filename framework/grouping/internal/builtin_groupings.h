@@ -25,7 +25,7 @@ std::unique_ptr<Grouping> NewWeightedGrouping();
 
 // A user's function under `name`. REQUIRES: `function` is not empty.
 std::unique_ptr<Grouping> NewFunctionGrouping(std::string name,
-                                              GroupingFunction function);
+                                              CallGroupingFunction function);
 
 }  // namespace slacker::internal
 
