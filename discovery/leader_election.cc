@@ -10,6 +10,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/backoff.h"
 #include "common/logging.h"
 #include "discovery/cluster_rules.h"
 #include "discovery/zookeeper_paths.h"
@@ -156,7 +157,10 @@ class LeaderElection::Impl : public std::enable_shared_from_this<Impl> {
   // Ends the pass; another follows if `again` or the state became dirty.
   void EndPass(bool again);
   void FailPass(const absl::Status& status, absl::string_view what);
-  void RetryLater();
+  // Schedules one Kick after options_.retry_delay, jittered (so that many
+  // participants that failed together do not retry together); nullopt if one
+  // is scheduled already.
+  std::optional<absl::Duration> RetryLater();
   // Left the election and no candidate is left behind.
   void Finish();
   void TakeLeadership();
@@ -215,6 +219,12 @@ class LeaderElection::Impl : public std::enable_shared_from_this<Impl> {
   bool busy_ = false;             // A pass is in flight.
   bool dirty_ = false;            // Something happened during the pass.
   bool retry_pending_ = false;    // A RetryLater() task is queued.
+  slacker::internal::Backoff retry_backoff_{[this] {
+    slacker::internal::BackoffOptions fixed;
+    fixed.initial = fixed.max = options_.retry_delay;
+    fixed.multiplier = 1;
+    return fixed;
+  }()};
   bool leading_ = false;
   // Bumped when the session ends: results of the old session's operations
   // describe nodes that are gone, and are dropped.
@@ -604,24 +614,26 @@ void LeaderElection::Impl::FailPass(const absl::Status& status,
   }
   // While disconnected, failures are expected and the reconnection starts
   // the next pass; otherwise the failure is worth a line.
+  const std::optional<absl::Duration> delay = RetryLater();
   Log(connected_ ? LogLevel::kWarning : LogLevel::kDebug,
       absl::StrCat("leader election ", Describe(), ": cannot ", what, ": ",
-                   status.ToString(), "; retrying in ",
-                   absl::FormatDuration(options_.retry_delay)));
-  RetryLater();
+                   status.ToString(), "; retrying ",
+                   slacker::internal::RetryDelayText(delay)));
 }
 
-void LeaderElection::Impl::RetryLater() {
-  if (retry_pending_) return;
+std::optional<absl::Duration> LeaderElection::Impl::RetryLater() {
+  if (retry_pending_) return std::nullopt;
   retry_pending_ = true;
+  const absl::Duration delay = retry_backoff_.Next();
   std::weak_ptr<Impl> weak = weak_from_this();
-  client_->RunOnEventThreadAfter(options_.retry_delay, [weak] {
+  client_->RunOnEventThreadAfter(delay, [weak] {
     if (std::shared_ptr<Impl> self = weak.lock()) {
       self->retry_pending_ = false;
       self->Kick();
       self->Publish();
     }
   });
+  return delay;
 }
 
 void LeaderElection::Impl::Finish() {

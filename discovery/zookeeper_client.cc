@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/backoff.h"
 #include "common/check.h"
 #include "common/logging.h"
 #include "common/serial_executor.h"
@@ -303,6 +304,14 @@ class ZooKeeperClient::Impl {
   const ZooKeeperOptions options_;
   SerialExecutor events_;
   SerialExecutor listeners_;
+  // Event thread only: after a failed attempt at a new session, about a
+  // second, jittered, until the next.
+  slacker::internal::Backoff new_handle_backoff_{[] {
+    slacker::internal::BackoffOptions every_second;
+    every_second.initial = every_second.max = absl::Seconds(1);
+    every_second.multiplier = 1;
+    return every_second;
+  }()};
 
   // Held shared while a C client call uses the handle, exclusively while the
   // handle is replaced or closed. Never held by the C client's callbacks.
@@ -652,10 +661,12 @@ void ZooKeeperClient::Impl::ReplaceHandle() {
   int error = 0;
   std::unique_ptr<Handle> fresh = NewHandle(hosts, &error);
   if (fresh == nullptr) {
+    const absl::Duration delay = new_handle_backoff_.Next();
     Log(LogLevel::kError,
         absl::StrCat("cannot make a new ZooKeeper session with hosts ", hosts,
-                     ": ", std::strerror(error), "; retrying in 1 s"));
-    events_.PostAfter(absl::Seconds(1), [this] { ReplaceHandle(); });
+                     ": ", std::strerror(error), "; retrying ",
+                     slacker::internal::RetryDelayText(delay)));
+    events_.PostAfter(delay, [this] { ReplaceHandle(); });
     return;
   }
   std::unique_lock<std::shared_mutex> lock(handle_mu_);
