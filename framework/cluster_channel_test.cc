@@ -6,6 +6,7 @@
 
 #include "framework/cluster_channel.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -33,6 +34,7 @@
 #include "discovery/zookeeper_client.h"
 #include "framework/grouping/grouping_registry.h"
 #include "gtest/gtest.h"
+#include "protos/slacker/cluster/manager.grpc.pb.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
 #include "testing/child.h"
 #include "testing/tcp_proxy.h"
@@ -79,13 +81,15 @@ class ClusterChannelTest : public slacker::testing::ZooKeeperTest {
   // Starts a server; returns its address once it is published.
   std::string StartServer(const std::string& services = "echo",
                           const std::string& server_data = "", int fail = 0,
-                          const std::string& not_serving = "") {
+                          const std::string& not_serving = "",
+                          bool manager = false) {
     const std::string program = absl::GetFlag(FLAGS_server_program);
     auto child = std::make_unique<Child>(std::vector<std::string>{
         program, "--zookeeper=" + ConnectString(), "--cluster=test",
         "--session_timeout_ms=2000", "--drain_ms=1000",
         "--services=" + services, "--server_data=" + server_data,
-        absl::StrCat("--fail=", fail), "--not_serving=" + not_serving});
+        absl::StrCat("--fail=", fail), "--not_serving=" + not_serving,
+        absl::StrCat("--manager=", manager ? "true" : "false")});
     std::optional<std::string> address = child->WaitForLine("published ");
     EXPECT_TRUE(address.has_value()) << "server did not start";
     if (!address.has_value()) return "";
@@ -745,7 +749,8 @@ TEST_F(ClusterChannelTest, ServerDataChangesReachTheHandlerAndStats) {
     changes.push_back(change);
   };
   auto stub = EchoService::NewStub(Channel(options));
-  const std::string a = StartServer("echo", R"({"zone":"z1"})");
+  const std::string a = StartServer("echo", R"({"zone":"z1"})", 0, "",
+                                    /*manager=*/true);
   ASSERT_TRUE(WaitForServers(*stub, {a}));
   ASSERT_TRUE(Eventually([&] {
     std::lock_guard<std::mutex> lock(mu);
@@ -758,13 +763,26 @@ TEST_F(ClusterChannelTest, ServerDataChangesReachTheHandlerAndStats) {
     EXPECT_TRUE(absl::StrContains(changes.front().new_data, "z1"));
   }
   // A new version of the server's node is read again (the view parses each
-  // version once).
+  // version once). The server writes it (through its manager): a foreign
+  // write of its node would be undone by the server, which repairs it.
   const std::string node = Layout().ServerPath(a);
   auto info = zk_->Get(node);
   ASSERT_TRUE(info.ok()) << info.status();
   ASSERT_TRUE(absl::StrContains(info->data, "z1")) << info->data;
-  ASSERT_TRUE(
-      zk_->Set(node, absl::StrReplaceAll(info->data, {{"z1", "z2"}})).ok());
+  {
+    auto manager = slacker::cluster::ClusterManager::NewStub(
+        grpc::CreateChannel(a, grpc::InsecureChannelCredentials()));
+    google::protobuf::Value data;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                    R"({"zone":"z2"})", &data)
+                    .ok());
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    google::protobuf::Empty empty;
+    grpc::Status set = manager->SetServerData(&context, data, &empty);
+    ASSERT_TRUE(set.ok()) << set.error_message();
+  }
   ASSERT_TRUE(Eventually([&] {
     std::lock_guard<std::mutex> lock(mu);
     return changes.size() >= 2 &&
