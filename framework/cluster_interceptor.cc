@@ -22,6 +22,7 @@
 #include "framework/cluster_channel.h"
 #include "framework/grouping/grouping_registry.h"
 #include "framework/internal/channel_registry.h"
+#include "framework/internal/completion_driver.h"
 #include "framework/internal/plugin_names.h"
 
 namespace slacker {
@@ -40,33 +41,6 @@ CollectorTable& Collectors() {
   static CollectorTable* table = new CollectorTable();
   return *table;
 }
-
-// Completes every sub-call of this library's interceptors: one completion
-// queue and one thread for the process, never shut down (as fan_out.cc's,
-// for the same reasons).
-class Driver {
- public:
-  class Tag {
-   public:
-    virtual ~Tag() = default;
-    virtual void Complete(bool ok) = 0;
-  };
-  static Driver& Get() {
-    static Driver* driver = new Driver();
-    return *driver;
-  }
-  grpc::CompletionQueue* cq() { return &cq_; }
-
- private:
-  Driver() {
-    std::thread([this] {
-      void* tag = nullptr;
-      bool ok = false;
-      while (cq_.Next(&tag, &ok)) static_cast<Tag*>(tag)->Complete(ok);
-    }).detach();
-  }
-  grpc::CompletionQueue cq_;
-};
 
 // The value of the first `key` in `metadata`, or null.
 const std::string* Find(const std::multimap<std::string, std::string>& metadata,
@@ -160,8 +134,9 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
         continue;
       }
       auto* sub = new SubCall(shared_from_this(), i);
-      sub->reader = stub_->PrepareUnaryCall(contexts_[i].get(), "/" + name,
-                                            request, Driver::Get().cq());
+      sub->reader =
+          stub_->PrepareUnaryCall(contexts_[i].get(), "/" + name, request,
+                                  CompletionDriver::SubCalls().cq());
       sub->reader->StartCall();
       sub->published.store(true, std::memory_order_release);
       sub->reader->Finish(&raw_[i].response, &sub->status, sub);
@@ -200,7 +175,7 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
 
  private:
   // One unary sub-call.
-  struct SubCall : Driver::Tag {
+  struct SubCall : CompletionDriver::Tag {
     SubCall(std::shared_ptr<HijackedCall> c, size_t i)
         : call(std::move(c)), index(i) {}
     void Complete(bool) override {
@@ -227,7 +202,8 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
     // Under the call's mu_.
     void Start(grpc::GenericStub* stub, grpc::ClientContext* context,
                const std::string& method) {
-      stream_ = stub->PrepareCall(context, method, Driver::Get().cq());
+      stream_ =
+          stub->PrepareCall(context, method, CompletionDriver::SubCalls().cq());
       Begin(&start_op_);
       stream_->StartCall(&start_op_);
     }
@@ -240,7 +216,7 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
 
    private:
     enum class Kind { kStart, kWrite, kRead, kFinish };
-    struct Op : Driver::Tag {
+    struct Op : CompletionDriver::Tag {
       Op(SubStream* s, Kind k) : stream(s), kind(k) {}
       void Complete(bool ok) override { stream->Completed(kind, ok); }
       SubStream* const stream;

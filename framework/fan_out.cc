@@ -16,6 +16,7 @@
 #include "framework/cluster_channel.h"
 #include "framework/grouping/grouping_registry.h"
 #include "framework/internal/channel_registry.h"
+#include "framework/internal/completion_driver.h"
 #include "framework/internal/plugin_names.h"
 
 namespace slacker {
@@ -78,37 +79,7 @@ std::string Line(const ServerOutcome& outcome) {
       outcome.status.ok() ? "" : " ", outcome.status.error_message());
 }
 
-// Completes every fan-out's one call through the channel (whose
-// interceptor completes the sub-calls on its own queue): one completion queue
-// and one thread of this library's for the process, never shut down. (Not
-// gRPC's callback API: its shared completion queue is torn down and made
-// again as channels come and go, which Debian's gRPC 1.51 does not survive
-// under AddressSanitizer, and a channel dropped on its threads breaks them.)
-class Driver {
- public:
-  // What a call leaves on the queue as its tag.
-  class Tag {
-   public:
-    virtual ~Tag() = default;
-    virtual void Complete() = 0;
-  };
-
-  static Driver& Get() {
-    static Driver* driver = new Driver();
-    return *driver;
-  }
-  grpc::CompletionQueue* cq() { return &cq_; }
-
- private:
-  Driver() {
-    std::thread([this] {
-      void* tag = nullptr;
-      bool ok = false;
-      while (cq_.Next(&tag, &ok)) static_cast<Tag*>(tag)->Complete();
-    }).detach();
-  }
-  grpc::CompletionQueue cq_;
-};
+using internal::CompletionDriver;
 
 // What a fan-out's call collects: every server's raw outcome, as the
 // channel's interceptor hands it over for a generic call (call_results.h).
@@ -139,7 +110,7 @@ class RawCollector : public internal::CallCollector {
 // with grouping `all`, which the channel's interceptor hijacks and fans out
 // (cluster_interceptor.h), exactly as it does a stub's call.
 class Call : public FanOutCall,
-             public Driver::Tag,
+             public CompletionDriver::Tag,
              public std::enable_shared_from_this<Call> {
  public:
   Call(std::unique_ptr<grpc::ClientContext> owned, grpc::ClientContext* context,
@@ -158,13 +129,14 @@ class Call : public FanOutCall,
     grpc::GenericStub stub(channel);
     std::lock_guard<std::mutex> lock(mu_);
     self_ = shared_from_this();  // Until Complete.
-    reader_ =
-        stub.PrepareUnaryCall(context_, path, request, Driver::Get().cq());
+    reader_ = stub.PrepareUnaryCall(context_, path, request,
+                                    CompletionDriver::FanOutCalls().cq());
     reader_->StartCall();
     // The driver's thread reads this object after gRPC hands it over through
     // its own (uninstrumented) queue; this makes that visible to TSan.
     published_.store(true, std::memory_order_release);
-    reader_->Finish(&response_, &status_, static_cast<Driver::Tag*>(this));
+    reader_->Finish(&response_, &status_,
+                    static_cast<CompletionDriver::Tag*>(this));
   }
 
   void Cancel() override {
@@ -173,7 +145,7 @@ class Call : public FanOutCall,
   }
 
   // On the driver's thread.
-  void Complete() override {
+  void Complete(bool) override {
     published_.load(std::memory_order_acquire);
     std::shared_ptr<Call> self;
     {

@@ -32,20 +32,6 @@ ChannelId NewChannelId() {
   return next.fetch_add(1);
 }
 
-void RegisterChannel(ChannelId id, const grpc::ChannelInterface* channel,
-                     std::shared_ptr<const ChannelSettings> settings) {
-  if (id <= 0) Broken("the id did not come from NewChannelId");
-  if (channel == nullptr) Broken("null channel");
-  if (settings == nullptr) Broken("null settings");
-  Table& table = Channels();
-  std::lock_guard<std::mutex> lock(table.mu);
-  if (table.by_id.count(id) > 0) Broken("the id is already registered");
-  ChannelEntry& entry = table.by_id[id];
-  entry.id = id;
-  entry.settings = std::move(settings);
-  table.by_channel[channel] = id;
-}
-
 void RegisterChannelById(ChannelId id,
                          std::shared_ptr<const ChannelSettings> settings) {
   if (id <= 0) Broken("the id did not come from NewChannelId");
@@ -56,6 +42,15 @@ void RegisterChannelById(ChannelId id,
   ChannelEntry& entry = table.by_id[id];
   entry.id = id;
   entry.settings = std::move(settings);
+}
+
+void RegisterChannel(ChannelId id, const grpc::ChannelInterface* channel,
+                     std::shared_ptr<const ChannelSettings> settings) {
+  if (channel == nullptr) Broken("null channel");
+  RegisterChannelById(id, std::move(settings));
+  Table& table = Channels();
+  std::lock_guard<std::mutex> lock(table.mu);
+  table.by_channel[channel] = id;
 }
 
 void SetChannelIdReader(ChannelIdReader reader) {
