@@ -720,6 +720,13 @@ class ClusterInterceptor : public grpc::experimental::Interceptor {
         methods->GetSendInitialMetadata();
     const std::string name(absl::StripPrefix(info_->method(), "/"));
     const std::string ns = name.substr(0, name.find('/'));
+    if (metadata->count(kGroupingMetadata) > 1) {
+      return Fail(absl::StrCat(
+          "SetGrouping was called more than once on the ClientContext of this "
+          "call to ",
+          name,
+          ": a call has one grouping; call SetGrouping once per context"));
+    }
     const std::string* call_grouping = Find(*metadata, kGroupingMetadata);
     std::string grouping;
     if (call_grouping != nullptr) {
@@ -919,7 +926,7 @@ void CallCollector::Fill(
 }
 
 bool IsMultiServerGrouping(const std::string& grouping) {
-  return grouping == "all";
+  return grouping == kAllGrouping;
 }
 
 std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>

@@ -429,6 +429,17 @@ TEST_F(StubFanOutTest, ErrorsSayWhatToDo) {
     EXPECT_TRUE(absl::StrContains(status.error_message(), "SetHashKey"))
         << status.error_message();
   }
+  {
+    grpc::ClientContext context;  // Two groupings on one call.
+    SetGrouping(&context, "random");
+    SetGrouping(&context, "all");
+    Ping reply;
+    grpc::Status status = stub->Echo(&context, WhoAmI(), &reply);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << status.error_message();
+    EXPECT_TRUE(absl::StrContains(status.error_message(), "more than once"))
+        << status.error_message();
+  }
   // `all` on a client-streaming and on a bidi-streaming method. (On a
   // server-streaming one it works: ServerStreamingAllDeliversEveryMessage.)
   {

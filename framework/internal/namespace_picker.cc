@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "framework/internal/plugin_names.h"
 
 namespace slacker::internal {
 namespace {
@@ -109,6 +110,21 @@ PickDecision PickForCall(const ClusterLbOptions& options,
   const GroupingSpec* spec = &named->spec;
   GroupingPicker* picker = nullptr;
   std::unique_lock<std::mutex> call_grouping_lock;
+  if (call_grouping.has_value() && *call_grouping == kAllGrouping) {
+    // Only the cluster interceptor answers such a call; one that reached the
+    // picker came on a channel without it. UNAVAILABLE: gRPC turns any other
+    // code an LB policy drops a call with into INTERNAL.
+    return Decide(
+        Kind::kDrop,
+        absl::UnavailableError(absl::StrCat(
+            "grouping 'all' of this call to ", ns, "/", method,
+            " calls several servers, which the cluster channel's interceptor "
+            "does, and this call did not go through it: a channel made with "
+            "grpc::CreateChannel(\"zk://...\") gets it from "
+            "slacker::InstallClusterInterceptor(), once it has resolved its "
+            "cluster (a first call, or WaitForConnected); or make the channel "
+            "with slacker::CreateClusterChannel")));
+  }
   if (call_grouping.has_value() && *call_grouping != named->text) {
     call_grouping_lock = std::unique_lock<std::mutex>(entry.mu);
     absl::StatusOr<const NamespaceChoices::CallGrouping*> grouping =

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace slacker::internal {
@@ -117,6 +118,20 @@ TEST_F(NamespacePickerTest, BadCallGroupingOrMissingHashKeyIsDropped) {
   EXPECT_EQ(Pick("/pkg.Svc/M", "hash").kind, Kind::kDrop);
   PickDecision hashed = Pick("/pkg.Svc/M", "hash", "customer-7");
   EXPECT_EQ(Picked(hashed), Picked(Pick("/pkg.Svc/M", "hash", "customer-7")));
+}
+
+// `all` is the interceptor's: a call that reaches the picker with it came on
+// a channel without one, and is told so, as UNAVAILABLE (gRPC would turn an
+// INVALID_ARGUMENT drop into INTERNAL).
+TEST_F(NamespacePickerTest, AllWithoutTheInterceptorIsDroppedSayingWhatToDo) {
+  Add("pkg.Svc", {Server("a:1"), Server("b:1")});
+  PrepareConfiguredPickers(options_, {}, choices_);
+  PickDecision all = Pick("/pkg.Svc/M", "all");
+  EXPECT_EQ(all.kind, Kind::kDrop);
+  EXPECT_TRUE(absl::IsUnavailable(all.status)) << all.status;
+  EXPECT_TRUE(absl::StrContains(all.status.message(),
+                                "slacker::InstallClusterInterceptor"))
+      << all.status;
 }
 
 TEST_F(NamespacePickerTest, PickersContinueThePreviousOnes) {

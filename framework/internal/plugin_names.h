@@ -18,6 +18,10 @@ inline constexpr char kLbPolicyName[] = "slacker_cluster";
 inline constexpr char kGroupingMetadata[] = "slacker-grouping";
 inline constexpr char kHashKeyMetadata[] = "slacker-hash-key";
 
+// The grouping that calls every server: the cluster interceptor's, never the
+// LB policy's.
+inline constexpr char kAllGrouping[] = "all";
+
 }  // namespace slacker::internal
 
 #endif  // SLACKER_FRAMEWORK_INTERNAL_PLUGIN_NAMES_H_
