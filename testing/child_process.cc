@@ -7,66 +7,43 @@
 
 #include <cerrno>
 #include <condition_variable>
-#include <cstdint>
 #include <cstring>
-#include <deque>
 #include <functional>
 #include <mutex>
-#include <thread>
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/serial_executor.h"
 
 extern char** environ;
 
 namespace slacker::testing {
 namespace {
 
-// Runs closures, one at a time, on one thread that lives as long as the
-// process: the fork thread of the fork rule (see the header for why).
-class ForkThread {
- public:
-  static ForkThread& Get() {
-    static ForkThread* const instance = new ForkThread;  // Never destroyed.
-    return *instance;
-  }
+// The fork thread of the fork rule (see the header for why): one of the
+// project's single-thread executors, made on first use and never destroyed,
+// so that it lives as long as the process.
+slacker::internal::SerialExecutor& ForkThread() {
+  static auto* const executor =
+      new slacker::internal::SerialExecutor("slacker-fork");
+  return *executor;
+}
 
-  // Runs `task` on the fork thread and returns once it has run.
-  void Run(std::function<void()> task) {
-    std::unique_lock<std::mutex> lock(mu_);
-    tasks_.push_back(std::move(task));
-    const uint64_t ticket = ++submitted_;
-    changed_.notify_all();
-    changed_.wait(lock, [&] { return finished_ >= ticket; });
-  }
-
- private:
-  ForkThread() {
-    std::thread([this] { Loop(); }).detach();
-  }
-
-  void Loop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    for (;;) {
-      changed_.wait(lock, [&] { return !tasks_.empty(); });
-      std::function<void()> task = std::move(tasks_.front());
-      tasks_.pop_front();
-      lock.unlock();
-      task();
-      lock.lock();
-      ++finished_;
-      changed_.notify_all();
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable changed_;
-  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
-  uint64_t submitted_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t finished_ ABSL_GUARDED_BY(mu_) = 0;
-};
+// Runs `task` on the fork thread and returns once it has run.
+void RunOnForkThread(const std::function<void()>& task) {
+  std::mutex mu;
+  std::condition_variable ran;
+  bool done = false;
+  ForkThread().Post([&] {
+    task();
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+    ran.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  ran.wait(lock, [&] { return done; });
+}
 
 // In the child: makes `fd` its descriptor `target`, open across exec. -1
 // keeps the inherited one.
@@ -97,7 +74,7 @@ absl::StatusOr<pid_t> StartChildProcess(const std::vector<std::string>& args,
 
   pid_t pid = -1;
   int fork_errno = 0;
-  ForkThread::Get().Run([&] {
+  RunOnForkThread([&] {
     const pid_t parent = getpid();
     pid = fork();
     if (pid == 0) {
