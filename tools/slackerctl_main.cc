@@ -19,9 +19,11 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "discovery/registry_layout.h"
+#include "framework/version.h"
 #include "tools/slackerctl/cluster.h"
 #include "tools/slackerctl/commands.h"
 #include "tools/slackerctl/output.h"
@@ -64,11 +66,16 @@ CallOptions CallOptionsFromFlags() {
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "slackerctl --zk=HOSTS --cluster=NAME [--root=PATH] COMMAND ...\n"
-      "  ls [--json] | describe NAMESPACE | call NAMESPACE/METHOD 'JSON' "
+      "  ls [--json] | describe NAMESPACE|NAMESPACE/METHOD|TYPE | "
+      "export-protoset [NAMESPACE...] > FILE | completion bash |\n"
+      "  call NAMESPACE/METHOD 'JSON' "
       "[--grouping=..] [--hash_key=..] [--results=single|vector|map] "
       "[--errors=all|any] [--deadline=10s] [--count=N] | watch |\n"
       "  offline [NS] | online [NS] | server-data [JSON] | shutdown "
       "(with --server=HOST:PORT)");
+  absl::FlagsUsageConfig usage_config;
+  usage_config.version_string = [] { return absl::StrCat(kVersion, "\n"); };
+  absl::SetFlagsUsageConfig(usage_config);
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> args(rest.begin() + 1, rest.end());
   if (args.empty()) return Fail(kUsage, "no command (see --help)");
@@ -79,7 +86,9 @@ int Main(int argc, char** argv) {
     return Manage(command, args, absl::GetFlag(FLAGS_server),
                   absl::GetFlag(FLAGS_deadline));
   }
-  const std::set<std::string> known = {"ls", "describe", "call", "watch"};
+  if (command == "completion") return Completion(args);
+  const std::set<std::string> known = {
+      "ls", "describe", "call", "watch", "export-protoset", "__complete"};
   if (known.count(command) == 0) {
     return Fail(kUsage,
                 absl::StrCat("unknown command '", command, "' (see --help)"));
@@ -94,7 +103,12 @@ int Main(int argc, char** argv) {
   }
   if (command == "watch") return Watch(c);
   if (command == "describe" && args.size() != 1) {
-    return Fail(kUsage, "describe takes one NAMESPACE");
+    return Fail(kUsage,
+                "describe takes one NAMESPACE, NAMESPACE/METHOD or TYPE");
+  }
+  if (command == "__complete" &&
+      (args.size() != 1 || (args[0] != "namespaces" && args[0] != "methods"))) {
+    return Fail(kUsage, "__complete takes namespaces or methods");
   }
   if (command == "call" && (args.empty() || args.size() > 2)) {
     return Fail(kUsage,
@@ -107,6 +121,8 @@ int Main(int argc, char** argv) {
   }
   if (command == "ls") return Ls(c, absl::GetFlag(FLAGS_json));
   if (command == "describe") return Describe(c, args[0]);
+  if (command == "export-protoset") return ExportProtoset(c, args);
+  if (command == "__complete") return Complete(c, args[0]);
   return Call(c, args[0], args.size() > 1 ? args[1] : "",
               CallOptionsFromFlags());
 }
