@@ -34,37 +34,48 @@ absl::StatusOr<std::vector<std::string>> SortedChildren(
   return std::move(children->names);
 }
 
+// A message or an enum type: exactly one of the two is set.
+struct Type {
+  const pb::Descriptor* message = nullptr;
+  const pb::EnumDescriptor* enumeration = nullptr;
+};
+
+// The types printed so far, and those nested in them (printed with them).
+struct Printed {
+  std::set<const pb::Descriptor*> messages;
+  std::set<const pb::EnumDescriptor*> enums;
+
+  // True if `message`, or a message it is nested in, has been printed.
+  bool Has(const pb::Descriptor* message) const {
+    for (; message != nullptr; message = message->containing_type()) {
+      if (messages.count(message) != 0) return true;
+    }
+    return false;
+  }
+  bool Has(const pb::EnumDescriptor* e) const {
+    return enums.count(e) != 0 || Has(e->containing_type());
+  }
+};
+
 // Marks `message`, and every type nested in it, as printed; appends the
-// message and enum types that the fields of all of them use to `uses`.
-void Cover(const pb::Descriptor* message, std::set<const void*>* printed,
-           std::vector<const void*>* uses,
-           std::map<const void*, bool>* is_message) {
-  printed->insert(message);
+// types that the fields of all of them use to `uses`.
+void Cover(const pb::Descriptor* message, Printed* printed,
+           std::deque<Type>* uses) {
+  printed->messages.insert(message);
   for (int i = 0; i < message->enum_type_count(); ++i) {
-    printed->insert(message->enum_type(i));
+    printed->enums.insert(message->enum_type(i));
   }
   for (int i = 0; i < message->field_count(); ++i) {
     const pb::FieldDescriptor* field = message->field(i);
     if (field->message_type() != nullptr) {
-      uses->push_back(field->message_type());
-      (*is_message)[field->message_type()] = true;
+      uses->push_back({field->message_type(), nullptr});
     } else if (field->enum_type() != nullptr) {
-      uses->push_back(field->enum_type());
-      (*is_message)[field->enum_type()] = false;
+      uses->push_back({nullptr, field->enum_type()});
     }
   }
   for (int i = 0; i < message->nested_type_count(); ++i) {
-    Cover(message->nested_type(i), printed, uses, is_message);
+    Cover(message->nested_type(i), printed, uses);
   }
-}
-
-// True if `message` or a message it is nested in has been printed.
-bool Printed(const pb::Descriptor* message,
-             const std::set<const void*>& printed) {
-  for (; message != nullptr; message = message->containing_type()) {
-    if (printed.count(message) != 0) return true;
-  }
-  return false;
 }
 
 void AddFile(const pb::FileDescriptor* file,
@@ -164,38 +175,30 @@ std::optional<int> LoadNamespace(Cluster& c, const std::string& ns,
 std::string TypeDefinitions(
     const std::vector<const pb::Descriptor*>& messages,
     const std::vector<const pb::EnumDescriptor*>& enums) {
-  std::deque<const void*> pending;
-  std::map<const void*, bool> is_message;
+  std::deque<Type> pending;
   for (const pb::Descriptor* message : messages) {
-    pending.push_back(message);
-    is_message[message] = true;
+    pending.push_back({message, nullptr});
   }
-  for (const pb::EnumDescriptor* e : enums) {
-    pending.push_back(e);
-    is_message[e] = false;
-  }
-  std::set<const void*> printed;
+  for (const pb::EnumDescriptor* e : enums) pending.push_back({nullptr, e});
+  Printed printed;
   std::string text;
-  while (!pending.empty()) {
-    const void* next = pending.front();
-    pending.pop_front();
-    if (is_message[next]) {
-      const auto* message = static_cast<const pb::Descriptor*>(next);
-      if (Printed(message, printed)) continue;
-      std::vector<const void*> uses;
-      Cover(message, &printed, &uses, &is_message);
-      pending.insert(pending.end(), uses.begin(), uses.end());
+  // Breadth first: the types asked for, then those their fields use.
+  for (; !pending.empty(); pending.pop_front()) {
+    const Type next = pending.front();
+    if (next.message != nullptr) {
+      if (printed.Has(next.message)) continue;
+      Cover(next.message, &printed, &pending);
       absl::StrAppend(&text, text.empty() ? "" : "\n", "// ",
-                      message->full_name(), " (", message->file()->name(),
-                      ")\n", message->DebugString());
+                      next.message->full_name(), " (",
+                      next.message->file()->name(), ")\n",
+                      next.message->DebugString());
     } else {
-      const auto* e = static_cast<const pb::EnumDescriptor*>(next);
-      if (printed.count(e) != 0 || Printed(e->containing_type(), printed)) {
-        continue;
-      }
-      printed.insert(e);
-      absl::StrAppend(&text, text.empty() ? "" : "\n", "// ", e->full_name(),
-                      " (", e->file()->name(), ")\n", e->DebugString());
+      if (printed.Has(next.enumeration)) continue;
+      printed.enums.insert(next.enumeration);
+      absl::StrAppend(&text, text.empty() ? "" : "\n", "// ",
+                      next.enumeration->full_name(), " (",
+                      next.enumeration->file()->name(), ")\n",
+                      next.enumeration->DebugString());
     }
   }
   return text;
