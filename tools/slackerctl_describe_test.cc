@@ -378,6 +378,14 @@ TEST_F(SlackerctlDescribeTest, ExportProtosetIsReadByProtoc) {
       " tools/testdata/describe.proto protos/slacker/testing/echo.proto"));
   EXPECT_EQ(whole.exit_code, 0) << whole.err;
 
+  // Binary is not written to a terminal (script(1) gives it one).
+  CtlRun terminal = Shell(absl::StrCat(
+      "/usr/bin/script -qec ",
+      Quote(absl::StrCat(Ctl(), " export-protoset ", kOrders)), " /dev/null"));
+  EXPECT_EQ(terminal.exit_code, 2) << terminal.out << terminal.err;
+  EXPECT_TRUE(absl::StrContains(terminal.out, "redirect it to a file"))
+      << terminal.out;
+
   // An unknown namespace: exit 2, one line, nothing on stdout.
   CtlRun unknown =
       Ctl(absl::StrCat("export-protoset no.Such > ", TmpPath("none.protoset")));
