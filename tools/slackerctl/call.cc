@@ -185,9 +185,9 @@ std::optional<int> WaitForPublishers(
   } else {
     return line.Fail(
         kUnreachable,
-        absl::StrCat("none of the ", Publishers(expected, ns),
-                     " became ready within ", absl::FormatDuration(wait),
-                     " (--wait): ", absl::StrJoin(*members, ", ")));
+        absl::StrCat("no publisher of ", ns, " became ready within ",
+                     absl::FormatDuration(wait),
+                     " (--wait); published: ", absl::StrJoin(*members, ", ")));
   }
   return std::nullopt;
 }
