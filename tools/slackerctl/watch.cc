@@ -50,9 +50,9 @@ class Printer {
                        internal::JsonString(ns), ",", Server(address)));
   }
   void Data(const std::string& address, const std::string& data) {
-    Print(absl::StrCat("data ", address, " ", data),
+    Print(absl::StrCat("data ", address, " ", data.empty() ? "-" : data),
           absl::StrCat("\"event\":\"data\",", Server(address),
-                       ",\"data\":", data));
+                       ",\"data\":", data.empty() ? "null" : data));
   }
   void Left(const std::string& address) {
     Print(absl::StrCat("left ", address),
@@ -120,7 +120,7 @@ int Watch(const Cluster& c, bool json) {
           print.Watching(c.layout().ClusterPath() + "/", now.size());
           first = false;
         }
-        for (auto& [address, server] : now) {
+        for (const auto& [address, server] : now) {
           auto before = last.find(address);
           if (before == last.end()) {
             print.Joined(server);
@@ -137,13 +137,11 @@ int Watch(const Cluster& c, bool json) {
               print.Leader(ns, address);
             }
           }
-          // A server's own node goes first when its session ends (kill -9):
-          // its data reads as none until its member nodes follow and it
-          // leaves. Data gone is no event; the last data shown is kept, so
-          // data coming back as it was is none either.
-          if (server.server_data.empty()) {
-            server.server_data = before->second.server_data;
-          } else if (before->second.server_data != server.server_data) {
+          // A kill -9 is "left" alone: a publisher without its servers/ node
+          // no longer counts (discovery/cluster_rules.h), so the view drops
+          // the server rather than showing it without data. Data that turns
+          // unreadable shows as "-" (null in JSON), never as an empty field.
+          if (before->second.server_data != server.server_data) {
             print.Data(address, server.server_data);
           }
         }
