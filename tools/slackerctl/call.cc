@@ -4,8 +4,10 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cmath>
@@ -224,9 +226,13 @@ struct Tally {
   }
 };
 
+// Set by SIGINT or SIGTERM during a run of calls: stop and print the counts.
+std::atomic<bool> interrupted{false};
+
 // --count, --rate, --duration: calls one after another (paced at `rate`),
 // going on through failures; a line per second on stderr when paced or
-// timed; the counts on stdout. Exit 1 if any call failed.
+// timed; the counts on stdout, also when SIGINT or SIGTERM ends the run
+// early. Exit 1 if any call failed.
 int Repeat(const CallOptions& options,
            const std::shared_ptr<grpc::Channel>& channel, const Method& method,
            const std::string& path, const grpc::ByteBuffer& request,
@@ -252,12 +258,19 @@ int Repeat(const CallOptions& options,
               << std::endl;
     second = Tally();
   };
-  for (int i = 0; i < limit; ++i) {
+  struct sigaction stop = {};
+  stop.sa_handler = [](int) { interrupted.store(true); };
+  sigaction(SIGINT, &stop, nullptr);
+  sigaction(SIGTERM, &stop, nullptr);
+  for (int i = 0; i < limit && !interrupted.load(); ++i) {
     if (timed && absl::Now() >= end) break;
     if (options.rate > 0) {
       const absl::Time next = start + absl::Seconds(i / options.rate);
       if (timed && next >= end) break;
-      absl::SleepFor(next - absl::Now());
+      while (!interrupted.load() && absl::Now() < next) {
+        absl::SleepFor(std::min(next - absl::Now(), absl::Milliseconds(50)));
+      }
+      if (interrupted.load()) break;
     }
     while (report && absl::Now() >= start + absl::Seconds(second_index)) {
       print_second();
