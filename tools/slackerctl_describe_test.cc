@@ -294,16 +294,20 @@ TEST_F(SlackerctlDescribeTest, HintsNameWhatExistsInsteadOfAFailingCommand) {
   // Each name a hint gives works.
   EXPECT_EQ(Ctl(absl::StrCat("describe ", kOrders, "/Follow")).exit_code, 0);
 
-  // A cluster that does not exist: the clusters there are.
-  CtlRun no_cluster = Shell(absl::StrCat(absl::GetFlag(FLAGS_slackerctl),
-                                         " --zk=", ConnectString(),
-                                         " --cluster=nope describe x.Y"));
-  EXPECT_EQ(no_cluster.exit_code, 2);
-  EXPECT_TRUE(absl::StrContains(
-      no_cluster.err,
-      "no cluster nope under /slacker/cluster; clusters under "
-      "/slacker/cluster: demo"))
-      << no_cluster.err;
+  // A cluster that does not exist: the clusters there are (as for every
+  // command that reads a cluster).
+  for (const std::string command :
+       {"describe x.Y", "export-protoset", "__complete methods"}) {
+    CtlRun no_cluster = Shell(
+        absl::StrCat(absl::GetFlag(FLAGS_slackerctl), " --zk=", ConnectString(),
+                     " --cluster=nope ", command, " > /dev/null"));
+    EXPECT_EQ(no_cluster.exit_code, 3) << command;
+    EXPECT_EQ(Count(no_cluster.err, "\n"), 1) << no_cluster.err;
+    EXPECT_TRUE(absl::StrContains(no_cluster.err,
+                                  "no cluster nope under /slacker/cluster; "
+                                  "clusters there: demo"))
+        << command << ": " << no_cluster.err;
+  }
 }
 
 TEST_F(SlackerctlDescribeTest, ExportProtosetIsReadByProtoc) {

@@ -121,12 +121,15 @@ _slackerctl() {
 complete -F _slackerctl slackerctl
 )script";
 
-// slackerctl's own flags (those defined in its main file), "--name=" for
-// those that take a value, and the value-taking names alone.
+// slackerctl's own flags (as main.cc's parser takes them: every flag linked
+// in but Abseil's own), "--name=" for those that take a value, and the names
+// that take a value alone, with main.cc's short -d and -H.
 void OwnFlags(std::vector<std::string>* flags,
               std::vector<std::string>* value_flags) {
+  value_flags->push_back("d");
+  value_flags->push_back("H");
   for (const auto& [name, flag] : absl::GetAllFlags()) {
-    if (!absl::StrContains(flag->Filename(), "slackerctl")) continue;
+    if (absl::StrContains(flag->Filename(), "absl/flags")) continue;
     if (flag->IsOfType<bool>()) {
       flags->push_back(absl::StrCat("--", name));
     } else {

@@ -111,22 +111,8 @@ absl::StatusOr<std::vector<std::string>> ListNamespaces(Cluster& c) {
 std::string WhereNamespacesAre(Cluster& c) {
   absl::StatusOr<std::vector<std::string>> namespaces = ListNamespaces(c);
   if (!namespaces.ok()) return std::string(namespaces.status().message());
-  if (!namespaces->empty()) {
-    return absl::StrCat("its namespaces: ", NameList(*namespaces));
-  }
-  absl::StatusOr<std::vector<std::string>> clusters =
-      SortedChildren(c, c.root());
-  if (!clusters.ok()) {
-    return absl::StrCat("no cluster under ", c.root(), " (",
-                        clusters.status().message(), "; check --root)");
-  }
-  const bool exists = std::find(clusters->begin(), clusters->end(), c.name()) !=
-                      clusters->end();
-  return absl::StrCat(
-      exists ? "the cluster has no namespaces; "
-             : absl::StrCat("no cluster ", c.name(), " under ", c.root(), "; "),
-      "clusters under ", c.root(), ": ",
-      clusters->empty() ? "none" : NameList(*clusters));
+  if (namespaces->empty()) return "the cluster has no namespaces";
+  return absl::StrCat("its namespaces: ", NameList(*namespaces));
 }
 
 std::string NoNamespaceMessage(Cluster& c, const std::string& ns,

@@ -44,14 +44,14 @@ struct NamespaceDescriptors {
 absl::StatusOr<std::vector<std::string>> ListNamespaces(Cluster& c);
 
 // Where the user can look instead of a namespace that is not there: "its
-// namespaces: A, B", or that the cluster has none, or that there is no such
-// cluster, then the clusters under the root. Part of one error line.
-// REQUIRES: c.Connect() succeeded.
+// namespaces: A, B" or "the cluster has no namespaces". Part of one error
+// line; that the cluster itself exists is checked before any command runs
+// (CheckClusterExists, commands.h). REQUIRES: c.Connect() succeeded.
 std::string WhereNamespacesAre(Cluster& c);
 
 // The one line to print when `ns` has no method records: which namespaces the
-// cluster does have, or that the cluster has none (then which clusters the
-// root holds), so that the user is never sent to a command that fails too.
+// cluster does have (WhereNamespacesAre), so that the user is never sent to a
+// command that fails too.
 // `also`, if not empty, is said right after "unknown namespace NS in cluster
 // C" (", nor a message of theirs"). REQUIRES: c.Connect() succeeded.
 std::string NoNamespaceMessage(Cluster& c, const std::string& ns,
