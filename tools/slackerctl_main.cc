@@ -25,7 +25,6 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -35,6 +34,7 @@
 #include "common/logging.h"
 #include "discovery/registry_layout.h"
 #include "framework/grouping/grouping_registry.h"
+#include "framework/version.h"
 #include "tools/slackerctl/cluster.h"
 #include "tools/slackerctl/commands.h"
 #include "tools/slackerctl/output.h"
@@ -86,7 +86,8 @@ namespace {
 constexpr char kUsageMessage[] =
     "slackerctl --zk=HOSTS --cluster=NAME [--root=PATH] COMMAND ...\n"
     "  ls [--json]\n"
-    "  describe NAMESPACE\n"
+    "  describe NAMESPACE | NAMESPACE/METHOD | TYPE\n"
+    "  export-protoset [NAMESPACE...] > FILE.protoset\n"
     "  call NAMESPACE/METHOD ['JSON' | -d JSON|@FILE|@-] [-H 'key: value']\n"
     "       [--grouping=..] [--hash_key=..] [--results=single|vector|map]\n"
     "       [--errors=all|any] [--deadline=10s] [--wait=2s] [--count=N]\n"
@@ -94,6 +95,7 @@ constexpr char kUsageMessage[] =
     "  watch [--json]\n"
     "  offline [NS] | online [NS] | server-data [JSON] | shutdown "
     "(with --server=HOST:PORT)\n"
+    "  completion bash\n"
     "Exit codes: 0 ok, 1 the call failed, 2 usage error, 3 unreachable.";
 
 // slackerctl's flags: every flag linked in but Abseil's own (--flagfile and
@@ -322,11 +324,8 @@ int Main(int argc, char** argv) {
     return kOk;
   }
   if (line.version) {
-    const absl::FlagsUsageConfig config =
-        absl::flags_internal::GetUsageConfig();
-    std::cout << (config.version_string ? config.version_string()
-                                        : "slackerctl\n")
-              << std::flush;
+    // The string every server writes into its ServerInfo.version.
+    std::cout << kVersion << std::endl;
     return kOk;
   }
   std::vector<std::string> args = line.args;
@@ -338,7 +337,9 @@ int Main(int argc, char** argv) {
     return Manage(command, args, absl::GetFlag(FLAGS_server),
                   absl::GetFlag(FLAGS_deadline));
   }
-  const std::set<std::string> known = {"ls", "describe", "call", "watch"};
+  if (command == "completion") return Completion(args);
+  const std::set<std::string> known = {
+      "ls", "describe", "call", "watch", "export-protoset", "__complete"};
   if (known.count(command) == 0) {
     return Fail(kUsage,
                 absl::StrCat("unknown command '", command, "'; see --help"));
@@ -356,7 +357,12 @@ int Main(int argc, char** argv) {
     return Watch(c, absl::GetFlag(FLAGS_json));
   }
   if (command == "describe" && args.size() != 1) {
-    return Fail(kUsage, "describe takes one NAMESPACE");
+    return Fail(kUsage,
+                "describe takes one NAMESPACE, NAMESPACE/METHOD or TYPE");
+  }
+  if (command == "__complete" &&
+      (args.size() != 1 || (args[0] != "namespaces" && args[0] != "methods"))) {
+    return Fail(kUsage, "__complete takes namespaces or methods");
   }
   CallOptions options;
   if (command == "call") {
@@ -384,6 +390,8 @@ int Main(int argc, char** argv) {
   if (std::optional<int> missing = CheckClusterExists(c)) return *missing;
   if (command == "ls") return Ls(c, absl::GetFlag(FLAGS_json));
   if (command == "describe") return Describe(c, args[0]);
+  if (command == "export-protoset") return ExportProtoset(c, args);
+  if (command == "__complete") return Complete(c, args[0]);
   return Call(c, args[0], options);
 }
 

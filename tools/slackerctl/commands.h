@@ -25,9 +25,26 @@ int Ls(Cluster& c, bool json);
 // REQUIRES: c.Connect() succeeded.
 std::optional<int> CheckClusterExists(Cluster& c);
 
-// describe NAMESPACE: the namespace's methods and their types (describe.cc).
+// describe NAMESPACE | NAMESPACE/METHOD | TYPE: the methods, then the .proto
+// text of every message and enum type they use, from the descriptors the
+// cluster stores; TYPE is a message or enum name (or grpcurl's
+// "Service.Method") found in any namespace's descriptors (describe.cc).
 // REQUIRES: c.Connect() succeeded.
-int Describe(Cluster& c, const std::string& ns);
+int Describe(Cluster& c, const std::string& name);
+
+// export-protoset [NAMESPACE...]: the descriptors of those namespaces (all
+// if none), a binary google.protobuf.FileDescriptorSet on stdout, for
+// protoc --descriptor_set_in and grpcurl -protoset (export_protoset.cc).
+// REQUIRES: c.Connect() succeeded.
+int ExportProtoset(Cluster& c, const std::vector<std::string>& namespaces);
+
+// completion bash: prints a bash completion script (completion.cc).
+int Completion(const std::vector<std::string>& args);
+
+// __complete namespaces|methods: what that script completes from the
+// cluster, one per line (NAMESPACE, or NAMESPACE/METHOD) (completion.cc).
+// REQUIRES: c.Connect() succeeded.
+int Complete(Cluster& c, const std::string& what);
 
 // The flags of `call`, checked by main.cc before Call().
 struct CallOptions {
