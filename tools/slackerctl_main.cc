@@ -46,12 +46,35 @@ ABSL_FLAG(std::string, server, "",
           "offline|online|server-data|shutdown: HOST:PORT");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
           "how long to wait for ZooKeeper");
+ABSL_FLAG(bool, tls, false,
+          "call and manager commands: connect to servers with TLS");
+ABSL_FLAG(std::string, cacert, "",
+          "TLS: PEM file of the CA certificates to trust (default: the "
+          "system's); implies --tls");
+ABSL_FLAG(std::string, cert, "",
+          "TLS: PEM file of a client certificate (mTLS, with --key)");
+ABSL_FLAG(std::string, key, "",
+          "TLS: PEM file of the client certificate's private key");
+ABSL_FLAG(std::string, servername, "",
+          "TLS: check every server's certificate against this name instead "
+          "of the server's own (its published TLS name, or --server's host)");
 
 namespace slacker::slackerctl {
 namespace {
 
+ConnectionSecurity SecurityFromFlags() {
+  ConnectionSecurity security;
+  security.tls = absl::GetFlag(FLAGS_tls);
+  security.cacert = absl::GetFlag(FLAGS_cacert);
+  security.cert = absl::GetFlag(FLAGS_cert);
+  security.key = absl::GetFlag(FLAGS_key);
+  security.servername = absl::GetFlag(FLAGS_servername);
+  return security;
+}
+
 CallOptions CallOptionsFromFlags() {
   CallOptions options;
+  options.security = SecurityFromFlags();
   options.grouping = absl::GetFlag(FLAGS_grouping);
   options.hash_key = absl::GetFlag(FLAGS_hash_key);
   options.results = absl::GetFlag(FLAGS_results);
@@ -68,7 +91,9 @@ int Main(int argc, char** argv) {
       "[--grouping=..] [--hash_key=..] [--results=single|vector|map] "
       "[--errors=all|any] [--deadline=10s] [--count=N] | watch |\n"
       "  offline [NS] | online [NS] | server-data [JSON] | shutdown "
-      "(with --server=HOST:PORT)");
+      "(with --server=HOST:PORT)\n"
+      "  TLS for call and the server commands: --tls [--cacert=PEM] "
+      "[--cert=PEM --key=PEM] [--servername=NAME]");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> args(rest.begin() + 1, rest.end());
   if (args.empty()) return Fail(kUsage, "no command (see --help)");
@@ -77,7 +102,7 @@ int Main(int argc, char** argv) {
   if (command == "offline" || command == "online" || command == "server-data" ||
       command == "shutdown") {
     return Manage(command, args, absl::GetFlag(FLAGS_server),
-                  absl::GetFlag(FLAGS_deadline));
+                  absl::GetFlag(FLAGS_deadline), SecurityFromFlags());
   }
   const std::set<std::string> known = {"ls", "describe", "call", "watch"};
   if (known.count(command) == 0) {

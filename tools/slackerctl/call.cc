@@ -159,8 +159,12 @@ int Call(Cluster& c, const std::string& target, const std::string& json,
   grpc::ByteBuffer buffer(&slice, 1);
   ClusterChannelOptions channel_options;
   channel_options.root = c.root();
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      CreateClusterChannel(c.zookeeper(), c.name(), channel_options);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      MakeCredentials(options.security);
+  if (!credentials.ok()) return Fail(kUsage, credentials.status().message());
+  ApplyServerName(options.security, &channel_options.channel_arguments);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = CreateClusterChannel(
+      c.zookeeper(), c.name(), channel_options, *credentials);
   if (!channel.ok()) return Fail(kUsage, channel.status().ToString());
   const std::string path = absl::StrCat("/", target);
   WaitForPublishers(c, *channel, parts[0]);

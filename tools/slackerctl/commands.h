@@ -10,6 +10,7 @@
 
 #include "absl/time/time.h"
 #include "tools/slackerctl/cluster.h"
+#include "tools/slackerctl/credentials.h"
 
 namespace slacker::slackerctl {
 
@@ -29,6 +30,7 @@ struct CallOptions {
   std::string errors = "all";       // With "all": all|any.
   absl::Duration deadline = absl::Seconds(10);
   int count = 1;  // Calls to make; above 1 prints calls per server.
+  ConnectionSecurity security;  // --tls, --cacert, ... (credentials.h).
 };
 
 // call NAMESPACE/METHOD [JSON]: one call (or --count calls, or a fan-out)
@@ -42,10 +44,11 @@ int Call(Cluster& c, const std::string& target, const std::string& json,
 int Watch(const Cluster& c);
 
 // offline [NS] | online [NS] | server-data [JSON] | shutdown: the manager
-// service of the server at `server` (host:port), each call within `deadline`
-// (manager.cc).
+// service of the server at `server` (host:port), each call within `deadline`,
+// secured as `security` says (manager.cc).
 int Manage(const std::string& command, const std::vector<std::string>& args,
-           const std::string& server, absl::Duration deadline);
+           const std::string& server, absl::Duration deadline,
+           const ConnectionSecurity& security);
 
 }  // namespace slacker::slackerctl
 
