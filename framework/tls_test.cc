@@ -28,6 +28,7 @@
 #include "discovery/zookeeper_client.h"
 #include "framework/cluster_channel.h"
 #include "framework/cluster_server.h"
+#include "framework/internal/cluster_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
@@ -195,6 +196,28 @@ class TlsTest : public slacker::testing::ZooKeeperTest {
   std::optional<TestCertificateAuthority> ca_;
   std::vector<RunningServer> servers_;
 };
+
+// What a server node says is untrusted: a TLS name no certificate could
+// carry is refused before it reaches gRPC.
+TEST(ServerInfoTlsNameTest, ReadOnlyWhenACertificateCouldCarryIt) {
+  internal::ClusterServer server;
+  ASSERT_TRUE(
+      internal::ParseServerInfo(
+          R"({"address":"127.0.0.2:1","tlsName":"api.secure.test"})", &server)
+          .ok());
+  EXPECT_EQ(server.tls_name, "api.secure.test");
+  for (const std::string& bad :
+       {std::string("a/b"), std::string("a b"), std::string(300, 'a')}) {
+    internal::ClusterServer other;
+    const absl::Status status = internal::ParseServerInfo(
+        absl::StrCat(R"({"address":"127.0.0.2:1","serverData":{"weight":2},)",
+                     R"("tlsName":")", bad, R"("})"),
+        &other);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(other.tls_name, "");
+    EXPECT_EQ(other.weight, 1);  // Nothing of the node is taken.
+  }
+}
 
 TEST_F(TlsTest, EachServerIsCheckedAgainstItsOwnHostAndCallsSpread) {
   std::set<std::string> addresses;

@@ -14,7 +14,7 @@
 //                       published TLS name for `call`, the --server host for
 //                       manager commands; implies --tls).
 //
-// Not thread-safe; used once per command.
+// Thread-safe: the functions keep no state.
 
 #ifndef SLACKER_TOOLS_SLACKERCTL_CREDENTIALS_H_
 #define SLACKER_TOOLS_SLACKERCTL_CREDENTIALS_H_
