@@ -5,10 +5,22 @@
 //   bazel run //examples:server -- --port=2104 --zk=127.0.0.1:2181
 //       --cluster=example-cluster [--server_data='{"weight":2}']
 //       [--namespaces=api,api2]
+//       [--tls_cert=server.pem --tls_key=server.key [--tls_client_ca=ca.pem]]
+//
+// With --tls_cert and --tls_key it serves TLS with that certificate, whose
+// subjectAltName must name --host (the name cluster channels check it
+// against, published as the server's TLS name); with --tls_client_ca too it
+// requires every client to present a certificate signed by one of those CAs
+// (mTLS).
 
 #include <grpcpp/grpcpp.h>
 
+#include <fstream>
 #include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -24,10 +36,66 @@ ABSL_FLAG(std::string, zk, "127.0.0.1:2181", "ZooKeeper connect string");
 ABSL_FLAG(std::string, cluster, "example-cluster", "cluster name");
 ABSL_FLAG(std::string, server_data, "", "server data (JSON)");
 ABSL_FLAG(std::string, namespaces, "api,api2", "which services: api, api2");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM file of the server's certificate (TLS; with --tls_key)");
+ABSL_FLAG(std::string, tls_key, "", "PEM file of the certificate's key");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM file of the CAs whose client certificates are accepted: every "
+          "client must present one (mTLS; needs --tls_cert)");
+
+namespace {
+
+// The PEM text of the file that `flag` names, or nullopt (after saying why).
+std::optional<std::string> ReadPem(const char* flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  if (in) text << in.rdbuf();
+  if (!in || text.str().empty()) {
+    std::cerr << "server: --" << flag << "=" << path
+              << ": cannot read that file (give a PEM file)" << std::endl;
+    return std::nullopt;
+  }
+  return text.str();
+}
+
+// Insecure without --tls_cert; TLS (and mTLS with --tls_client_ca) with it;
+// null after saying what is wrong.
+std::shared_ptr<grpc::ServerCredentials> ServerCredentialsFromFlags() {
+  const std::string cert_path = absl::GetFlag(FLAGS_tls_cert);
+  const std::string key_path = absl::GetFlag(FLAGS_tls_key);
+  const std::string ca_path = absl::GetFlag(FLAGS_tls_client_ca);
+  if (cert_path.empty() && key_path.empty() && ca_path.empty()) {
+    return grpc::InsecureServerCredentials();
+  }
+  if (cert_path.empty() || key_path.empty()) {
+    std::cerr << "server: TLS needs both --tls_cert and --tls_key" << std::endl;
+    return nullptr;
+  }
+  std::optional<std::string> cert = ReadPem("tls_cert", cert_path);
+  std::optional<std::string> key = ReadPem("tls_key", key_path);
+  if (!cert.has_value() || !key.has_value()) return nullptr;
+  grpc::SslServerCredentialsOptions options(
+      GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!ca_path.empty()) {
+    std::optional<std::string> roots = ReadPem("tls_client_ca", ca_path);
+    if (!roots.has_value()) return nullptr;
+    options.pem_root_certs = *roots;
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   slacker::BlockShutdownSignals();  // Before any thread starts.
   absl::ParseCommandLine(argc, argv);
+
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      ServerCredentialsFromFlags();
+  if (credentials == nullptr) return 2;
 
   slacker::ClusterOptions options;
   options.cluster = absl::GetFlag(FLAGS_cluster);
@@ -42,7 +110,7 @@ int main(int argc, char** argv) {
   slacker::ClusterServerBuilder builder(options);
   builder.AddListeningPort(
       absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port)),
-      grpc::InsecureServerCredentials());
+      credentials);
   for (absl::string_view ns : absl::StrSplit(absl::GetFlag(FLAGS_namespaces),
                                              ',', absl::SkipEmpty())) {
     if (ns == "api") builder.RegisterService(&api);

@@ -52,6 +52,28 @@
 // it knew; if it never reached ZooKeeper, calls fail with UNAVAILABLE naming
 // ZooKeeper's address while it keeps trying.
 //
+// TLS. Pass TLS credentials (grpc::SslCredentials, with the CA that signed
+// the servers' certificates as pem_root_certs) to CreateClusterChannel. The
+// channel's authority (the :authority of its calls) is the cluster name, but
+// each server's connection checks that server's certificate against the name
+// the server published (ClusterOptions::tls_name; by default the host of its
+// address), so every server can have a certificate of its own whose
+// subjectAltName is its host. Precedence: a name set on the channel
+// (channel_arguments.SetSslTargetNameOverride(name)) wins over every
+// server's: one name shared by the whole cluster's certificates, as before
+// per-server names. Client certificates (mTLS): the credentials'
+// pem_cert_chain and pem_private_key; every connection, fan-out sub-calls'
+// included (they run on this channel), presents them. Trust: the per-server
+// name comes from the registry, so whoever can write the cluster's ZooKeeper
+// nodes can point the channel at any server holding any certificate of that
+// CA; protect the registry (ACLs) or pin one name on the channel. A failed
+// handshake (name mismatch, unknown CA, a server that wants a client
+// certificate) is logged as a warning naming the server and the name
+// checked, and failed calls say so: UNAVAILABLE "... (last error: ... TLS
+// handshake with host:port failed, checking its certificate against ...)",
+// and a call that waited for a server until its deadline gets
+// DEADLINE_EXCEEDED with the same last connection failure appended.
+//
 // A server that crashes or hangs. Each of these is on by default:
 // - Keepalive (keepalive_time, keepalive_timeout): a connection silent for
 //   1 s is pinged, and closed if the ping is not answered within 1 s. A hung

@@ -539,6 +539,10 @@ class ClusterInterceptor : public grpc::experimental::Interceptor {
 
   void Intercept(InterceptorBatchMethods* methods) override {
     if (pass_) {
+      if (methods->QueryInterceptionHookPoint(
+              InterceptionHookPoints::POST_RECV_STATUS)) {
+        ExplainDeadline(methods->GetRecvStatus());
+      }
       methods->Proceed();
       return;
     }
@@ -713,6 +717,32 @@ class ClusterInterceptor : public grpc::experimental::Interceptor {
     }
     for (size_t index : unique) several->push_back(candidates[index].address);
     return Decision::kSeveral;
+  }
+
+  // A call that waited for a server until its deadline while none of its
+  // namespace's was READY: the status says why none was, when a connection
+  // failure is known (a refused TLS handshake, say), instead of a bare
+  // "Deadline Exceeded". The code stays DEADLINE_EXCEEDED.
+  void ExplainDeadline(grpc::Status* status) {
+    if (status == nullptr ||
+        status->error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      return;
+    }
+    const std::string name(absl::StripPrefix(info_->method(), "/"));
+    const std::string ns = name.substr(0, name.find('/'));
+    std::optional<ChannelEntry> now = FindChannel(settings_->channel_id);
+    if (!now.has_value() || now->servers == nullptr) return;
+    auto it = now->servers->find(ns);
+    if (it == now->servers->end() || !it->second.ready.empty() ||
+        it->second.last_error.empty()) {
+      return;
+    }
+    *status = grpc::Status(
+        status->error_code(),
+        absl::StrCat(status->error_message(), " (no server of cluster '",
+                     settings_->cluster, "' publishing '", ns,
+                     "' was ready; last connection failure: ",
+                     it->second.last_error, ")"));
   }
 
   void Decide(InterceptorBatchMethods* methods) {

@@ -18,6 +18,7 @@
 #include "framework/internal/local_address.h"
 #include "framework/internal/registration.h"
 #include "framework/internal/service_catalog.h"
+#include "framework/internal/tls_name.h"
 #include "framework/manager_service.h"
 #include "framework/version.h"
 
@@ -133,6 +134,13 @@ ClusterServerBuilder::BuildAndStart() {
       return valid;
     }
   }
+  if (!options_.tls_name.empty()) {
+    if (absl::Status valid = internal::ValidateTlsName(
+            options_.tls_name, "ClusterOptions::tls_name");
+        !valid.ok()) {
+      return valid;
+    }
+  }
   absl::StatusOr<google::protobuf::Value> server_data =
       ParseServerData(options_.server_data);
   if (!server_data.ok()) return server_data.status();
@@ -207,6 +215,11 @@ ClusterServerBuilder::BuildAndStart() {
   config.root = options_.root;
   config.cluster = options_.cluster;
   config.address = server->address_;
+  // A host that no certificate can name (an IPv6 zone, say) is left out:
+  // clients then use the address's host, as for servers of older builds.
+  config.tls_name = !options_.tls_name.empty() ? options_.tls_name
+                    : internal::ValidateTlsName(host, "host").ok() ? host
+                                                                   : "";
   config.namespaces = server->namespaces_;
   config.server_data = *std::move(server_data);
   config.version = kVersion;

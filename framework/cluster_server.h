@@ -82,6 +82,18 @@ struct ClusterOptions {
   // used to reach the first ZooKeeper host, as slacker's auto-detect-ip.
   std::string address;
 
+  // The name this server's TLS certificate carries (a DNS name, or an IP
+  // literal, that its subjectAltName lists), published in its server node:
+  // cluster channels with TLS credentials check this server's certificate
+  // against it (see "TLS" in cluster_channel.h). Empty (the default): the
+  // published address's host, so a certificate whose subjectAltName is that
+  // host works as it is. Set it when the certificate names the server
+  // differently (a DNS name while an IP address is published, or one name
+  // shared by every server of the cluster). At most 253 characters of
+  // letters, digits, '.', '-', '_' and ':' (InvalidArgument otherwise).
+  // Ignored by clients without TLS.
+  std::string tls_name;
+
   // The server's own data: JSON (any JSON value), at most kMaxServerDataBytes,
   // with objects and arrays nested at most 31 deep and at most 1,536 values
   // and members (discovery/cluster_rules.h, kServerDataBounds: clients skip
@@ -167,9 +179,9 @@ class ClusterServerBuilder {
 
   // Checks the options, connects to ZooKeeper, starts the gRPC server, then
   // publishes. Errors, each naming what to fix:
-  //   InvalidArgument: a bad cluster name, root, address, namespace, server
-  //     data (not JSON, over kMaxServerDataBytes, or nested too deep), no
-  //     listening port;
+  //   InvalidArgument: a bad cluster name, root, address, TLS name,
+  //     namespace, server data (not JSON, over kMaxServerDataBytes, or nested
+  //     too deep), no listening port;
   //   Unavailable: ZooKeeper not reachable within connect_timeout, or the
   //     port could not be bound (in use: SO_REUSEPORT is off by default);
   //   FailedPrecondition: another session's node still held one of the

@@ -79,9 +79,31 @@ ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
           "how long to wait for ZooKeeper");
 ABSL_FLAG(bool, verbose, false,
           "let the ZooKeeper client's and gRPC's own log lines through");
+ABSL_FLAG(bool, tls, false,
+          "call and manager commands: connect to servers with TLS");
+ABSL_FLAG(std::string, cacert, "",
+          "TLS: PEM file of the CA certificates to trust (default: the "
+          "system's); implies --tls");
+ABSL_FLAG(std::string, cert, "",
+          "TLS: PEM file of a client certificate (mTLS, with --key)");
+ABSL_FLAG(std::string, key, "",
+          "TLS: PEM file of the client certificate's private key");
+ABSL_FLAG(std::string, servername, "",
+          "TLS: check every server's certificate against this name instead "
+          "of the server's own (its published TLS name, or --server's host)");
 
 namespace slacker::slackerctl {
 namespace {
+
+ConnectionSecurity SecurityFromFlags() {
+  ConnectionSecurity security;
+  security.tls = absl::GetFlag(FLAGS_tls);
+  security.cacert = absl::GetFlag(FLAGS_cacert);
+  security.cert = absl::GetFlag(FLAGS_cert);
+  security.key = absl::GetFlag(FLAGS_key);
+  security.servername = absl::GetFlag(FLAGS_servername);
+  return security;
+}
 
 constexpr char kUsageMessage[] =
     "slackerctl --zk=HOSTS --cluster=NAME [--root=PATH] COMMAND ...\n"
@@ -96,6 +118,8 @@ constexpr char kUsageMessage[] =
     "  offline [NS] | online [NS] | server-data [JSON] | shutdown "
     "(with --server=HOST:PORT)\n"
     "  completion bash\n"
+    "TLS for call and the server commands: --tls [--cacert=PEM] "
+    "[--cert=PEM --key=PEM] [--servername=NAME]\n"
     "Exit codes: 0 ok, 1 the call failed, 2 usage error, 3 unreachable.";
 
 // slackerctl's flags: every flag linked in but Abseil's own (--flagfile and
@@ -247,6 +271,7 @@ std::string CheckCallFlags(const std::vector<std::string>& headers,
   options->duration = absl::GetFlag(FLAGS_duration);
   options->wait = absl::GetFlag(FLAGS_wait);
   options->emit_defaults = absl::GetFlag(FLAGS_emit_defaults);
+  options->security = SecurityFromFlags();
   if (options->grouping != "all" &&
       !ParseGroupingSpec(options->grouping).ok()) {
     std::vector<std::string> names = GroupingNames();
@@ -335,7 +360,7 @@ int Main(int argc, char** argv) {
   if (command == "offline" || command == "online" || command == "server-data" ||
       command == "shutdown") {
     return Manage(command, args, absl::GetFlag(FLAGS_server),
-                  absl::GetFlag(FLAGS_deadline));
+                  absl::GetFlag(FLAGS_deadline), SecurityFromFlags());
   }
   if (command == "completion") return Completion(args);
   const std::set<std::string> known = {

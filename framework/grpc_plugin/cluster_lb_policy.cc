@@ -21,6 +21,7 @@
 #include "framework/internal/namespace_picker.h"
 #include "framework/internal/plugin_names.h"
 #include "framework/internal/rebuild_throttle.h"
+#include "framework/internal/tls_name.h"
 #include "src/core/ext/filters/client_channel/subchannel.h"
 #include "src/core/ext/filters/client_channel/subchannel_interface_internal.h"
 #include "src/core/lib/channel/channel_args.h"
@@ -246,7 +247,8 @@ class ClusterLbPolicy : public SetAsideListener {
     RefCountedPtr<SubchannelInterface> subchannel;
     StateWatcher* watcher = nullptr;  // Owned by the subchannel.
     grpc_connectivity_state state = GRPC_CHANNEL_IDLE;
-    absl::Status status;
+    absl::Status status;         // The last connection failure, explained.
+    std::string logged_failure;  // Logged since the last READY; "" if none.
     std::shared_ptr<ServerStats> stats;
     // The subchannel behind the channel's wrapper, for health watches; null
     // if gRPC did not hand it out (then health is not checked).
@@ -444,10 +446,18 @@ class ClusterLbPolicy : public SetAsideListener {
     if (it == servers_.end()) return;
     Server& server = it->second;
     if (state == GRPC_CHANNEL_TRANSIENT_FAILURE && !status.ok()) {
-      server.status = status;
+      server.status = ExplainFailureLocked(key, server, status);
+      // Once per failure, not per reconnection attempt.
+      if (server.status.message() != server.logged_failure) {
+        server.logged_failure = std::string(server.status.message());
+        Log(LogLevel::kWarning,
+            absl::StrCat(options().target, ": cannot connect to ", key, ": ",
+                         server.status.message()));
+      }
     }
     if (state == GRPC_CHANNEL_READY) {
       server.stats->Connected();
+      server.logged_failure.clear();
     }
     const bool changed = server.state != state;
     server.state = state;
@@ -459,6 +469,27 @@ class ClusterLbPolicy : public SetAsideListener {
 
   const ClusterLbOptions& options() const {
     return static_cast<const ClusterLbConfig&>(*config_).options();
+  }
+
+  // A connection failure's status, with, for a TLS failure, the name the
+  // certificate was checked against and what to do (tls_name.h): it reaches
+  // failed calls (the picker's "last error"), the channel's state and the
+  // log.
+  absl::Status ExplainFailureLocked(const std::string& key,
+                                    const Server& server,
+                                    const absl::Status& status) const {
+    absl::optional<absl::string_view> shared =
+        channel_args().GetString(GRPC_SSL_TARGET_NAME_OVERRIDE_ARG);
+    const TlsNameSource source = shared.has_value() ? TlsNameSource::kChannel
+                                 : server.info->tls_name.empty()
+                                     ? TlsNameSource::kHost
+                                     : TlsNameSource::kPublished;
+    const std::string name = shared.has_value()
+                                 ? std::string(*shared)
+                                 : TlsNameOf(key, server.info->tls_name);
+    return absl::Status(
+        status.code(),
+        ExplainConnectionFailure(status.message(), key, name, source));
   }
 
   // The channel's arguments, with hung-server detection (keepalive.h) where
@@ -566,6 +597,7 @@ class ClusterLbPolicy : public SetAsideListener {
       NamespaceServers& view = (*servers)[ns];
       view.connecting = entry->connecting;
       view.ready = entry->candidates;
+      view.last_error = entry->last_error;
     }
     PublishServers(channel_id_, std::move(servers));
   }

@@ -38,8 +38,8 @@ class ServerAttribute : public grpc_core::ServerAddress::AttributeInterface {
         static_cast<const ServerAttribute*>(other)->server();
     if (a == b) return 0;
     auto key = [](const ClusterServer& s) {
-      return std::tie(s.address, s.namespaces, s.leads, s.server_data,
-                      s.weight);
+      return std::tie(s.address, s.namespaces, s.leads, s.server_data, s.weight,
+                      s.tls_name);
     };
     return key(a) < key(b) ? -1 : 1;
   }

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/logging.h"
 #include "discovery/registry_layout.h"
 #include "framework/grpc_plugin/server_attribute.h"
 #include "framework/internal/channel_args.h"
@@ -20,7 +21,7 @@
 #include "framework/internal/cluster_lb_options.h"
 #include "framework/internal/cluster_view.h"
 #include "framework/internal/plugin_names.h"
-#include "common/logging.h"
+#include "framework/internal/tls_name.h"
 #include "src/core/lib/address_utils/parse_address.h"
 #include "src/core/lib/channel/channel_args.h"
 #include "src/core/lib/gprpp/work_serializer.h"
@@ -184,7 +185,14 @@ class ZkResolver : public grpc_core::Resolver {
           attributes;
       attributes[ServerAttribute::Key()] = std::make_unique<ServerAttribute>(
           std::make_shared<const ClusterServer>(server));
-      addresses.emplace_back(*socket, ChannelArgs(), std::move(attributes));
+      // The server's own TLS name, for its connection's handshake; a name the
+      // channel's own arguments give (SetSslTargetNameOverride) wins, as
+      // gRPC prefers channel arguments over an address's.
+      addresses.emplace_back(
+          *socket,
+          ChannelArgs().Set(GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,
+                            TlsNameOf(server.address, server.tls_name)),
+          std::move(attributes));
     }
     return addresses;
   }

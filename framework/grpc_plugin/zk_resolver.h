@@ -11,6 +11,14 @@
 // rest of the channel's own service config: retries, timeouts,
 // wait-for-ready). While ZooKeeper is unreachable it reports nothing new, so
 // the channel keeps the last known servers.
+//
+// TLS: each address also carries, as its own GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,
+// the name the server published (ServerInfo.tls_name, else its host; see
+// framework/internal/tls_name.h), so that the TLS handshake of each server's
+// connection checks the certificate against that server's own name. A
+// GRPC_SSL_TARGET_NAME_OVERRIDE_ARG in the channel's arguments wins over every
+// server's (gRPC prefers channel arguments to an address's): one shared name
+// for the whole cluster.
 
 #ifndef SLACKER_FRAMEWORK_GRPC_PLUGIN_ZK_RESOLVER_H_
 #define SLACKER_FRAMEWORK_GRPC_PLUGIN_ZK_RESOLVER_H_

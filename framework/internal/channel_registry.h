@@ -74,6 +74,8 @@ struct ChannelSettings {
 struct NamespaceServers {
   std::vector<Candidate> ready;
   int connecting = 0;  // Publishers not READY yet that may become so soon.
+  // The last connection failure of a publisher (explained, for TLS), or "".
+  std::string last_error;
 };
 using ServersByNamespace = std::map<std::string, NamespaceServers, std::less<>>;
 

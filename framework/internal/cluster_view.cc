@@ -22,6 +22,7 @@
 #include "discovery/zookeeper_client.h"
 #include "discovery/zookeeper_paths.h"
 #include "framework/internal/background.h"
+#include "framework/internal/tls_name.h"
 #include "protos/slacker/cluster/registry.pb.h"
 
 namespace slacker::internal {
@@ -44,7 +45,7 @@ BackoffOptions ConnectRetry() {
 bool ClusterServer::operator==(const ClusterServer& other) const {
   return address == other.address && namespaces == other.namespaces &&
          leads == other.leads && server_data == other.server_data &&
-         weight == other.weight;
+         weight == other.weight && tls_name == other.tls_name;
 }
 
 absl::Status ParseServerInfo(const std::string& json, ClusterServer* server) {
@@ -81,8 +82,15 @@ absl::Status ParseServerInfo(const std::string& json, ClusterServer* server) {
       weight = probe.weight();
     }
   }
+  if (!info.tls_name().empty()) {
+    if (absl::Status valid = ValidateTlsName(info.tls_name(), "TLS name");
+        !valid.ok()) {
+      return valid;
+    }
+  }
   server->server_data = std::move(data);
   server->weight = weight;
+  server->tls_name = info.tls_name();
   return absl::OkStatus();
 }
 
@@ -319,6 +327,7 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
         }
         it->second.server_data = known->second.server.server_data;
         it->second.weight = known->second.server.weight;
+        it->second.tls_name = known->second.server.tls_name;
         parsed.insert(parsed_.extract(known));
       }
       parsed_.swap(parsed);

@@ -39,6 +39,9 @@ struct ClusterServer {
   std::vector<std::string> leads;       // Namespaces it leads; sorted.
   std::string server_data;              // JSON; "" if none or unreadable.
   double weight = 1;  // server_data's "weight" when a positive number.
+  // ServerInfo.tls_name, checked by ValidateTlsName (tls_name.h); "" if the
+  // server published none (or its ServerInfo was skipped).
+  std::string tls_name;
 
   bool operator==(const ClusterServer& other) const;
 };
@@ -110,10 +113,11 @@ class ClusterView {
   std::shared_ptr<Impl> impl_;
 };
 
-// Parses a server node's data (ServerInfo JSON) into `server`'s server_data
-// and weight. InvalidArgument, saying why, for data that is not ServerInfo
-// JSON or passes discovery::kServerInfoBounds (checked before any parsing);
-// the server's fields are then left as they were.
+// Parses a server node's data (ServerInfo JSON) into `server`'s server_data,
+// weight and tls_name. InvalidArgument, saying why, for data that is not
+// ServerInfo JSON, passes discovery::kServerInfoBounds (checked before any
+// parsing) or has a tls_name ValidateTlsName refuses; the server's fields are
+// then left as they were.
 absl::Status ParseServerInfo(const std::string& json, ClusterServer* server);
 
 }  // namespace slacker::internal

@@ -371,6 +371,7 @@ std::string Registration::ServerInfoJsonHoldingMu() const {
     *info.mutable_server_data() = server_data_;
   }
   info.set_version(config_.version);
+  info.set_tls_name(config_.tls_name);
   std::string json;
   // Cannot fail: every field is set from valid values.
   (void)google::protobuf::util::MessageToJsonString(info, &json);

@@ -40,6 +40,7 @@ struct RegistrationConfig {
   std::string root;                     // "/slacker/cluster"
   std::string cluster;                  // A valid node name.
   std::string address;                  // "host:port"
+  std::string tls_name;  // Written into ServerInfo (ClusterOptions::tls_name).
   std::vector<std::string> namespaces;  // Valid node names.
   google::protobuf::Value server_data;
   std::string version;  // Of the framework, written into ServerInfo.

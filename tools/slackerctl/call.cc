@@ -450,8 +450,12 @@ int Call(Cluster& c, const std::string& target, const CallOptions& options) {
   }
   ClusterChannelOptions channel_options;
   channel_options.root = c.root();
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      CreateClusterChannel(c.zookeeper(), c.name(), channel_options);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      MakeCredentials(options.security);
+  if (!credentials.ok()) return Fail(kUsage, credentials.status().message());
+  ApplyServerName(options.security, &channel_options.channel_arguments);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = CreateClusterChannel(
+      c.zookeeper(), c.name(), channel_options, *credentials);
   if (!channel.ok()) return Fail(kUsage, channel.status().ToString());
   const std::string path = absl::StrCat("/", target);
   if (std::optional<int> failed =

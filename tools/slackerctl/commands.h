@@ -12,6 +12,7 @@
 
 #include "absl/time/time.h"
 #include "tools/slackerctl/cluster.h"
+#include "tools/slackerctl/credentials.h"
 
 namespace slacker::slackerctl {
 
@@ -64,6 +65,7 @@ struct CallOptions {
   bool emit_defaults = false;  // Print default-valued response fields.
   // Metadata sent with every call: (lower-case key, value).
   std::vector<std::pair<std::string, std::string>> metadata;
+  ConnectionSecurity security;  // --tls, --cacert, ... (credentials.h).
 };
 
 // call NAMESPACE/METHOD: one call (or --count calls, a paced load run, or a
@@ -78,10 +80,11 @@ int Call(Cluster& c, const std::string& target, const CallOptions& options);
 int Watch(const Cluster& c, bool json);
 
 // offline [NS] | online [NS] | server-data [JSON] | shutdown: the manager
-// service of the server at `server` (host:port), each call within `deadline`
-// (manager.cc).
+// service of the server at `server` (host:port), each call within `deadline`,
+// secured as `security` says (manager.cc).
 int Manage(const std::string& command, const std::vector<std::string>& args,
-           const std::string& server, absl::Duration deadline);
+           const std::string& server, absl::Duration deadline,
+           const ConnectionSecurity& security);
 
 }  // namespace slacker::slackerctl
 

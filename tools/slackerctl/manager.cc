@@ -20,12 +20,17 @@
 namespace slacker::slackerctl {
 
 int Manage(const std::string& command, const std::vector<std::string>& args,
-           const std::string& server, absl::Duration deadline) {
+           const std::string& server, absl::Duration deadline,
+           const ConnectionSecurity& security) {
   if (server.empty()) {
     return Fail(kUsage, absl::StrCat(command, " needs --server=HOST:PORT"));
   }
-  auto channel =
-      grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      MakeCredentials(security);
+  if (!credentials.ok()) return Fail(kUsage, credentials.status().message());
+  grpc::ChannelArguments channel_args;
+  ApplyServerName(security, &channel_args);
+  auto channel = grpc::CreateCustomChannel(server, *credentials, channel_args);
   auto stub = cluster::ClusterManager::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
