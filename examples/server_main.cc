@@ -4,7 +4,7 @@
 //
 //   bazel run //examples:server -- --port=2104 --zk=127.0.0.1:2181
 //       --cluster=example-cluster [--server_data='{"weight":2}']
-//       [--namespaces=api,api2]
+//       [--namespaces=api,api2] [--manager_token=SECRET]
 
 #include <grpcpp/grpcpp.h>
 
@@ -24,6 +24,9 @@ ABSL_FLAG(std::string, zk, "127.0.0.1:2181", "ZooKeeper connect string");
 ABSL_FLAG(std::string, cluster, "example-cluster", "cluster name");
 ABSL_FLAG(std::string, server_data, "", "server data (JSON)");
 ABSL_FLAG(std::string, namespaces, "api,api2", "which services: api, api2");
+ABSL_FLAG(std::string, manager_token, "",
+          "the manager's shared token (slackerctl --token); empty: the "
+          "manager answers callers on loopback only");
 
 int main(int argc, char** argv) {
   slacker::BlockShutdownSignals();  // Before any thread starts.
@@ -35,6 +38,7 @@ int main(int argc, char** argv) {
   options.address = absl::GetFlag(FLAGS_host);
   options.server_data = absl::GetFlag(FLAGS_server_data);
   options.enable_manager = true;  // slackerctl offline|online|shutdown
+  options.manager_token = absl::GetFlag(FLAGS_manager_token);
 
   slacker::example::ServerName name;
   slacker::example::ApiService api(&name);

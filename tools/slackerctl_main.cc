@@ -44,6 +44,9 @@ ABSL_FLAG(absl::Duration, deadline, absl::Seconds(10), "call: deadline");
 ABSL_FLAG(int, count, 1, "call: how many calls (prints calls per server)");
 ABSL_FLAG(std::string, server, "",
           "offline|online|server-data|shutdown: HOST:PORT");
+ABSL_FLAG(std::string, token, "",
+          "offline|online|server-data|shutdown: the server's manager token "
+          "(sent as \"authorization: Bearer <token>\")");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
           "how long to wait for ZooKeeper");
 
@@ -68,7 +71,7 @@ int Main(int argc, char** argv) {
       "[--grouping=..] [--hash_key=..] [--results=single|vector|map] "
       "[--errors=all|any] [--deadline=10s] [--count=N] | watch |\n"
       "  offline [NS] | online [NS] | server-data [JSON] | shutdown "
-      "(with --server=HOST:PORT)");
+      "(with --server=HOST:PORT [--token=T])");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> args(rest.begin() + 1, rest.end());
   if (args.empty()) return Fail(kUsage, "no command (see --help)");
@@ -77,7 +80,7 @@ int Main(int argc, char** argv) {
   if (command == "offline" || command == "online" || command == "server-data" ||
       command == "shutdown") {
     return Manage(command, args, absl::GetFlag(FLAGS_server),
-                  absl::GetFlag(FLAGS_deadline));
+                  absl::GetFlag(FLAGS_deadline), absl::GetFlag(FLAGS_token));
   }
   const std::set<std::string> known = {"ls", "describe", "call", "watch"};
   if (known.count(command) == 0) {

@@ -42,10 +42,12 @@ int Call(Cluster& c, const std::string& target, const std::string& json,
 int Watch(const Cluster& c);
 
 // offline [NS] | online [NS] | server-data [JSON] | shutdown: the manager
-// service of the server at `server` (host:port), each call within `deadline`
+// service of the server at `server` (host:port), each call within `deadline`,
+// sending `token` (if not empty) as "authorization: Bearer <token>"
 // (manager.cc).
 int Manage(const std::string& command, const std::vector<std::string>& args,
-           const std::string& server, absl::Duration deadline);
+           const std::string& server, absl::Duration deadline,
+           const std::string& token);
 
 }  // namespace slacker::slackerctl
 
