@@ -24,8 +24,9 @@ std::string KindOf(const ClientLogLine& line) {
   return key;
 }
 
-bool IsPowerOfTen(int64_t n) {
-  if (n < 10) return false;
+// 100, 1000, 10000...: a long outage still shows its count now and then.
+bool IsCountToWrite(int64_t n) {
+  if (n < 100) return false;
   while (n % 10 == 0) n /= 10;
   return n == 1;
 }
@@ -140,7 +141,7 @@ void ClientLogCollapser::Add(absl::string_view raw) {
     } else {
       Kind& kind = it->second;
       ++kind.count;
-      if (IsPowerOfTen(kind.count)) {
+      if (IsCountToWrite(kind.count)) {
         kind.written_at = kind.count;
         out.push_back(
             WithCount(kind.first, absl::StrCat(kind.count, " times so far")));
