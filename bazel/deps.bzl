@@ -61,6 +61,19 @@ def slacker_dependencies():
         "protobuf": _lib("libprotobuf-dev", pkg_config = ["protobuf"]),
         "grpc": _lib("libgrpc-dev", pkg_config = ["grpc"]),
         "grpc++": _lib("libgrpc++-dev", pkg_config = ["grpc++"], deps = [":grpc", ":protobuf"]),
+        # gRPC's server reflection and channelz services (no pkg-config files).
+        "grpc++_reflection": _lib(
+            "libgrpc++-dev",
+            linkopts = ["-lgrpc++_reflection"],
+            headers = ["/usr/include/grpcpp/ext/proto_server_reflection_plugin.h"],
+            deps = [":grpc++"],
+        ),
+        "grpcpp_channelz": _lib(
+            "libgrpc++-dev",
+            linkopts = ["-lgrpcpp_channelz"],
+            headers = ["/usr/include/grpcpp/ext/channelz_service_plugin.h"],
+            deps = [":grpc++"],
+        ),
         "zookeeper": _lib(
             "libzookeeper-mt-dev",
             linkopts = ["-lzookeeper_mt"],

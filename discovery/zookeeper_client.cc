@@ -26,6 +26,7 @@
 #include "common/logging.h"
 #include "common/serial_executor.h"
 #include "discovery/connect_string.h"
+#include "discovery/internal/client_log.h"
 #include "discovery/internal/zookeeper_client_testing.h"
 #include "discovery/internal/zookeeper_errors.h"
 #include "discovery/zookeeper_paths.h"
@@ -89,20 +90,6 @@ const ACL_vector* AclFor(AclPolicy policy) {
       return &kCreatorAllWorldRead;
   }
   return &ZOO_OPEN_ACL_UNSAFE;
-}
-
-// The ZooKeeper C client's messages, into the project's log. Its errors are
-// mostly connection attempts that failed, which the client retries: warnings.
-void RouteClientLog(const char* message) {
-  absl::string_view text(message);
-  LogLevel level = LogLevel::kDebug;
-  if (absl::StrContains(text, ":ZOO_ERROR@")) {
-    level = LogLevel::kWarning;
-  } else if (absl::StrContains(text, ":ZOO_WARN@")) {
-    level = LogLevel::kInfo;
-  }
-  Log(level,
-      absl::StrCat("zookeeper client: ", absl::StripAsciiWhitespace(text)));
 }
 
 ZooLogLevel ClientLogLevel() {
@@ -355,7 +342,7 @@ std::unique_ptr<ZooKeeperClient::Impl::Handle> ZooKeeperClient::Impl::NewHandle(
   handle->zh = zookeeper_init2(
       connect.c_str(), &Impl::OnSessionEvent,
       static_cast<int>(absl::ToInt64Milliseconds(options_.session_timeout)),
-      nullptr, handle.get(), 0, &RouteClientLog);
+      nullptr, handle.get(), 0, &internal::RouteClientLogLine);
   if (handle->zh == nullptr) {
     *error = errno;
     return nullptr;
@@ -377,6 +364,14 @@ absl::Status ZooKeeperClient::Impl::Start(const std::string& hosts,
     chroot_ = chroot;
   }
   zoo_set_debug_level(ClientLogLevel());
+  // The C client's lines that belong to no handle go the same way as the
+  // handles' (their log callback), instead of straight to stderr.
+  static std::once_flag route_stream;
+  std::call_once(route_stream, [] {
+    if (FILE* stream = internal::ClientLogStream(); stream != nullptr) {
+      zoo_set_log_stream(stream);
+    }
+  });
   int error = 0;
   std::unique_ptr<Handle> handle = NewHandle(hosts, &error);
   if (handle == nullptr) {
@@ -518,6 +513,15 @@ void ZooKeeperClient::Impl::OnWatch(zhandle_t* zh, int type, int state,
 void ZooKeeperClient::Impl::OnSessionEvent(zhandle_t* zh, int type, int state,
                                            const char*, void* context) {
   if (type != ZOO_SESSION_EVENT) return;
+  // Ends a run of repeated C-client lines (connection refused...) with its
+  // count; see internal/client_log.h.
+  if (state == ZOO_CONNECTED_STATE) {
+    internal::ClientStateChanged("connected");
+  } else if (state == ZOO_EXPIRED_SESSION_STATE) {
+    internal::ClientStateChanged("the session expired");
+  } else if (state == ZOO_AUTH_FAILED_STATE) {
+    internal::ClientStateChanged("authentication failed");
+  }
   auto* handle = static_cast<Handle*>(context);
   Impl* impl = handle->impl;
   const uint64_t generation = handle->generation;
@@ -680,6 +684,7 @@ void ZooKeeperClient::Impl::CloseHandle(std::unique_ptr<Handle> handle) {
   // 3.8.0): those never run. Each call registered itself in `pending` and
   // left it when its completion ran; what is left was dropped.
   zookeeper_close(handle->zh);
+  internal::ClientStateChanged("the client closed");
   std::set<PendingCall*> dropped;
   {
     std::lock_guard<std::mutex> lock(handle->mu);

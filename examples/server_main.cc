@@ -4,7 +4,7 @@
 //
 //   bazel run //examples:server -- --port=2104 --zk=127.0.0.1:2181
 //       --cluster=example-cluster [--server_data='{"weight":2}']
-//       [--namespaces=api,api2]
+//       [--namespaces=api,api2] [--manager_token=SECRET]
 //       [--tls_cert=server.pem --tls_key=server.key [--tls_client_ca=ca.pem]]
 //
 // With --tls_cert and --tls_key it serves TLS with that certificate, whose
@@ -36,6 +36,10 @@ ABSL_FLAG(std::string, zk, "127.0.0.1:2181", "ZooKeeper connect string");
 ABSL_FLAG(std::string, cluster, "example-cluster", "cluster name");
 ABSL_FLAG(std::string, server_data, "", "server data (JSON)");
 ABSL_FLAG(std::string, namespaces, "api,api2", "which services: api, api2");
+ABSL_FLAG(std::string, manager_token, "",
+          "the manager's shared token (slackerctl --token); empty: the "
+          "manager answers callers on loopback only");
+
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM file of the server's certificate (TLS; with --tls_key)");
 ABSL_FLAG(std::string, tls_key, "", "PEM file of the certificate's key");
@@ -103,6 +107,7 @@ int main(int argc, char** argv) {
   options.address = absl::GetFlag(FLAGS_host);
   options.server_data = absl::GetFlag(FLAGS_server_data);
   options.enable_manager = true;  // slackerctl offline|online|shutdown
+  options.manager_token = absl::GetFlag(FLAGS_manager_token);
 
   slacker::example::ServerName name;
   slacker::example::ApiService api(&name);

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_logging.h"
 #include "common/json_string.h"
 #include "discovery/zookeeper_paths.h"
 #include "framework/cluster_interceptor.h"
@@ -109,6 +110,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
     absl::string_view zookeeper, absl::string_view cluster,
     const ClusterChannelOptions& options,
     std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  RouteGrpcLogs();  // gRPC's own lines into slacker's log (common/logging.h).
   absl::Status ready = InitClusterChannels();
   if (!ready.ok()) return ready;
   absl::Status valid = discovery::ValidateNodeName(cluster, "cluster name");

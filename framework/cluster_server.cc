@@ -3,13 +3,19 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpc/grpc.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/grpc_logging.h"
 #include "common/json_bounds.h"
 #include "discovery/cluster_rules.h"
 #include "discovery/registry_layout.h"
@@ -25,13 +31,44 @@
 namespace slacker {
 namespace {
 
-// Services that every server may carry and that are not namespaces.
-constexpr const char* kNeverPublished[] = {
-    "grpc.health.v1.Health",
-    "grpc.reflection.v1alpha.ServerReflection",
-    "grpc.reflection.v1.ServerReflection",
-};
+// Services that every server may carry and that are never namespaces:
+// gRPC's own (health, reflection, channelz, ...), by the rule of their
+// package rather than a list that would have to keep up with gRPC.
+constexpr char kGrpcServicePrefix[] = "grpc.";
 constexpr char kManagerService[] = "slacker.cluster.ClusterManager";
+
+// Adds gRPC's reflection plugin to one builder (or, when off, takes out one
+// registered for every builder), so that reflection is per server, with no
+// process-wide registration, and never registered twice.
+class ReflectionOption final : public grpc::ServerBuilderOption {
+ public:
+  explicit ReflectionOption(bool enabled) : enabled_(enabled) {}
+
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
+    auto fresh =
+        std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>();
+    const std::string name = fresh->name();
+    auto is_reflection =
+        [&name](const std::unique_ptr<grpc::ServerBuilderPlugin>& plugin) {
+          return plugin->name() == name;
+        };
+    if (!enabled_) {
+      plugins->erase(
+          std::remove_if(plugins->begin(), plugins->end(), is_reflection),
+          plugins->end());
+      return;
+    }
+    if (std::none_of(plugins->begin(), plugins->end(), is_reflection)) {
+      plugins->push_back(std::move(fresh));
+    }
+  }
+
+ private:
+  const bool enabled_;
+};
 
 absl::StatusOr<google::protobuf::Value> ParseServerData(
     const std::string& json) {
@@ -68,6 +105,7 @@ absl::Status WithContext(const absl::Status& status, absl::string_view what) {
 
 ClusterServerBuilder::ClusterServerBuilder(ClusterOptions options)
     : options_(std::move(options)) {
+  RouteGrpcLogs();  // gRPC's own lines into slacker's log (common/logging.h).
   // gRPC lets a second server bind a port in use (SO_REUSEPORT); a cluster
   // server would then publish an address it shares with a stranger. A user
   // who wants it sets the argument again.
@@ -180,8 +218,12 @@ ClusterServerBuilder::BuildAndStart() {
   grpc::EnableDefaultHealthCheckService(true);
   internal::ServiceNameCollector collector;
   builder_.SetOption(collector.MakeOption());
+  builder_.SetOption(
+      std::make_unique<ReflectionOption>(options_.enable_reflection));
   if (options_.enable_manager) {
-    server->manager_ = std::make_unique<ClusterManagerService>(server.get());
+    server->manager_ = std::make_unique<ClusterManagerService>(
+        server.get(), ManagerAuthorization{options_.manager_token,
+                                           options_.manager_identities});
     builder_.RegisterService(server->manager_.get());
   }
   server->server_ = builder_.BuildAndStart();
@@ -198,9 +240,8 @@ ClusterServerBuilder::BuildAndStart() {
   server->address_ = internal::HostPort(host, published_port_);
 
   for (const std::string& name : collector.names()) {
-    bool skip = !options_.publish_manager && name == kManagerService;
-    for (const char* never : kNeverPublished) skip |= name == never;
-    if (skip) continue;
+    if (absl::StartsWith(name, kGrpcServicePrefix)) continue;
+    if (!options_.publish_manager && name == kManagerService) continue;
     if (absl::Status valid = discovery::ValidateNodeName(name, "namespace");
         !valid.ok()) {
       return valid;

@@ -31,6 +31,9 @@
 // MethodInfo stays: the newest writer wins). A node of someone else's at one
 // of its paths when it starts is waited out (see squatter_wait).
 //
+// Reflection: on by default (ClusterOptions::enable_reflection), so that
+// `grpcurl -plaintext HOST:PORT list` works against any cluster server.
+//
 // Health: the builder turns on gRPC's standard health service
 // (grpc.health.v1.Health); each namespace reports SERVING while published,
 // NOT_SERVING while unpublished, and everything is NOT_SERVING from the
@@ -130,6 +133,25 @@ struct ClusterOptions {
   // Serve the ClusterManager service (protos/slacker/cluster/manager.proto):
   // remote offline/online, server data and shutdown. Default: off.
   bool enable_manager = false;
+  // Who may call the manager; a caller passes if it meets either rule (see
+  // framework/manager_service.h). With neither set, the manager answers only
+  // callers on loopback (127.0.0.0/8, ::1, unix sockets) and refuses every
+  // other with PERMISSION_DENIED.
+  //   manager_token: a shared secret, sent by callers as the call metadata
+  //     "authorization: Bearer <manager_token>" (slackerctl --token).
+  //   manager_identities: client-certificate identities (mTLS: a port with
+  //     grpc::SslServerCredentials that requires and verifies client
+  //     certificates), each matched exactly against the certificate's subject
+  //     alternative names and its common name.
+  std::string manager_token;
+  std::vector<std::string> manager_identities;
+  // Serve gRPC's server reflection (grpc.reflection.v1alpha.ServerReflection,
+  // the version this gRPC provides), so that grpcurl and other reflection
+  // clients can list and describe this server's services. Default: on. Off also
+  // keeps out a reflection plugin the program registered for every server
+  // (grpc::reflection::InitProtoReflectionServerBuilderPlugin).
+  bool enable_reflection = true;
+
   // Also publish the manager service as a namespace. Default: off (it is
   // served, but clients of the cluster do not route to it).
   bool publish_manager = false;
@@ -162,7 +184,9 @@ class ClusterServerBuilder {
       std::shared_ptr<grpc::ServerCredentials> credentials,
       int* selected_port = nullptr);
   // Every service registered becomes a namespace, named by its full protobuf
-  // name, except gRPC's health and reflection services and the manager.
+  // name, except the manager (unless publish_manager) and every service whose
+  // name starts with "grpc." (gRPC's own: health, reflection, channelz, and
+  // any it adds later), which are served but never published.
   // `service` is not owned and must outlive the server.
   ClusterServerBuilder& RegisterService(grpc::Service* service);
   ClusterServerBuilder& SetOption(

@@ -75,6 +75,9 @@ ABSL_FLAG(absl::Duration, wait, absl::Seconds(2),
           "call: how long to wait for the namespace's publishers to be ready");
 ABSL_FLAG(std::string, server, "",
           "offline|online|server-data|shutdown: HOST:PORT");
+ABSL_FLAG(std::string, token, "",
+          "offline|online|server-data|shutdown: the server's manager token "
+          "(sent as \"authorization: Bearer <token>\")");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
           "how long to wait for ZooKeeper");
 ABSL_FLAG(bool, verbose, false,
@@ -116,7 +119,7 @@ constexpr char kUsageMessage[] =
     "       [--rate=CALLS_PER_S] [--duration=D] [--emit_defaults]\n"
     "  watch [--json]\n"
     "  offline [NS] | online [NS] | server-data [JSON] | shutdown "
-    "(with --server=HOST:PORT)\n"
+    "(with --server=HOST:PORT [--token=T])\n"
     "  completion bash\n"
     "TLS for call and the server commands: --tls [--cacert=PEM] "
     "[--cert=PEM --key=PEM] [--servername=NAME]\n"
@@ -360,7 +363,8 @@ int Main(int argc, char** argv) {
   if (command == "offline" || command == "online" || command == "server-data" ||
       command == "shutdown") {
     return Manage(command, args, absl::GetFlag(FLAGS_server),
-                  absl::GetFlag(FLAGS_deadline), SecurityFromFlags());
+                  absl::GetFlag(FLAGS_deadline), SecurityFromFlags(),
+                  absl::GetFlag(FLAGS_token));
   }
   if (command == "completion") return Completion(args);
   const std::set<std::string> known = {

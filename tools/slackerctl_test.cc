@@ -530,6 +530,30 @@ TEST_F(SlackerctlTest, ManagerCommands) {
   EXPECT_EQ(gone.exit_code, 3) << gone.out << gone.err;
 }
 
+TEST_F(SlackerctlTest, ManagerCommandsSendTheToken) {
+  const std::string a = StartServer("echo", R"({"zone":"z1"})",
+                                    "--manager_token=t0ken-for-tests");
+  const std::string server = absl::StrCat("--server=", a, " ");
+  // Without the token (or with a wrong one) the manager refuses, saying what
+  // to send, and the server stays published.
+  CtlRun none = Ctl(server + "offline", false);
+  EXPECT_EQ(none.exit_code, 1) << none.out << none.err;
+  EXPECT_TRUE(absl::StrContains(none.out + none.err, "UNAUTHENTICATED"))
+      << none.out << none.err;
+  EXPECT_TRUE(absl::StrContains(none.out + none.err, "--token"))
+      << none.out << none.err;
+  CtlRun wrong = Ctl(server + "--token=guess shutdown", false);
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.out << wrong.err;
+  EXPECT_TRUE(absl::StrContains(wrong.out + wrong.err, "PERMISSION_DENIED"))
+      << wrong.out << wrong.err;
+  CtlRun data = Ctl(server + "--token=t0ken-for-tests server-data", false);
+  ASSERT_EQ(data.exit_code, 0) << data.err;
+  EXPECT_EQ(data.out, "{\"zone\":\"z1\"}\n");
+  ASSERT_EQ(Ctl(server + "--token=t0ken-for-tests shutdown", false).exit_code,
+            0);
+  EXPECT_TRUE(servers_[a]->WaitForLine("stopped").has_value());
+}
+
 TEST_F(SlackerctlTest, WatchPrintsChanges) {
   const std::string a = StartServer("echo");
   const std::string out_path =

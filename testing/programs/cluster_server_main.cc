@@ -14,6 +14,7 @@
 // Echo fail with that gRPC status code instead; --not_serving=NS reports NS
 // NOT_SERVING in the health service while it stays published.
 
+#include <grpcpp/ext/channelz_service_plugin.h>
 #include <grpcpp/security/server_credentials.h>
 
 #include <atomic>
@@ -42,6 +43,9 @@ ABSL_FLAG(std::string, server_data, "", "server data (JSON)");
 ABSL_FLAG(int, fail, 0, "if not 0, Echo fails with this gRPC status code");
 ABSL_FLAG(std::string, root, "/slacker/cluster", "root path of clusters");
 ABSL_FLAG(bool, manager, false, "serve slacker.cluster.ClusterManager");
+ABSL_FLAG(std::string, manager_token, "", "the manager's shared token");
+ABSL_FLAG(bool, reflection, true, "serve gRPC's server reflection");
+ABSL_FLAG(bool, channelz, false, "serve gRPC's channelz service");
 ABSL_FLAG(int, delay_ms, 0, "every Echo sleeps this long first");
 ABSL_FLAG(std::string, not_serving, "",
           "a namespace whose health is set NOT_SERVING after publishing");
@@ -147,6 +151,12 @@ int main(int argc, char** argv) {
   options.drain_time = absl::Milliseconds(absl::GetFlag(FLAGS_drain_ms));
   options.server_data = absl::GetFlag(FLAGS_server_data);
   options.enable_manager = absl::GetFlag(FLAGS_manager);
+  options.manager_token = absl::GetFlag(FLAGS_manager_token);
+  options.enable_reflection = absl::GetFlag(FLAGS_reflection);
+  // For every server the process builds from now on.
+  if (absl::GetFlag(FLAGS_channelz)) {
+    grpc::channelz::experimental::InitChannelzService();
+  }
   options.root = absl::GetFlag(FLAGS_root);
   EchoImpl echo;
   OtherEchoImpl other;

@@ -81,10 +81,11 @@ int Watch(const Cluster& c, bool json);
 
 // offline [NS] | online [NS] | server-data [JSON] | shutdown: the manager
 // service of the server at `server` (host:port), each call within `deadline`,
-// secured as `security` says (manager.cc).
+// secured as `security` says, sending `token` (if not empty) as
+// "authorization: Bearer <token>" (manager.cc).
 int Manage(const std::string& command, const std::vector<std::string>& args,
            const std::string& server, absl::Duration deadline,
-           const ConnectionSecurity& security);
+           const ConnectionSecurity& security, const std::string& token);
 
 }  // namespace slacker::slackerctl
 

@@ -21,7 +21,7 @@ namespace slacker::slackerctl {
 
 int Manage(const std::string& command, const std::vector<std::string>& args,
            const std::string& server, absl::Duration deadline,
-           const ConnectionSecurity& security) {
+           const ConnectionSecurity& security, const std::string& token) {
   if (server.empty()) {
     return Fail(kUsage, absl::StrCat(command, " needs --server=HOST:PORT"));
   }
@@ -34,6 +34,8 @@ int Manage(const std::string& command, const std::vector<std::string>& args,
   auto stub = cluster::ClusterManager::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  // As metadata, not call credentials: gRPC sends those only over TLS.
+  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
   google::protobuf::Empty empty;
   grpc::Status status;
   if (command == "offline" || command == "online") {
