@@ -126,9 +126,9 @@ std::vector<AclEntry> FromCAcl(const ACL_vector* acl) {
   std::vector<AclEntry> entries;
   for (int i = 0; acl != nullptr && i < acl->count; ++i) {
     const ACL& entry = acl->data[i];
-    entries.push_back(AclEntry{
-        entry.perms, entry.id.scheme != nullptr ? entry.id.scheme : "",
-        entry.id.id != nullptr ? entry.id.id : ""});
+    entries.push_back(
+        AclEntry{entry.perms, entry.id.scheme != nullptr ? entry.id.scheme : "",
+                 entry.id.id != nullptr ? entry.id.id : ""});
   }
   return entries;
 }
@@ -1007,8 +1007,8 @@ void CreateOnce(ZooKeeperClient::Impl* impl, const std::string& path,
                     [&](ZooKeeperClient::Impl::Handle* handle, void*) {
                       return zoo_acreate(
                           handle->zh, path.c_str(), data.data(),
-                          static_cast<int>(data.size()),
-                          impl->CAclFor(path), CreateFlags(mode),
+                          static_cast<int>(data.size()), impl->CAclFor(path),
+                          CreateFlags(mode),
                           [](int rc, const char* created, const void* context) {
                             Call<Result>::Take(context)->Finish(
                                 rc, [&] { return std::string(created); });
@@ -1388,7 +1388,8 @@ absl::Status ZooKeeperClient::SetAcl(const std::string& path,
   absl::Status valid = ValidatePath(path);
   if (valid.ok() && acl.empty()) {
     valid = absl::InvalidArgumentError(
-        absl::StrCat("set ACL of ", path, ": an empty ACL; give at least one "
+        absl::StrCat("set ACL of ", path,
+                     ": an empty ACL; give at least one "
                      "entry (an empty one would lock everyone out)"));
   }
   Waiter<Result> waiter;

@@ -265,8 +265,8 @@ class ZooKeeperClient {
   // Replaces the node's ACL, if its ACL version is `aversion` (-1: any).
   // PermissionDenied (ZNOAUTH) unless one of this client's identities has
   // kPermAdmin on the node; InvalidArgument for an empty or malformed ACL.
-  absl::Status SetAcl(const std::string& path,
-                      const std::vector<AclEntry>& acl, int32_t aversion = -1);
+  absl::Status SetAcl(const std::string& path, const std::vector<AclEntry>& acl,
+                      int32_t aversion = -1);
 
   // The ACL this client gives a node it creates at `path` (see
   // ZooKeeperOptions::acl, admin_id and shared_path). Its creator entry is

@@ -155,6 +155,9 @@ ClusterServerBuilder::BuildAndStart() {
   zookeeper_options.operation_timeout = options_.connect_timeout;
   zookeeper_options.digest = options_.zookeeper_digest;
   zookeeper_options.acl = options_.zookeeper_acl;
+  zookeeper_options.admin_id = options_.zookeeper_admin_id;
+  // Every cluster, of every identity, lives below the root.
+  zookeeper_options.shared_path = options_.root;
   absl::StatusOr<std::unique_ptr<discovery::ZooKeeperClient>> zookeeper =
       discovery::ZooKeeperClient::Connect(std::move(zookeeper_options));
   if (!zookeeper.ok()) {
