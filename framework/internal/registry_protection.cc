@@ -45,14 +45,16 @@ absl::Status Protect(discovery::ZooKeeperClient& client,
                      const std::string& path) {
   for (int attempt = 1;; ++attempt) {
     auto before = client.GetAcl(path);
-    if (!before.ok()) return before.status();
-    absl::Status set =
-        client.SetAcl(path, client.AclFor(path), before->second.aversion);
+    absl::Status set = before.status();
+    if (before.ok()) {
+      set = client.SetAcl(path, client.AclFor(path), before->second.aversion);
+    }
     if (absl::IsFailedPrecondition(set) && attempt < kAttempts) continue;
     if (absl::IsPermissionDenied(set)) {
       return absl::PermissionDeniedError(absl::StrCat(
           "cannot protect ZooKeeper node ", path, ": its ACL [",
-          discovery::AclToString(before->first),
+          before.ok() ? discovery::AclToString(before->first)
+                      : std::string("unreadable by this server"),
           "] does not let this server's identity (digest user '",
           DigestUser(client),
           "') change it, so another identity owns it and could delete or "
