@@ -44,6 +44,9 @@ ABSL_FLAG(absl::Duration, deadline, absl::Seconds(10), "call: deadline");
 ABSL_FLAG(int, count, 1, "call: how many calls (prints calls per server)");
 ABSL_FLAG(std::string, server, "",
           "offline|online|server-data|shutdown: HOST:PORT");
+ABSL_FLAG(std::string, digest, "",
+          "ZooKeeper digest credentials user:password, to read a cluster "
+          "whose registrations are protected");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
           "how long to wait for ZooKeeper");
 
@@ -86,6 +89,7 @@ int Main(int argc, char** argv) {
   }
   Cluster c(absl::GetFlag(FLAGS_zk), absl::GetFlag(FLAGS_root),
             absl::GetFlag(FLAGS_cluster));
+  c.set_digest(absl::GetFlag(FLAGS_digest));
   if (c.zookeeper().empty() || c.name().empty()) {
     return Fail(kUsage, "--zk and --cluster are required");
   }

@@ -43,6 +43,9 @@ ABSL_FLAG(int, fail, 0, "if not 0, Echo fails with this gRPC status code");
 ABSL_FLAG(std::string, root, "/slacker/cluster", "root path of clusters");
 ABSL_FLAG(bool, manager, false, "serve slacker.cluster.ClusterManager");
 ABSL_FLAG(int, delay_ms, 0, "every Echo sleeps this long first");
+ABSL_FLAG(std::string, digest_creator_only, "",
+          "user:password: protected registrations only that digest reads "
+          "(AclPolicy::kCreatorAll)");
 ABSL_FLAG(std::string, not_serving, "",
           "a namespace whose health is set NOT_SERVING after publishing");
 
@@ -148,6 +151,10 @@ int main(int argc, char** argv) {
   options.server_data = absl::GetFlag(FLAGS_server_data);
   options.enable_manager = absl::GetFlag(FLAGS_manager);
   options.root = absl::GetFlag(FLAGS_root);
+  if (!absl::GetFlag(FLAGS_digest_creator_only).empty()) {
+    options.zookeeper_digest = absl::GetFlag(FLAGS_digest_creator_only);
+    options.zookeeper_acl = slacker::discovery::AclPolicy::kCreatorAll;
+  }
   EchoImpl echo;
   OtherEchoImpl other;
   slacker::ClusterServerBuilder builder(options);

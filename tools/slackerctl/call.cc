@@ -159,6 +159,7 @@ int Call(Cluster& c, const std::string& target, const std::string& json,
   grpc::ByteBuffer buffer(&slice, 1);
   ClusterChannelOptions channel_options;
   channel_options.root = c.root();
+  channel_options.zookeeper_digest = c.digest();
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
       CreateClusterChannel(c.zookeeper(), c.name(), channel_options);
   if (!channel.ok()) return Fail(kUsage, channel.status().ToString());

@@ -25,6 +25,7 @@ int Watch(const Cluster& c) {
   options.zookeeper = c.zookeeper();
   options.root = c.root();
   options.cluster = c.name();
+  options.digest = c.digest();
   options.report_ignored = true;
   std::map<std::string, internal::ClusterServer> last;
   std::map<std::string, std::string> last_ignored;  // Path -> reason.
