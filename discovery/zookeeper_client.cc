@@ -72,14 +72,19 @@ int CreateFlags(CreateMode mode) {
   return ZOO_PERSISTENT;
 }
 
-// Whether `path` is `shared_path` or one of its ancestors.
-bool IsSharedPath(const std::string& shared_path, const std::string& path) {
-  if (shared_path.empty()) return false;
-  if (path == shared_path || path == "/") return true;
-  return absl::StartsWith(shared_path, absl::StrCat(path, "/"));
+// Whether `path` is one of `shared_paths` or an ancestor of one.
+bool IsSharedPath(const std::vector<std::string>& shared_paths,
+                  const std::string& path) {
+  for (const std::string& shared : shared_paths) {
+    if (path == shared || path == "/" ||
+        absl::StartsWith(shared, absl::StrCat(path, "/"))) {
+      return true;
+    }
+  }
+  return false;
 }
 
-// The ACL of a node this client creates; `shared`: at or above shared_path.
+// The ACL of a node this client creates; `shared`: at or above a shared path.
 std::vector<AclEntry> AclEntriesFor(const ZooKeeperOptions& options,
                                     bool shared) {
   if (options.acl == AclPolicy::kOpen) {
@@ -344,13 +349,13 @@ class ZooKeeperClient::Impl {
   }
 
   const ZooKeeperOptions options_;
-  // The ACLs nodes are created with (AclEntriesFor): below shared_path, and
+  // The ACLs nodes are created with (AclEntriesFor): below the shared paths,
   // at or above it.
   CAcl own_acl_{AclEntriesFor(options_, /*shared=*/false)};
   CAcl shared_acl_{AclEntriesFor(options_, /*shared=*/true)};
   ACL_vector* CAclFor(const std::string& path) {
-    return IsSharedPath(options_.shared_path, path) ? shared_acl_.get()
-                                                    : own_acl_.get();
+    return IsSharedPath(options_.shared_paths, path) ? shared_acl_.get()
+                                                     : own_acl_.get();
   }
   SerialExecutor events_;
   SerialExecutor listeners_;
@@ -1412,7 +1417,7 @@ absl::Status ZooKeeperClient::SetAcl(const std::string& path,
 
 std::vector<AclEntry> ZooKeeperClient::AclFor(const std::string& path) const {
   return AclEntriesFor(impl_->options_,
-                       IsSharedPath(impl_->options_.shared_path, path));
+                       IsSharedPath(impl_->options_.shared_paths, path));
 }
 
 std::string AclToString(const std::vector<AclEntry>& acl) {

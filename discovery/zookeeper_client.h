@@ -100,14 +100,15 @@ struct ZooKeeperOptions {
   // so that the client never holds the admin's password. Empty: none.
   std::string admin_id;
 
-  // With an `acl` other than kOpen: this path and each of its ancestors are
-  // shared with clients of other identities (and with open clients), so when
-  // this client creates one of them (as a missing parent, or itself) it gets
-  // the shared ACL, world:anyone read, create and delete children (no write,
-  // no ACL change), instead of `acl`: others can still create their own
-  // nodes below, and no one can take the path for an identity of its own.
-  // Below this path, nodes get `acl`. Empty (the default): none shared.
-  std::string shared_path;
+  // With an `acl` other than kOpen: each of these paths and each of their
+  // ancestors are shared with clients of other identities (and with open
+  // clients), so when this client creates one of them (as a missing parent,
+  // or itself) it gets the shared ACL, world:anyone read, create and delete
+  // children (no write, no ACL change), instead of `acl`: others can still
+  // create their own nodes below, and no one can take the path for an
+  // identity of its own. Below them, nodes get `acl`. Empty (the default):
+  // none shared.
+  std::vector<std::string> shared_paths;
 
   // Follow the ensemble's own membership: read /zookeeper/config (published by
   // ZooKeeper 3.5+ when servers are configured with client addresses,
@@ -269,7 +270,7 @@ class ZooKeeperClient {
                       int32_t aversion = -1);
 
   // The ACL this client gives a node it creates at `path` (see
-  // ZooKeeperOptions::acl, admin_id and shared_path). Its creator entry is
+  // ZooKeeperOptions::acl, admin_id and shared_paths). Its creator entry is
   // scheme "auth", id "": ZooKeeper stores it as this session's digest
   // identity.
   std::vector<AclEntry> AclFor(const std::string& path) const;

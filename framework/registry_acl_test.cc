@@ -287,6 +287,17 @@ TEST_F(RegistryAclTest, ClusterOfAnotherIdentityIsRefused) {
   (*bob)->Shutdown();
 }
 
+TEST_F(RegistryAclTest, OpenServerCannotJoinAProtectedCluster) {
+  auto alice = Start(Options(kAlice));
+  ASSERT_TRUE(alice.ok()) << alice.status();
+  auto open = Start(Options(""));
+  ASSERT_FALSE(open.ok());
+  EXPECT_TRUE(absl::IsPermissionDenied(open.status())) << open.status();
+  EXPECT_THAT(open.status().message(), HasSubstr("ZNOAUTH"));
+  EXPECT_TRUE((*alice)->IsPublished(kEcho));
+  (*alice)->Shutdown();
+}
+
 TEST_F(RegistryAclTest, AdminIdentityMayChangeTheServersNodes) {
   // The admin's digest ACL id, as ZooKeeper computes it.
   auto admin = NewClient("ops:ops-secret", discovery::AclPolicy::kCreatorAll);

@@ -6,7 +6,7 @@
 //   - shared, open to create under: the root (<root>, e.g. /slacker/cluster)
 //     and each of its ancestors. Every cluster, open or protected, of every
 //     identity lives below them, so they get world:anyone read, create and
-//     delete children (ZooKeeperOptions::shared_path), and no identity owns
+//     delete children (ZooKeeperOptions::shared_paths), and no identity owns
 //     them: no one can change their data or ACL, and an empty cluster node
 //     may be removed by anyone, as under the open default.
 //   - the cluster's: <root>/<cluster>, servers/, namespaces/,
