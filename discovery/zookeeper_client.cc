@@ -73,23 +73,70 @@ int CreateFlags(CreateMode mode) {
   return ZOO_PERSISTENT;
 }
 
-// The creator may do anything; anyone may read.
-ACL kCreatorAllWorldReadEntries[] = {
-    {ZOO_PERM_ALL, {const_cast<char*>("auth"), const_cast<char*>("")}},
-    {ZOO_PERM_READ, {const_cast<char*>("world"), const_cast<char*>("anyone")}},
-};
-ACL_vector kCreatorAllWorldRead = {2, kCreatorAllWorldReadEntries};
-
-const ACL_vector* AclFor(AclPolicy policy) {
-  switch (policy) {
-    case AclPolicy::kOpen:
-      return &ZOO_OPEN_ACL_UNSAFE;
-    case AclPolicy::kCreatorAll:
-      return &ZOO_CREATOR_ALL_ACL;
-    case AclPolicy::kCreatorAllWorldRead:
-      return &kCreatorAllWorldRead;
+// Whether `path` is one of `shared_paths` or an ancestor of one.
+bool IsSharedPath(const std::vector<std::string>& shared_paths,
+                  const std::string& path) {
+  for (const std::string& shared : shared_paths) {
+    if (path == shared || path == "/" ||
+        absl::StartsWith(shared, absl::StrCat(path, "/"))) {
+      return true;
+    }
   }
-  return &ZOO_OPEN_ACL_UNSAFE;
+  return false;
+}
+
+// The ACL of a node this client creates; `shared`: at or above a shared path.
+std::vector<AclEntry> AclEntriesFor(const ZooKeeperOptions& options,
+                                    bool shared) {
+  if (options.acl == AclPolicy::kOpen) {
+    return {AclEntry{kPermAll, "world", "anyone"}};
+  }
+  if (shared) {
+    return {AclEntry{kPermRead | kPermCreate | kPermDelete, "world", "anyone"}};
+  }
+  std::vector<AclEntry> acl = {AclEntry{kPermAll, "auth", ""}};
+  if (!options.admin_id.empty()) {
+    acl.push_back(AclEntry{kPermAll, "digest", options.admin_id});
+  }
+  if (options.acl == AclPolicy::kCreatorAllWorldRead) {
+    acl.push_back(AclEntry{kPermRead, "world", "anyone"});
+  }
+  return acl;
+}
+
+// An ACL in the C client's form, pointing into its own copy of the strings.
+// Not copyable: the pointers are into this object.
+class CAcl {
+ public:
+  explicit CAcl(std::vector<AclEntry> entries) : entries_(std::move(entries)) {
+    c_entries_.reserve(entries_.size());
+    for (AclEntry& entry : entries_) {
+      c_entries_.push_back(
+          ACL{entry.permissions, {entry.scheme.data(), entry.id.data()}});
+    }
+    vector_.count = static_cast<int32_t>(c_entries_.size());
+    vector_.data = c_entries_.data();
+  }
+  CAcl(const CAcl&) = delete;
+  CAcl& operator=(const CAcl&) = delete;
+
+  ACL_vector* get() { return &vector_; }
+
+ private:
+  std::vector<AclEntry> entries_;
+  std::vector<ACL> c_entries_;
+  ACL_vector vector_{};
+};
+
+std::vector<AclEntry> FromCAcl(const ACL_vector* acl) {
+  std::vector<AclEntry> entries;
+  for (int i = 0; acl != nullptr && i < acl->count; ++i) {
+    const ACL& entry = acl->data[i];
+    entries.push_back(
+        AclEntry{entry.perms, entry.id.scheme != nullptr ? entry.id.scheme : "",
+                 entry.id.id != nullptr ? entry.id.id : ""});
+  }
+  return entries;
 }
 
 ZooLogLevel ClientLogLevel() {
@@ -289,6 +336,14 @@ class ZooKeeperClient::Impl {
   }
 
   const ZooKeeperOptions options_;
+  // The ACLs nodes are created with (AclEntriesFor): below the shared paths,
+  // at or above it.
+  CAcl own_acl_{AclEntriesFor(options_, /*shared=*/false)};
+  CAcl shared_acl_{AclEntriesFor(options_, /*shared=*/true)};
+  ACL_vector* CAclFor(const std::string& path) {
+    return IsSharedPath(options_.shared_paths, path) ? shared_acl_.get()
+                                                     : own_acl_.get();
+  }
   SerialExecutor events_;
   SerialExecutor listeners_;
   // Event thread only: after a failed attempt at a new session, about a
@@ -792,6 +847,14 @@ absl::StatusOr<std::unique_ptr<ZooKeeperClient>> ZooKeeperClient::Connect(
     return absl::InvalidArgumentError(
         "ZooKeeperOptions::digest must be \"user:password\"");
   }
+  if (!options.admin_id.empty() &&
+      (options.acl == AclPolicy::kOpen ||
+       options.admin_id.find(':') == std::string::npos)) {
+    return absl::InvalidArgumentError(
+        "ZooKeeperOptions::admin_id must be a digest ACL id "
+        "\"user:BASE64(SHA1(user:password))\" and needs an ACL policy other "
+        "than kOpen (open nodes already let everyone do everything)");
+  }
   if (options.acl != AclPolicy::kOpen && options.digest.empty()) {
     return absl::InvalidArgumentError(
         "an ACL policy other than kOpen needs ZooKeeperOptions::digest: the "
@@ -954,8 +1017,8 @@ void CreateOnce(ZooKeeperClient::Impl* impl, const std::string& path,
                     [&](ZooKeeperClient::Impl::Handle* handle, void*) {
                       return zoo_acreate(
                           handle->zh, path.c_str(), data.data(),
-                          static_cast<int>(data.size()),
-                          AclFor(impl->options_.acl), CreateFlags(mode),
+                          static_cast<int>(data.size()), impl->CAclFor(path),
+                          CreateFlags(mode),
                           [](int rc, const char* created, const void* context) {
                             Call<Result>::Take(context)->Finish(
                                 rc, [&] { return std::string(created); });
@@ -1157,7 +1220,7 @@ void ZooKeeperClient::MultiAsync(
         call->created[i].resize(op.path.size() + 32);
         zoo_create_op_init(&call->c_ops[i], op.path.c_str(), op.data.data(),
                            static_cast<int>(op.data.size()),
-                           AclFor(impl->options_.acl), CreateFlags(op.mode),
+                           impl->CAclFor(op.path), CreateFlags(op.mode),
                            call->created[i].data(),
                            static_cast<int>(call->created[i].size()));
         break;
@@ -1301,6 +1364,79 @@ absl::StatusOr<std::optional<NodeStat>> ZooKeeperClient::Exists(
   Waiter<absl::StatusOr<std::optional<NodeStat>>> waiter;
   ExistsAsync(path, std::move(watch), waiter.Callback());
   return waiter.Wait(impl_->options_.operation_timeout, "exists", path);
+}
+
+absl::StatusOr<std::pair<std::vector<AclEntry>, NodeStat>>
+ZooKeeperClient::GetAcl(const std::string& path) {
+  using Result = absl::StatusOr<std::pair<std::vector<AclEntry>, NodeStat>>;
+  if (IsEventThread()) return NotOnEventThread("get ACL of", path);
+  Impl* impl = impl_.get();
+  Waiter<Result> waiter;
+  std::function<void(Result)> done = waiter.Callback();
+  if (!Refused(impl, ValidatePath(path), done)) {
+    auto* call = new Call<Result>(impl, "get ACL of", path, std::move(done));
+    IssueCall<Result>(impl, call, nullptr, [&](Impl::Handle* handle, void*) {
+      return zoo_aget_acl(
+          handle->zh, path.c_str(),
+          [](int rc, ACL_vector* acl, Stat* stat, const void* context) {
+            Call<Result>::Take(context)->Finish(rc, [&] {
+              return std::make_pair(FromCAcl(acl), ToNodeStat(stat));
+            });
+          },
+          call);
+    });
+  }
+  return waiter.Wait(impl->options_.operation_timeout, "get ACL of", path);
+}
+
+absl::Status ZooKeeperClient::SetAcl(const std::string& path,
+                                     const std::vector<AclEntry>& acl,
+                                     int32_t aversion) {
+  using Result = absl::Status;
+  if (IsEventThread()) return NotOnEventThread("set ACL of", path);
+  Impl* impl = impl_.get();
+  absl::Status valid = ValidatePath(path);
+  if (valid.ok() && acl.empty()) {
+    valid = absl::InvalidArgumentError(
+        absl::StrCat("set ACL of ", path,
+                     ": an empty ACL; give at least one "
+                     "entry (an empty one would lock everyone out)"));
+  }
+  Waiter<Result> waiter;
+  std::function<void(Result)> done = waiter.Callback();
+  if (!Refused(impl, valid, done)) {
+    auto* call = new Call<Result>(impl, "set ACL of", path, std::move(done));
+    CAcl c_acl(acl);  // Serialized by zoo_aset_acl before it returns.
+    IssueCall<Result>(impl, call, nullptr, [&](Impl::Handle* handle, void*) {
+      return zoo_aset_acl(
+          handle->zh, path.c_str(), aversion, c_acl.get(),
+          [](int rc, const void* context) {
+            Call<Result>::Take(context)->Finish(
+                rc, [] { return absl::OkStatus(); });
+          },
+          call);
+    });
+  }
+  return waiter.Wait(impl->options_.operation_timeout, "set ACL of", path);
+}
+
+std::vector<AclEntry> ZooKeeperClient::AclFor(const std::string& path) const {
+  return AclEntriesFor(impl_->options_,
+                       IsSharedPath(impl_->options_.shared_paths, path));
+}
+
+std::string AclToString(const std::vector<AclEntry>& acl) {
+  if (acl.empty()) return "(none)";
+  return absl::StrJoin(acl, ", ", [](std::string* out, const AclEntry& entry) {
+    std::string permissions;
+    // zkCli.sh's order and letters.
+    if (entry.permissions & kPermCreate) permissions += 'c';
+    if (entry.permissions & kPermDelete) permissions += 'd';
+    if (entry.permissions & kPermRead) permissions += 'r';
+    if (entry.permissions & kPermWrite) permissions += 'w';
+    if (entry.permissions & kPermAdmin) permissions += 'a';
+    absl::StrAppend(out, entry.scheme, ":", entry.id, ":", permissions);
+  });
 }
 
 absl::StatusOr<NodeChildren> ZooKeeperClient::GetChildren(

@@ -51,6 +51,29 @@ enum class AclPolicy {
   kCreatorAllWorldRead,  // creator may do anything, anyone may read.
 };
 
+// ZooKeeper's permission bits of an ACL entry.
+inline constexpr int32_t kPermRead = 1;
+inline constexpr int32_t kPermWrite = 2;
+inline constexpr int32_t kPermCreate = 4;  // Create children.
+inline constexpr int32_t kPermDelete = 8;  // Delete children.
+inline constexpr int32_t kPermAdmin = 16;  // Change the ACL.
+inline constexpr int32_t kPermAll = 31;
+
+// One entry of a node's ACL, as ZooKeeper stores it.
+struct AclEntry {
+  int32_t permissions = 0;  // kPerm... bits.
+  std::string scheme;       // "world", "digest", "auth", "ip", ...
+  std::string id;           // "anyone", "user:BASE64(SHA1(user:password))"...
+  bool operator==(const AclEntry& other) const {
+    return permissions == other.permissions && scheme == other.scheme &&
+           id == other.id;
+  }
+};
+
+// "world:anyone:r, digest:alice:X...=:cdrwa", as zkCli.sh's getAcl spells the
+// permissions; "(none)" for an empty list.
+std::string AclToString(const std::vector<AclEntry>& acl);
+
 struct ZooKeeperOptions {
   // "host:port[,host:port...][/chroot]". Required.
   std::string connect_string;
@@ -67,6 +90,25 @@ struct ZooKeeperOptions {
   // every session this client makes.
   std::string digest;
   AclPolicy acl = AclPolicy::kOpen;
+
+  // With an `acl` other than kOpen: a second identity given every permission
+  // on each node this client creates, besides the creator (e.g. an
+  // operator's, who may then repair or delete them). A digest ACL id,
+  // "user:BASE64", BASE64 being base64(sha1("user:password")) as ZooKeeper's
+  // DigestAuthenticationProvider makes it:
+  //   echo -n user:password | openssl dgst -binary -sha1 | openssl base64
+  // so that the client never holds the admin's password. Empty: none.
+  std::string admin_id;
+
+  // With an `acl` other than kOpen: each of these paths and each of their
+  // ancestors are shared with clients of other identities (and with open
+  // clients), so when this client creates one of them (as a missing parent,
+  // or itself) it gets the shared ACL, world:anyone read, create and delete
+  // children (no write, no ACL change), instead of `acl`: others can still
+  // create their own nodes below, and no one can take the path for an
+  // identity of its own. Below them, nodes get `acl`. Empty (the default):
+  // none shared.
+  std::vector<std::string> shared_paths;
 
   // Follow the ensemble's own membership: read /zookeeper/config (published by
   // ZooKeeper 3.5+ when servers are configured with client addresses,
@@ -218,6 +260,20 @@ class ZooKeeperClient {
   absl::StatusOr<NodeChildren> GetChildren(const std::string& path,
                                            WatchCallback watch = nullptr);
   absl::StatusOr<std::vector<OpResult>> Multi(const std::vector<Op>& ops);
+  // The node's ACL and its Stat (aversion: the ACL's version).
+  absl::StatusOr<std::pair<std::vector<AclEntry>, NodeStat>> GetAcl(
+      const std::string& path);
+  // Replaces the node's ACL, if its ACL version is `aversion` (-1: any).
+  // PermissionDenied (ZNOAUTH) unless one of this client's identities has
+  // kPermAdmin on the node; InvalidArgument for an empty or malformed ACL.
+  absl::Status SetAcl(const std::string& path, const std::vector<AclEntry>& acl,
+                      int32_t aversion = -1);
+
+  // The ACL this client gives a node it creates at `path` (see
+  // ZooKeeperOptions::acl, admin_id and shared_paths). Its creator entry is
+  // scheme "auth", id "": ZooKeeper stores it as this session's digest
+  // identity.
+  std::vector<AclEntry> AclFor(const std::string& path) const;
 
   // --- Asynchronous operations. `done` runs exactly once, on the event
   // thread, with the same results and errors as the synchronous forms. After

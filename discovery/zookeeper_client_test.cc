@@ -490,6 +490,61 @@ TEST_F(ZooKeeperClientTest, WrongCredentialsArePermissionDenied) {
       ZooKeeperClient::Connect(acl_without_digest).status()));
 }
 
+TEST_F(ZooKeeperClientTest, SharedPathsStayOpenToCreateUnder) {
+  ZooKeeperOptions owner_options;
+  owner_options.digest = "alice:secret";
+  owner_options.acl = AclPolicy::kCreatorAllWorldRead;
+  owner_options.admin_id = "ops:c2VjcmV0IGhhc2g=";
+  owner_options.shared_paths = {"/shared/root"};
+  auto owner = NewClient(owner_options);
+  ASSERT_NE(owner, nullptr);
+  ASSERT_TRUE(owner
+                  ->Create("/shared/root/mine/leaf", "",
+                           CreateMode::kPersistent,
+                           /*create_parents=*/true)
+                  .ok());
+  for (const std::string path : {"/shared", "/shared/root"}) {
+    auto acl = owner->GetAcl(path);
+    ASSERT_TRUE(acl.ok()) << acl.status();
+    EXPECT_EQ(AclToString(acl->first), "world:anyone:cdr") << path;
+  }
+  auto own = owner->GetAcl("/shared/root/mine");
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_THAT(AclToString(own->first), HasSubstr("digest:alice:"));
+  EXPECT_THAT(AclToString(own->first),
+              HasSubstr("digest:ops:c2VjcmV0IGhhc2g=:cdrwa"));
+  EXPECT_THAT(AclToString(own->first), HasSubstr("world:anyone:r"));
+  EXPECT_EQ(AclToString(owner->AclFor("/shared")), "world:anyone:cdr");
+  EXPECT_EQ(AclToString(owner->AclFor("/shared/root/mine")),
+            "auth::cdrwa, digest:ops:c2VjcmV0IGhhc2g=:cdrwa, world:anyone:r");
+
+  auto anonymous = NewClient();
+  ASSERT_NE(anonymous, nullptr);
+  EXPECT_TRUE(anonymous->Create("/shared/root/theirs", "").ok());
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      anonymous->Create("/shared/root/mine/theirs", "").status()));
+  EXPECT_TRUE(
+      absl::IsPermissionDenied(anonymous->Delete("/shared/root/mine/leaf")));
+  EXPECT_TRUE(
+      absl::IsPermissionDenied(anonymous->Set("/shared/root", "x").status()));
+  EXPECT_TRUE(absl::IsPermissionDenied(anonymous->SetAcl(
+      "/shared/root", {AclEntry{kPermAll, "world", "anyone"}})));
+  EXPECT_TRUE(anonymous->Get("/shared/root/mine").ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(owner->SetAcl("/shared/root/mine", {})));
+  // The owner may re-ACL its own node, e.g. open it again.
+  EXPECT_TRUE(
+      owner
+          ->SetAcl("/shared/root/mine", {AclEntry{kPermAll, "world", "anyone"}})
+          .ok());
+  EXPECT_TRUE(anonymous->Create("/shared/root/mine/theirs", "").ok());
+
+  ZooKeeperOptions admin_when_open;
+  admin_when_open.connect_string = ConnectString();
+  admin_when_open.admin_id = "ops:c2VjcmV0IGhhc2g=";
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      ZooKeeperClient::Connect(admin_when_open).status()));
+}
+
 TEST_F(ZooKeeperClientTest, ListenersThatBlockDoNotStallTheEventThread) {
   Recorder watch;
   // Declared before the clients, which use them until closed.

@@ -12,6 +12,14 @@
 // against, published as the server's TLS name); with --tls_client_ca too it
 // requires every client to present a certificate signed by one of those CAs
 // (mTLS).
+//       [--digest=user:password [--digest_reads=creator]
+//        [--zookeeper_admin_id=user:BASE64]]
+//
+// With --digest its registrations are protected (see ClusterOptions::
+// zookeeper_acl): only that identity (and --zookeeper_admin_id) can change
+// or delete them; everyone can read them, or, with --digest_reads=creator,
+// only that identity (clients then need the digest too: slackerctl
+// --digest, ClusterChannelOptions::zookeeper_digest).
 
 #include <grpcpp/grpcpp.h>
 
@@ -36,6 +44,15 @@ ABSL_FLAG(std::string, zk, "127.0.0.1:2181", "ZooKeeper connect string");
 ABSL_FLAG(std::string, cluster, "example-cluster", "cluster name");
 ABSL_FLAG(std::string, server_data, "", "server data (JSON)");
 ABSL_FLAG(std::string, namespaces, "api,api2", "which services: api, api2");
+ABSL_FLAG(std::string, digest, "",
+          "ZooKeeper digest user:password; protects this server's "
+          "registrations");
+ABSL_FLAG(std::string, digest_reads, "everyone",
+          "with --digest, who may read the cluster: everyone|creator");
+ABSL_FLAG(std::string, zookeeper_admin_id, "",
+          "with --digest, an admin identity also allowed to change the "
+          "registrations: user:BASE64(SHA1(user:password))");
+
 ABSL_FLAG(std::string, manager_token, "",
           "the manager's shared token (slackerctl --token); empty: the "
           "manager answers callers on loopback only");
@@ -108,6 +125,23 @@ int main(int argc, char** argv) {
   options.server_data = absl::GetFlag(FLAGS_server_data);
   options.enable_manager = true;  // slackerctl offline|online|shutdown
   options.manager_token = absl::GetFlag(FLAGS_manager_token);
+  if (!absl::GetFlag(FLAGS_digest).empty()) {
+    const std::string reads = absl::GetFlag(FLAGS_digest_reads);
+    if (reads != "everyone" && reads != "creator") {
+      std::cerr << "server: --digest_reads must be everyone or creator"
+                << std::endl;
+      return 2;
+    }
+    options.zookeeper_digest = absl::GetFlag(FLAGS_digest);
+    options.zookeeper_acl =
+        reads == "creator"
+            ? slacker::discovery::AclPolicy::kCreatorAll
+            : slacker::discovery::AclPolicy::kCreatorAllWorldRead;
+    options.zookeeper_admin_id = absl::GetFlag(FLAGS_zookeeper_admin_id);
+  } else if (!absl::GetFlag(FLAGS_zookeeper_admin_id).empty()) {
+    std::cerr << "server: --zookeeper_admin_id needs --digest" << std::endl;
+    return 2;
+  }
 
   slacker::example::ServerName name;
   slacker::example::ApiService api(&name);

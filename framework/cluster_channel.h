@@ -249,7 +249,9 @@ struct ClusterChannelOptions {
 
   // The ZooKeeper session the channel watches the cluster with.
   absl::Duration session_timeout = absl::Seconds(10);
-  std::string zookeeper_digest;  // "user:password", or empty.
+  // "user:password", or empty. Needed to read a cluster whose servers use
+  // AclPolicy::kCreatorAll (ClusterOptions::zookeeper_acl).
+  std::string zookeeper_digest;
 
   // Called when a server's data changes (and when servers join or leave
   // with data), on the channel's ZooKeeper thread, one call at a time; it

@@ -199,6 +199,14 @@ ClusterServerBuilder::BuildAndStart() {
   zookeeper_options.operation_timeout = options_.connect_timeout;
   zookeeper_options.digest = options_.zookeeper_digest;
   zookeeper_options.acl = options_.zookeeper_acl;
+  zookeeper_options.admin_id = options_.zookeeper_admin_id;
+  // Every cluster, of every identity, lives below the root; every instance
+  // of a Curator service, JVM ones too, below its service's node.
+  zookeeper_options.shared_paths = {options_.root};
+  if (options_.curator.has_value()) {
+    zookeeper_options.shared_paths.push_back(discovery::JoinPath(
+        options_.curator->base_path, options_.curator->service_name));
+  }
   absl::StatusOr<std::unique_ptr<discovery::ZooKeeperClient>> zookeeper =
       discovery::ZooKeeperClient::Connect(std::move(zookeeper_options));
   if (!zookeeper.ok()) {

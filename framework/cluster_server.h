@@ -118,10 +118,30 @@ struct ClusterOptions {
   // gone; after squatter_wait it gives up with FailedPrecondition saying the
   // same. Default: absl::InfiniteDuration(), keep trying.
   absl::Duration squatter_wait = absl::InfiniteDuration();
-  // "user:password" for ZooKeeper's digest scheme; empty for none.
+  // Protected registrations. "user:password" for ZooKeeper's digest scheme;
+  // empty for none.
   std::string zookeeper_digest;
-  // ACL of the nodes the server creates. Default: open.
+  // ACL of the nodes the server creates. Default: open, and then any
+  // ZooKeeper client can delete or overwrite this server's nodes, add fake
+  // publishers and election candidates (README.md, "Security").
+  // kCreatorAllWorldRead (needs zookeeper_digest): everyone can read the
+  // cluster, only this digest identity (and zookeeper_admin_id) can create,
+  // change or delete its nodes: servers/, namespaces/ and their members,
+  // election candidates, functions/ records. kCreatorAll: the same, and
+  // reading needs the digest too (channels: ClusterChannelOptions::
+  // zookeeper_digest; slackerctl: --digest). A protected cluster belongs to
+  // one identity: every protected server of it uses the same digest. The
+  // root and its ancestors stay shared (anyone may create clusters below
+  // them); cluster nodes made earlier with another ACL are repaired, with a
+  // warning, or, when another identity owns them, BuildAndStart fails with
+  // PermissionDenied (framework/internal/registry_protection.h).
   discovery::AclPolicy zookeeper_acl = discovery::AclPolicy::kOpen;
+  // With a protected zookeeper_acl: an admin identity also given every
+  // permission on the server's nodes, as a digest ACL id
+  // "user:BASE64(SHA1(user:password))" (see ZooKeeperOptions::admin_id for
+  // how to make one), so that the server never holds its password. Empty:
+  // none.
+  std::string zookeeper_admin_id;
 
   // Graceful shutdown: how long to wait after unpublishing, so that clients
   // see the server leave before it stops. Default (nullopt): the session

@@ -78,6 +78,9 @@ ABSL_FLAG(std::string, server, "",
 ABSL_FLAG(std::string, token, "",
           "offline|online|server-data|shutdown: the server's manager token "
           "(sent as \"authorization: Bearer <token>\")");
+ABSL_FLAG(std::string, digest, "",
+          "ZooKeeper digest credentials user:password, to read a cluster "
+          "whose registrations are protected");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
           "how long to wait for ZooKeeper");
 ABSL_FLAG(bool, verbose, false,
@@ -375,6 +378,7 @@ int Main(int argc, char** argv) {
   }
   Cluster c(absl::GetFlag(FLAGS_zk), absl::GetFlag(FLAGS_root),
             absl::GetFlag(FLAGS_cluster));
+  c.set_digest(absl::GetFlag(FLAGS_digest));
   if (c.zookeeper().empty() || c.name().empty()) {
     return Fail(kUsage, "--zk and --cluster are required");
   }

@@ -148,6 +148,29 @@ TEST_F(SlackerctlTest, LsAndDescribe) {
       << unknown.err;
 }
 
+// A cluster only its digest reads: slackerctl reads it with --digest, and
+// cannot without.
+TEST_F(SlackerctlTest, DigestReadsAProtectedCluster) {
+  const std::string a =
+      StartServer("echo", "", "--digest_creator_only=alice:alice-secret");
+  ASSERT_FALSE(a.empty());
+  CtlRun ls = Ctl("--digest=alice:alice-secret ls --json");
+  ASSERT_EQ(ls.exit_code, 0) << ls.err;
+  EXPECT_TRUE(absl::StrContains(
+      ls.out, absl::StrCat("\"name\":\"slacker.testing.EchoService\","
+                           "\"servers\":[\"",
+                           a, "\"]")))
+      << ls.out;
+  CtlRun call =
+      Ctl("--digest=alice:alice-secret call slacker.testing.EchoService/Echo "
+          "'{\"text\":\"whoami\"}'");
+  ASSERT_EQ(call.exit_code, 0) << call.err;
+  EXPECT_TRUE(absl::StrContains(call.out, a)) << call.out;
+  CtlRun blind = Ctl("ls --json");
+  EXPECT_NE(blind.exit_code, 0) << blind.out;
+  EXPECT_TRUE(absl::StrContains(blind.err, "ZNOAUTH")) << blind.err;
+}
+
 TEST_F(SlackerctlTest, CallWithEveryGroupingAndResult) {
   const std::string a = StartServer("echo");
   const std::string b = StartServer("echo");

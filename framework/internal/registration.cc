@@ -10,6 +10,7 @@
 #include "common/logging.h"
 #include "discovery/cluster_rules.h"
 #include "discovery/registry_reading.h"
+#include "framework/internal/registry_protection.h"
 #include "framework/internal/service_catalog.h"
 
 namespace slacker::internal {
@@ -146,6 +147,12 @@ std::string Registration::SquatterMessage(const std::string& path,
 absl::Status Registration::Start() {
   if (absl::Status checked = CheckNotOnEventThread("Start"); !checked.ok()) {
     return checked;
+  }
+  // Before anything of this server's is made under them.
+  if (absl::Status protected_ =
+          ProtectClusterNodes(*client_, layout_, config_.namespaces);
+      !protected_.ok()) {
+    return protected_;
   }
   for (const std::string& ns : config_.namespaces) {
     absl::Status written = WriteFunctions(ns);

@@ -62,7 +62,10 @@ class Registration {
   Registration(const Registration&) = delete;
   Registration& operator=(const Registration&) = delete;
 
-  // Writes the method metadata of every namespace, then publishes the server
+  // With a ZooKeeper ACL policy other than kOpen, first gives the cluster's
+  // persistent nodes this server's ACL (registry_protection.h: repaired with
+  // a warning, or PermissionDenied for a node of another identity). Then
+  // writes the method metadata of every namespace, then publishes the server
   // node and every namespace; returns once all exist in ZooKeeper. On error
   // (the message names the node), what was made is removed again. A node of
   // another session at one of the server's paths is waited out for up to

@@ -47,6 +47,9 @@ ABSL_FLAG(std::string, manager_token, "", "the manager's shared token");
 ABSL_FLAG(bool, reflection, true, "serve gRPC's server reflection");
 ABSL_FLAG(bool, channelz, false, "serve gRPC's channelz service");
 ABSL_FLAG(int, delay_ms, 0, "every Echo sleeps this long first");
+ABSL_FLAG(std::string, digest_creator_only, "",
+          "user:password: protected registrations only that digest reads "
+          "(AclPolicy::kCreatorAll)");
 ABSL_FLAG(std::string, not_serving, "",
           "a namespace whose health is set NOT_SERVING after publishing");
 
@@ -158,6 +161,10 @@ int main(int argc, char** argv) {
     grpc::channelz::experimental::InitChannelzService();
   }
   options.root = absl::GetFlag(FLAGS_root);
+  if (!absl::GetFlag(FLAGS_digest_creator_only).empty()) {
+    options.zookeeper_digest = absl::GetFlag(FLAGS_digest_creator_only);
+    options.zookeeper_acl = slacker::discovery::AclPolicy::kCreatorAll;
+  }
   EchoImpl echo;
   OtherEchoImpl other;
   slacker::ClusterServerBuilder builder(options);

@@ -453,6 +453,7 @@ int Call(Cluster& c, const std::string& target, const CallOptions& options) {
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       MakeCredentials(options.security);
   if (!credentials.ok()) return Fail(kUsage, credentials.status().message());
+  channel_options.zookeeper_digest = c.digest();
   ApplyServerName(options.security, &channel_options.channel_arguments);
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = CreateClusterChannel(
       c.zookeeper(), c.name(), channel_options, *credentials);

@@ -22,6 +22,7 @@ absl::Status Cluster::Connect(absl::Duration timeout) {
   discovery::ZooKeeperOptions options;
   options.connect_string = zookeeper_;
   options.connect_timeout = timeout;
+  options.digest = digest_;
   absl::StatusOr<std::unique_ptr<discovery::ZooKeeperClient>> client =
       discovery::ZooKeeperClient::Connect(options);
   if (!client.ok()) return client.status();

@@ -41,6 +41,12 @@ class Cluster {
   const std::string& root() const { return layout_.root(); }
   const std::string& name() const { return layout_.cluster(); }
   const discovery::RegistryLayout& layout() const { return layout_; }
+  // --digest: "user:password" for ZooKeeper's digest scheme, or empty. Used by
+  // Connect and by every command's own ZooKeeper session (a cluster whose
+  // servers use AclPolicy::kCreatorAll is unreadable without it). Set before
+  // Connect.
+  void set_digest(std::string digest) { digest_ = std::move(digest); }
+  const std::string& digest() const { return digest_; }
   // REQUIRES: Connect() succeeded.
   discovery::ZooKeeperClient& zk() { return *zk_; }
 
@@ -52,6 +58,7 @@ class Cluster {
  private:
   const std::string zookeeper_;
   const discovery::RegistryLayout layout_;
+  std::string digest_;
   std::unique_ptr<discovery::ZooKeeperClient> zk_;
 };
 

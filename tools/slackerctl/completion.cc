@@ -68,9 +68,9 @@ _slackerctl() {
   for ((i = 1; i < ${#words[@]} - 1; i++)); do
     w="${words[i]}"
     case "$w" in
-      --zk=*|--cluster=*|--root=*|-zk=*|-cluster=*|-root=*)
+      --zk=*|--cluster=*|--root=*|--digest=*|-zk=*|-cluster=*|-root=*|-digest=*)
         connection+=("$w") ;;
-      --zk|--cluster|--root|-zk|-cluster|-root)
+      --zk|--cluster|--root|--digest|-zk|-cluster|-root|-digest)
         connection+=("$w=${words[i+1]}"); ((i++)) ;;
       -*=*) ;;
       -*)

@@ -102,6 +102,7 @@ int Watch(const Cluster& c, bool json) {
   options.zookeeper = c.zookeeper();
   options.root = c.root();
   options.cluster = c.name();
+  options.digest = c.digest();
   options.report_ignored = true;
   Printer print(json);
   std::map<std::string, internal::ClusterServer> last;
