@@ -4,7 +4,7 @@
 //
 //   bazel run //examples:server -- --port=2104 --zk=127.0.0.1:2181
 //       --cluster=example-cluster [--server_data='{"weight":2}']
-//       [--namespaces=api,api2]
+//       [--namespaces=api,api2] [--metrics_port=9464]
 
 #include <grpcpp/grpcpp.h>
 
@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "examples/api_service.h"
 #include "framework/cluster_server.h"
+#include "framework/metrics.h"
 #include "framework/shutdown.h"
 
 ABSL_FLAG(int, port, 0, "port to listen on (0: any free port)");
@@ -24,6 +25,9 @@ ABSL_FLAG(std::string, zk, "127.0.0.1:2181", "ZooKeeper connect string");
 ABSL_FLAG(std::string, cluster, "example-cluster", "cluster name");
 ABSL_FLAG(std::string, server_data, "", "server data (JSON)");
 ABSL_FLAG(std::string, namespaces, "api,api2", "which services: api, api2");
+ABSL_FLAG(int, metrics_port, -1,
+          "serve Prometheus metrics at http://0.0.0.0:PORT/metrics (0: any "
+          "free port; -1: off)");
 
 int main(int argc, char** argv) {
   slacker::BlockShutdownSignals();  // Before any thread starts.
@@ -35,6 +39,14 @@ int main(int argc, char** argv) {
   options.address = absl::GetFlag(FLAGS_host);
   options.server_data = absl::GetFlag(FLAGS_server_data);
   options.enable_manager = true;  // slackerctl offline|online|shutdown
+  if (const int port = absl::GetFlag(FLAGS_metrics_port); port >= 0) {
+    options.metrics = std::make_shared<slacker::Metrics>();
+    if (absl::Status exposed = options.metrics->Expose(port); !exposed.ok()) {
+      std::cerr << "server: " << exposed << std::endl;
+      return 1;
+    }
+    std::cout << "metrics on port " << options.metrics->port() << std::endl;
+  }
 
   slacker::example::ServerName name;
   slacker::example::ApiService api(&name);

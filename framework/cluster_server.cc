@@ -221,6 +221,10 @@ ClusterServerBuilder::BuildAndStart() {
   }
   for (const std::string& ns : server->namespaces_) {
     server->SetHealth(ns, false);
+    if (server->metrics_ != nullptr) {
+      server->metrics_->SetPublished(ns, false);
+      server->metrics_->SetLeader(ns, false);
+    }
   }
 
   internal::RegistrationConfig config;
@@ -402,6 +406,7 @@ void ClusterServer::Shutdown(std::optional<absl::Duration> drain) {
   if (metrics_ != nullptr) {
     for (const std::string& ns : namespaces_) {
       metrics_->SetPublished(ns, false);
+      metrics_->SetLeader(ns, false);
     }
   }
   const absl::Duration wait = drain.has_value() ? *drain

@@ -42,6 +42,9 @@ ABSL_FLAG(std::string, results, "single",
 ABSL_FLAG(std::string, errors, "all", "call --grouping=all: all|any");
 ABSL_FLAG(absl::Duration, deadline, absl::Seconds(10), "call: deadline");
 ABSL_FLAG(int, count, 1, "call: how many calls (prints calls per server)");
+ABSL_FLAG(int, metrics_port, -1,
+          "call: serve the channel's Prometheus metrics on this port while "
+          "calling (0: any free port; -1: off)");
 ABSL_FLAG(std::string, server, "",
           "offline|online|server-data|shutdown: HOST:PORT");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
@@ -58,6 +61,7 @@ CallOptions CallOptionsFromFlags() {
   options.errors = absl::GetFlag(FLAGS_errors);
   options.deadline = absl::GetFlag(FLAGS_deadline);
   options.count = absl::GetFlag(FLAGS_count);
+  options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   return options;
 }
 
@@ -66,7 +70,8 @@ int Main(int argc, char** argv) {
       "slackerctl --zk=HOSTS --cluster=NAME [--root=PATH] COMMAND ...\n"
       "  ls [--json] | describe NAMESPACE | call NAMESPACE/METHOD 'JSON' "
       "[--grouping=..] [--hash_key=..] [--results=single|vector|map] "
-      "[--errors=all|any] [--deadline=10s] [--count=N] | watch |\n"
+      "[--errors=all|any] [--deadline=10s] [--count=N] [--metrics_port=N] | "
+      "watch |\n"
       "  offline [NS] | online [NS] | server-data [JSON] | shutdown "
       "(with --server=HOST:PORT)");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);

@@ -22,6 +22,7 @@
 #include "common/json_string.h"
 #include "framework/cluster_channel.h"
 #include "framework/fan_out.h"
+#include "framework/metrics.h"
 #include "tools/slackerctl/commands.h"
 #include "tools/slackerctl/output.h"
 
@@ -159,6 +160,16 @@ int Call(Cluster& c, const std::string& target, const std::string& json,
   grpc::ByteBuffer buffer(&slice, 1);
   ClusterChannelOptions channel_options;
   channel_options.root = c.root();
+  if (options.metrics_port >= 0) {
+    channel_options.metrics = std::make_shared<Metrics>();
+    if (absl::Status exposed =
+            channel_options.metrics->Expose(options.metrics_port);
+        !exposed.ok()) {
+      return Fail(kUsage, exposed.ToString());
+    }
+    std::cerr << "metrics: http://0.0.0.0:" << channel_options.metrics->port()
+              << "/metrics" << std::endl;
+  }
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
       CreateClusterChannel(c.zookeeper(), c.name(), channel_options);
   if (!channel.ok()) return Fail(kUsage, channel.status().ToString());

@@ -29,6 +29,9 @@ struct CallOptions {
   std::string errors = "all";       // With "all": all|any.
   absl::Duration deadline = absl::Seconds(10);
   int count = 1;  // Calls to make; above 1 prints calls per server.
+  // If >= 0: the channel's metrics served at http://0.0.0.0:PORT/metrics
+  // while the calls run (0: a free port, printed on stderr).
+  int metrics_port = -1;
 };
 
 // call NAMESPACE/METHOD [JSON]: one call (or --count calls, or a fan-out)
