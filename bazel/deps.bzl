@@ -90,6 +90,12 @@ def slacker_dependencies():
             pkg_config = ["nlohmann_json"],
             headers = ["/usr/include/nlohmann/json.hpp"],
         ),
+        # Metrics (framework/metrics.h): the registry and its HTTP exposer.
+        "prometheus": _lib(
+            "prometheus-cpp-dev",
+            pkg_config = ["prometheus-cpp-core", "prometheus-cpp-pull"],
+            headers = ["/usr/include/prometheus/registry.h"],
+        ),
         "benchmark": _lib("libbenchmark-dev", pkg_config = ["benchmark"]),
         "benchmark_main": _lib(
             "libbenchmark-dev",

@@ -5,6 +5,7 @@
 //   bazel run //examples:server -- --port=2104 --zk=127.0.0.1:2181
 //       --cluster=example-cluster [--server_data='{"weight":2}']
 //       [--namespaces=api,api2] [--manager_token=SECRET]
+//       [--metrics_port=9464]
 //       [--tls_cert=server.pem --tls_key=server.key [--tls_client_ca=ca.pem]]
 //
 // With --tls_cert and --tls_key it serves TLS with that certificate, whose
@@ -36,6 +37,7 @@
 #include "absl/strings/str_split.h"
 #include "examples/api_service.h"
 #include "framework/cluster_server.h"
+#include "framework/metrics.h"
 #include "framework/shutdown.h"
 
 ABSL_FLAG(int, port, 0, "port to listen on (0: any free port)");
@@ -44,6 +46,10 @@ ABSL_FLAG(std::string, zk, "127.0.0.1:2181", "ZooKeeper connect string");
 ABSL_FLAG(std::string, cluster, "example-cluster", "cluster name");
 ABSL_FLAG(std::string, server_data, "", "server data (JSON)");
 ABSL_FLAG(std::string, namespaces, "api,api2", "which services: api, api2");
+ABSL_FLAG(int, metrics_port, -1,
+          "serve Prometheus metrics at http://0.0.0.0:PORT/metrics (0: any "
+          "free port; -1: off)");
+
 ABSL_FLAG(std::string, digest, "",
           "ZooKeeper digest user:password; protects this server's "
           "registrations");
@@ -141,6 +147,14 @@ int main(int argc, char** argv) {
   } else if (!absl::GetFlag(FLAGS_zookeeper_admin_id).empty()) {
     std::cerr << "server: --zookeeper_admin_id needs --digest" << std::endl;
     return 2;
+  }
+  if (const int port = absl::GetFlag(FLAGS_metrics_port); port >= 0) {
+    options.metrics = std::make_shared<slacker::Metrics>();
+    if (absl::Status exposed = options.metrics->Expose(port); !exposed.ok()) {
+      std::cerr << "server: " << exposed << std::endl;
+      return 1;
+    }
+    std::cout << "metrics on port " << options.metrics->port() << std::endl;
   }
 
   slacker::example::ServerName name;

@@ -18,8 +18,10 @@
 #include "framework/grpc_plugin/plugin.h"
 #include "framework/internal/channel_args.h"
 #include "framework/internal/channel_registry.h"
+#include "framework/internal/client_metrics.h"
 #include "framework/internal/discovery_stats.h"
 #include "framework/internal/plugin_names.h"
+#include "framework/metrics_interceptors.h"
 #include "framework/zk_channels.h"
 
 namespace slacker {
@@ -172,6 +174,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
     args.SetString(internal::kServiceConfigArg, kDefaultClusterServiceConfig);
   }
   const std::string target = ClusterTarget(zookeeper, cluster);
+  std::shared_ptr<internal::ClientMetrics> metrics;
+  if (options.metrics != nullptr) {
+    metrics =
+        internal::ClientMetrics::Create(options.metrics, std::string(cluster));
+  }
   auto interceptor_settings = std::make_shared<internal::InterceptorSettings>();
   interceptor_settings->cluster = std::string(cluster);
   interceptor_settings->grouping = options.grouping;
@@ -179,10 +186,16 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
   interceptor_settings->policies = options.policies;
   interceptor_settings->method_policies = options.method_policies;
   interceptor_settings->channel_id = channel_id;
+  interceptor_settings->metrics = metrics;
   internal::FindGroupingFunctions(interceptor_settings.get());
   std::vector<
       std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
       interceptors;
+  if (metrics != nullptr) {
+    // First: it sees each call as the stub does (fan-out and retries in).
+    interceptors.push_back(
+        internal::MakeClientMetricsInterceptorFactory(metrics));
+  }
   if (!HasArgument(args, internal::kWithoutInterceptorArg)) {
     interceptors.push_back(internal::MakeClusterInterceptorFactory(
         std::move(interceptor_settings)));
@@ -193,6 +206,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
   auto settings = std::make_shared<internal::ChannelSettings>();
   settings->cluster = std::string(cluster);
   settings->target = target;
+  settings->metrics = metrics;
   if (options.on_server_data_change) {
     settings->on_server_data_change = [handler = options.on_server_data_change](
                                           const std::string& address,

@@ -142,6 +142,8 @@
 
 namespace slacker {
 
+class Metrics;  // framework/metrics.h
+
 // Checks that this process can make cluster channels: the `zk` resolver and
 // its LB policy are registered with gRPC (they register themselves when
 // //framework:cluster_channel is linked), and the running gRPC is the version
@@ -257,6 +259,14 @@ struct ClusterChannelOptions {
   // with data), on the channel's ZooKeeper thread, one call at a time; it
   // must not block for long (later cluster updates wait for it).
   std::function<void(const ServerDataChange& change)> on_server_data_change;
+
+  // Prometheus metrics (framework/metrics.h): calls by namespace, method,
+  // server and code; latency by namespace and method; in flight per server;
+  // servers known / ready / set aside per namespace; discovery updates and
+  // their latency; the ZooKeeper session; fan-out calls and outcomes.
+  // Default (null): off, at no cost (no interceptor or hook is added).
+  // Shared with the channel for its lifetime.
+  std::shared_ptr<Metrics> metrics;
 
   // Any other gRPC channel argument.
   grpc::ChannelArguments channel_arguments;

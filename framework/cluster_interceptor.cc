@@ -22,6 +22,7 @@
 #include "framework/cluster_channel.h"
 #include "framework/grouping/grouping_registry.h"
 #include "framework/internal/channel_registry.h"
+#include "framework/internal/client_metrics.h"
 #include "framework/internal/completion_driver.h"
 #include "framework/internal/plugin_names.h"
 
@@ -90,7 +91,9 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
 
   // What the call is; set before Start.
   std::string cluster, ns, name;  // name: "pkg.Service/Method".
-  bool streaming = false;         // Server-streaming.
+  // The channel's metrics (fan-out counts); null: off.
+  std::shared_ptr<ClientMetrics> metrics;
+  bool streaming = false;                             // Server-streaming.
   const google::protobuf::Message* input = nullptr;   // Prototypes, or null
   const google::protobuf::Message* output = nullptr;  // for generic calls.
   std::multimap<std::string, std::string> metadata;
@@ -354,6 +357,14 @@ class HijackedCall : public std::enable_shared_from_this<HijackedCall> {
       std::lock_guard<std::mutex> lock(mu_);
       raw = std::move(raw_);
       cancelled = cancelled_;
+    }
+    if (metrics != nullptr && !raw.empty()) {
+      MethodMetrics* method = metrics->ForMethod(name);
+      method->FanOut();
+      for (const RawOutcome& one : raw) {
+        method->FanOutOutcome(one.address,
+                              static_cast<int>(one.status.error_code()));
+      }
     }
     absl::Status status;
     grpc::ByteBuffer unavailable_message;
@@ -872,6 +883,7 @@ class ClusterInterceptor : public grpc::experimental::Interceptor {
     call->cluster = settings_->cluster;
     call->ns = ns;
     call->name = name;
+    call->metrics = settings_->metrics;
     call->streaming = info_->type() ==
                       grpc::experimental::ClientRpcInfo::Type::SERVER_STREAMING;
     if (Find(metadata, kGenericCallMetadata) == nullptr &&

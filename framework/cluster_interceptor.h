@@ -49,6 +49,8 @@
 
 namespace slacker::internal {
 
+class ClientMetrics;  // framework/internal/client_metrics.h
+
 // What a channel's interceptor needs to know, fixed when the channel is made.
 struct InterceptorSettings {
   ChannelId channel_id = 0;  // Its entry in the channel registry.
@@ -60,6 +62,8 @@ struct InterceptorSettings {
   // The grouping functions among `grouping` and `method_groupings`, by name
   // (FindGroupingFunctions fills it).
   std::map<std::string, CallGroupingFunction> functions;
+  // The channel's metrics (fan-out calls and outcomes); null: off.
+  std::shared_ptr<ClientMetrics> metrics;
 };
 
 // Fills settings->functions from the registry of groupings.

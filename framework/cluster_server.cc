@@ -23,9 +23,11 @@
 #include "framework/internal/keepalive.h"
 #include "framework/internal/local_address.h"
 #include "framework/internal/registration.h"
+#include "framework/internal/server_metrics.h"
 #include "framework/internal/service_catalog.h"
 #include "framework/internal/tls_name.h"
 #include "framework/manager_service.h"
+#include "framework/metrics_interceptors.h"
 #include "framework/version.h"
 
 namespace slacker {
@@ -215,6 +217,22 @@ ClusterServerBuilder::BuildAndStart() {
                                     " not started: cannot reach ZooKeeper"));
   }
   server->zookeeper_ = *std::move(zookeeper);
+  if (options_.metrics != nullptr) {
+    auto metrics = std::make_shared<internal::ServerMetrics>(options_.metrics,
+                                                             options_.cluster);
+    server->metrics_ = metrics;
+    metrics->ZooKeeperState(discovery::ConnectionState::kConnected);
+    server->zookeeper_->AddConnectionListener(
+        [metrics](discovery::ConnectionState state) {
+          metrics->ZooKeeperState(state);
+        });
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(
+        internal::MakeServerMetricsInterceptorFactory(metrics));
+    builder_.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   std::string host = options_.address;
   if (host.empty()) {
     absl::StatusOr<std::string> detected =
@@ -258,6 +276,10 @@ ClusterServerBuilder::BuildAndStart() {
   }
   for (const std::string& ns : server->namespaces_) {
     server->SetHealth(ns, false);
+    if (server->metrics_ != nullptr) {
+      server->metrics_->SetPublished(ns, false);
+      server->metrics_->SetLeader(ns, false);
+    }
   }
 
   internal::RegistrationConfig config;
@@ -275,6 +297,12 @@ ClusterServerBuilder::BuildAndStart() {
   config.timeout = options_.connect_timeout;
   config.squatter_wait = options_.squatter_wait;
   config.curator = options_.curator;
+  if (server->metrics_ != nullptr) {
+    config.on_leadership = [metrics = server->metrics_](const std::string& ns,
+                                                        bool leader) {
+      metrics->SetLeader(ns, leader);
+    };
+  }
   server->registration_ = std::make_unique<internal::Registration>(
       server->zookeeper_.get(), std::move(config));
   if (absl::Status started = server->registration_->Start(); !started.ok()) {
@@ -283,6 +311,10 @@ ClusterServerBuilder::BuildAndStart() {
   }
   for (const std::string& ns : server->namespaces_) {
     server->SetHealth(ns, true);
+    if (server->metrics_ != nullptr) server->metrics_->SetPublished(ns, true);
+  }
+  if (server->metrics_ != nullptr) {
+    server->metrics_->SetPhase(internal::ServerPhase::kServing);
   }
   {
     std::lock_guard<std::mutex> lock(server->mu_);
@@ -327,6 +359,10 @@ internal::Registration* ClusterServer::registration() const {
   return published_ ? registration_.get() : nullptr;
 }
 
+void ClusterServer::SetPhase(internal::ServerPhase phase) {
+  if (metrics_ != nullptr) metrics_->SetPhase(phase);
+}
+
 void ClusterServer::SetHealth(const std::string& ns, bool serving) {
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   if (health != nullptr) health->SetServingStatus(ns, serving);
@@ -338,7 +374,10 @@ absl::Status ClusterServer::Unpublish(const std::string& ns) {
     return absl::UnavailableError("the cluster server is still starting");
   }
   absl::Status unpublished = registration->Unpublish(ns);
-  if (unpublished.ok()) SetHealth(ns, false);
+  if (unpublished.ok()) {
+    SetHealth(ns, false);
+    if (metrics_ != nullptr) metrics_->SetPublished(ns, false);
+  }
   return unpublished;
 }
 
@@ -349,7 +388,10 @@ absl::Status ClusterServer::Publish(const std::string& ns) {
   }
   absl::Status published = registration->Publish(ns);
   // Once shutting down, the health service ignores this (it was shut down).
-  if (published.ok()) SetHealth(ns, true);
+  if (published.ok()) {
+    SetHealth(ns, true);
+    if (metrics_ != nullptr) metrics_->SetPublished(ns, true);
+  }
   return published;
 }
 
@@ -420,6 +462,13 @@ void ClusterServer::Shutdown(std::optional<absl::Duration> drain) {
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   if (health != nullptr) health->Shutdown();
   registration_->Close();
+  SetPhase(internal::ServerPhase::kDraining);
+  if (metrics_ != nullptr) {
+    for (const std::string& ns : namespaces_) {
+      metrics_->SetPublished(ns, false);
+      metrics_->SetLeader(ns, false);
+    }
+  }
   const absl::Duration wait = drain.has_value() ? *drain
                               : options_.drain_time.has_value()
                                   ? *options_.drain_time
@@ -427,9 +476,11 @@ void ClusterServer::Shutdown(std::optional<absl::Duration> drain) {
   // The drain is the point of this wait: clients learn from ZooKeeper that
   // the server left, and stop sending calls before it stops taking them.
   absl::SleepFor(wait);
+  SetPhase(internal::ServerPhase::kStopping);
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoNanoseconds(options_.shutdown_deadline));
   zookeeper_->Close();
+  SetPhase(internal::ServerPhase::kStopped);
   {
     std::lock_guard<std::mutex> lock(mu_);
     shutdown_finished_ = true;

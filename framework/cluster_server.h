@@ -65,8 +65,11 @@
 namespace slacker {
 
 class ClusterManagerService;
+class Metrics;
 namespace internal {
 class Registration;
+class ServerMetrics;
+enum class ServerPhase;
 }  // namespace internal
 
 struct ClusterOptions {
@@ -184,6 +187,15 @@ struct ClusterOptions {
   // `base_path` (default "/services"), `id` and `payload_json`; address and
   // port are the server's own. Default (nullopt): no Curator registration.
   std::optional<discovery::CuratorServiceInstanceOptions> curator;
+
+  // Prometheus metrics (framework/metrics.h): calls by namespace, method and
+  // code, latency, in flight; published namespaces; leadership; ZooKeeper
+  // session state, expiries and re-registrations; the shutdown phase.
+  // Default (null): off, at no cost. With metrics on, BuildAndStart installs
+  // the server's interceptors with grpc::ServerBuilder's
+  // experimental().SetInterceptorCreators, which replaces any set through
+  // grpc_builder(). Shared with the server for its lifetime.
+  std::shared_ptr<Metrics> metrics;
 };
 
 class ClusterServer;
@@ -318,6 +330,8 @@ class ClusterServer {
   // The registration once the server is published; nullptr while starting.
   internal::Registration* registration() const;
   void SetHealth(const std::string& ns, bool serving);
+  // Records the phase in the metrics, if on.
+  void SetPhase(internal::ServerPhase phase);
 
   const ClusterOptions options_;
   // Set by the builder before the server is handed out.
@@ -328,6 +342,7 @@ class ClusterServer {
   std::unique_ptr<ClusterManagerService> manager_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<internal::Registration> registration_;
+  std::shared_ptr<internal::ServerMetrics> metrics_;  // Null: off.
 
   mutable std::mutex mu_;
   std::condition_variable changed_;

@@ -20,6 +20,8 @@ readonly PACKAGES=(
   libzookeeper-mt-dev zookeeper libslf4j-java default-jre-headless
   # JSON: nlohmann's header-only library (the Curator payload check).
   nlohmann-json3-dev
+  # Metrics: Prometheus' C++ client (registry, and the HTTP /metrics exposer).
+  prometheus-cpp-dev
   # Tests and benchmarks (procps: pgrep, which the launcher's test uses; python3: the
   # README snippet check).
   libgtest-dev libgmock-dev libbenchmark-dev procps python3

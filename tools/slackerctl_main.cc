@@ -73,6 +73,9 @@ ABSL_FLAG(bool, emit_defaults, false,
           "call: print fields at their default value too");
 ABSL_FLAG(absl::Duration, wait, absl::Seconds(2),
           "call: how long to wait for the namespace's publishers to be ready");
+ABSL_FLAG(int, metrics_port, -1,
+          "call: serve the channel's Prometheus metrics on this port while "
+          "calling (0: any free port; -1: off)");
 ABSL_FLAG(std::string, server, "",
           "offline|online|server-data|shutdown: HOST:PORT");
 ABSL_FLAG(std::string, token, "",
@@ -120,6 +123,7 @@ constexpr char kUsageMessage[] =
     "       [--grouping=..] [--hash_key=..] [--results=single|vector|map]\n"
     "       [--errors=all|any] [--deadline=10s] [--wait=2s] [--count=N]\n"
     "       [--rate=CALLS_PER_S] [--duration=D] [--emit_defaults]\n"
+    "       [--metrics_port=N]\n"
     "  watch [--json]\n"
     "  offline [NS] | online [NS] | server-data [JSON] | shutdown "
     "(with --server=HOST:PORT [--token=T])\n"
@@ -278,6 +282,7 @@ std::string CheckCallFlags(const std::vector<std::string>& headers,
   options->wait = absl::GetFlag(FLAGS_wait);
   options->emit_defaults = absl::GetFlag(FLAGS_emit_defaults);
   options->security = SecurityFromFlags();
+  options->metrics_port = absl::GetFlag(FLAGS_metrics_port);
   if (options->grouping != "all" &&
       !ParseGroupingSpec(options->grouping).ok()) {
     std::vector<std::string> names = GroupingNames();

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "framework/grpc_plugin/server_attribute.h"
 #include "framework/internal/channel_args.h"
 #include "framework/internal/channel_registry.h"
+#include "framework/internal/client_metrics.h"
 #include "framework/internal/discovery_stats.h"
 #include "framework/internal/keepalive.h"
 #include "framework/internal/namespace_picker.h"
@@ -57,6 +59,11 @@ class ClusterLbPolicy : public SetAsideListener {
       configured_ = true;
       health_checks_ = config.health_checks;
       channel_id_ = args.args.GetInt(kChannelIdArg).value_or(0);
+      if (channel_id_ > 0) {
+        if (std::optional<ChannelEntry> entry = FindChannel(channel_id_)) {
+          metrics_ = entry->settings->metrics;
+        }
+      }
     }
     if (!args.addresses.ok()) {
       // ZooKeeper was never reached: nothing known yet to keep serving.
@@ -89,11 +96,14 @@ class ClusterLbPolicy : public SetAsideListener {
     }
     // Servers that left: their subchannels go (and with the last reference,
     // their connections).
+    int joined = 0;
+    int left = 0;
     for (auto it = servers_.begin(); it != servers_.end();) {
       if (wanted.count(it->first) == 0) {
         CancelHealthLocked(it->second);
         it->second.subchannel->CancelConnectivityStateWatch(it->second.watcher);
         it = servers_.erase(it);
+        ++left;
       } else {
         ++it;
       }
@@ -109,6 +119,7 @@ class ClusterLbPolicy : public SetAsideListener {
       Server& server = servers_[key];
       server.info = std::make_shared<const ClusterServer>(*want.info);
       server.stats = std::make_shared<ServerStats>();
+      if (metrics_ != nullptr) server.metrics = metrics_->ForServer(key);
       server.subchannel = channel_control_helper()->CreateSubchannel(
           *want.address, SubchannelArgs());
       if (server.subchannel == nullptr) {
@@ -131,15 +142,18 @@ class ClusterLbPolicy : public SetAsideListener {
         SyncHealthLocked(key, server);
       }
       server.subchannel->RequestConnection();
+      ++joined;
     }
+    if (metrics_ != nullptr) metrics_->ServersChanged(joined, left);
     UpdatePickerLocked();
     if (absl::optional<absl::string_view> event =
             args.args.GetString(kEventTimeArg)) {
       int64_t ns = 0;
       if (absl::SimpleAtoi(*event, &ns) && ns != last_event_ns_) {
         last_event_ns_ = ns;
-        RecordDiscoveryUpdate(config.target,
-                              absl::Now() - absl::FromUnixNanos(ns));
+        const absl::Duration latency = absl::Now() - absl::FromUnixNanos(ns);
+        RecordDiscoveryUpdate(config.target, latency);
+        if (metrics_ != nullptr) metrics_->DiscoveryUpdate(latency);
       }
     }
     return absl::OkStatus();
@@ -250,6 +264,7 @@ class ClusterLbPolicy : public SetAsideListener {
     absl::Status status;         // The last connection failure, explained.
     std::string logged_failure;  // Logged since the last READY; "" if none.
     std::shared_ptr<ServerStats> stats;
+    std::shared_ptr<ServerCallMetrics> metrics;  // Null: no metrics.
     // The subchannel behind the channel's wrapper, for health watches; null
     // if gRPC did not hand it out (then health is not checked).
     grpc_core::Subchannel* core = nullptr;
@@ -515,6 +530,7 @@ class ClusterLbPolicy : public SetAsideListener {
     PrepareConfiguredPickers(options(), previous_, choices);
     previous_ = choices;
     LogStatesLocked();
+    if (metrics_ != nullptr) CountServersLocked(started);
     PublishServersLocked(choices);
     ReportStateLocked(std::move(choices));
     throttle_.Built(started, absl::Now());
@@ -573,6 +589,25 @@ class ClusterLbPolicy : public SetAsideListener {
     entry.candidates.push_back(std::move(candidate));
     entry.subchannels.push_back(server.subchannel);
     entry.stats.push_back(server.stats);
+    if (server.metrics != nullptr) entry.metrics.push_back(server.metrics);
+  }
+
+  // The servers per namespace gauges (client_metrics.h): known = publishing
+  // in ZooKeeper, ready = READY and healthy for it, set aside = ready but set
+  // aside now.
+  void CountServersLocked(absl::Time now) {
+    std::map<std::string, ClientMetrics::ServerCounts> counts;
+    for (const auto& [key, server] : servers_) {
+      const bool aside = server.stats->IsSetAside(now);
+      for (const std::string& ns : server.info->namespaces) {
+        ClientMetrics::ServerCounts& count = counts[ns];
+        ++count.known;
+        if (StateFor(server, ns) != GRPC_CHANNEL_READY) continue;
+        ++count.ready;
+        if (aside) ++count.set_aside;
+      }
+    }
+    metrics_->SetServerCounts(counts);
   }
 
   void LogStatesLocked() const {
@@ -651,6 +686,8 @@ class ClusterLbPolicy : public SetAsideListener {
   ChoicesByNamespace previous_;
   int64_t last_event_ns_ = 0;
   ChannelId channel_id_ = 0;  // 0: none (not made by CreateClusterChannel).
+  // From the channel's settings at the first config; null: no metrics.
+  std::shared_ptr<ClientMetrics> metrics_;
   bool shut_down_ = false;
   RebuildThrottle throttle_;  // See PickerChangedLocked.
   // From the first config; a later config cannot turn it on or off.

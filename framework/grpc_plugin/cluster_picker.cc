@@ -17,24 +17,34 @@ using grpc_core::RefCountedPtr;
 // Counts calls in flight and failure streaks (set_aside.h) for one server.
 class CallTracker : public LoadBalancingPolicy::SubchannelCallTrackerInterface {
  public:
+  // `metrics` and `counters` are null when the channel records no metrics.
   CallTracker(std::shared_ptr<ServerStats> stats,
               RefCountedPtr<SetAsideListener> policy,
-              RefCountedPtr<ClusterLbConfig> config)
+              RefCountedPtr<ClusterLbConfig> config,
+              std::shared_ptr<ServerCallMetrics> metrics,
+              CountersByCode* counters)
       : stats_(std::move(stats)),
         policy_(std::move(policy)),
-        config_(std::move(config)) {
+        config_(std::move(config)),
+        metrics_(std::move(metrics)),
+        counters_(counters) {
     published_.store(true, std::memory_order_release);
   }
   void Start() override {
     published_.load(std::memory_order_acquire);
     started_ = absl::Now();
     stats_->CallStarted();
+    if (metrics_ != nullptr) metrics_->Started();
   }
   void Finish(FinishArgs args) override {
     published_.load(std::memory_order_acquire);
     const absl::Time now = absl::Now();
+    if (metrics_ != nullptr) {
+      metrics_->Finished(counters_, static_cast<int>(args.status.code()));
+    }
     if (stats_->CallFinished(args.status.code(), now - started_,
                              config_->options().set_aside, now)) {
+      if (metrics_ != nullptr) metrics_->SetAside();
       policy_->OnSetAside();
     }
   }
@@ -43,6 +53,8 @@ class CallTracker : public LoadBalancingPolicy::SubchannelCallTrackerInterface {
   std::shared_ptr<ServerStats> stats_;
   RefCountedPtr<SetAsideListener> policy_;
   RefCountedPtr<ClusterLbConfig> config_;
+  std::shared_ptr<ServerCallMetrics> metrics_;
+  CountersByCode* counters_;  // Owned by metrics_.
   absl::Time started_;  // Set by Start, read by Finish, on the call's thread.
   std::atomic<bool> published_{false};  // See ClusterPicker.
 };
@@ -84,10 +96,16 @@ LoadBalancingPolicy::PickResult ClusterPicker::Pick(
   switch (decision.kind) {
     case PickDecision::Kind::kComplete: {
       auto& choices = static_cast<SubchannelChoices&>(*decision.choices);
+      std::shared_ptr<ServerCallMetrics> metrics;
+      CountersByCode* counters = nullptr;
+      if (!choices.metrics.empty()) {
+        metrics = choices.metrics[decision.index];
+        counters = metrics->ForPath(args.path);
+      }
       return PickResult::Complete(
           choices.subchannels[decision.index],
           std::make_unique<CallTracker>(choices.stats[decision.index], policy_,
-                                        config_));
+                                        config_, std::move(metrics), counters));
     }
     case PickDecision::Kind::kQueue:
       return PickResult::Queue();

@@ -1,7 +1,8 @@
 // gRPC's side of a `slacker_cluster` pick: the SubchannelPicker that asks
 // PickForCall (framework/internal/namespace_picker.h, no gRPC type) and hands
 // gRPC the chosen server's subchannel, with a call tracker that counts the
-// call in flight and feeds its outcome to the server's set-aside counters.
+// call in flight and feeds its outcome to the server's set-aside counters
+// (and, when the channel records metrics, to the server's call counters).
 
 #ifndef SLACKER_FRAMEWORK_GRPC_PLUGIN_CLUSTER_PICKER_H_
 #define SLACKER_FRAMEWORK_GRPC_PLUGIN_CLUSTER_PICKER_H_
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "framework/grpc_plugin/cluster_lb_config.h"
+#include "framework/internal/client_metrics.h"
 #include "framework/internal/namespace_picker.h"
 #include "src/core/lib/load_balancing/lb_policy.h"
 #include "src/core/lib/load_balancing/subchannel_interface.h"
@@ -22,6 +24,8 @@ struct SubchannelChoices : NamespaceChoices {
   // Parallel to candidates.
   std::vector<grpc_core::RefCountedPtr<grpc_core::SubchannelInterface>>
       subchannels;
+  // Parallel to candidates when the channel records metrics, else empty.
+  std::vector<std::shared_ptr<ServerCallMetrics>> metrics;
 };
 
 // What a picker's call trackers tell: a server was just set aside. The

@@ -18,6 +18,7 @@
 #include "framework/grpc_plugin/server_attribute.h"
 #include "framework/internal/channel_args.h"
 #include "framework/internal/channel_registry.h"
+#include "framework/internal/client_metrics.h"
 #include "framework/internal/cluster_lb_options.h"
 #include "framework/internal/cluster_view.h"
 #include "framework/internal/plugin_names.h"
@@ -90,8 +91,22 @@ class ZkResolver : public grpc_core::Resolver {
 
   void StartLocked() override {
     std::lock_guard<std::mutex> lock(mu_);
+    ClusterViewOptions view_options = view_options_;
+    if (settings_ != nullptr && settings_->metrics != nullptr) {
+      view_options.on_connection_state =
+          [metrics = settings_->metrics](discovery::ConnectionState state) {
+            metrics->ZooKeeperConnected(
+                state == discovery::ConnectionState::kConnected ||
+                state == discovery::ConnectionState::kReconnected ||
+                state == discovery::ConnectionState::kNewSession);
+            if (state == discovery::ConnectionState::kExpired) {
+              metrics->ZooKeeperSessionExpired();
+            }
+          };
+    }
     absl::StatusOr<std::unique_ptr<ClusterView>> view = ClusterView::Start(
-        view_options_, [this](const absl::StatusOr<ClusterSnapshot>& snapshot) {
+        std::move(view_options),
+        [this](const absl::StatusOr<ClusterSnapshot>& snapshot) {
           OnSnapshot(snapshot);
         });
     if (!view.ok()) {

@@ -48,6 +48,8 @@ class ChannelInterface;
 
 namespace slacker::internal {
 
+class ClientMetrics;  // client_metrics.h
+
 // A cluster channel's identity in this process: unique, never reused, > 0.
 using ChannelId = int;
 
@@ -67,6 +69,8 @@ struct ChannelSettings {
   // interceptor holds its own.
   std::string grouping;
   std::map<std::string, std::string> method_groupings;
+  // What the channel records (ClusterChannelOptions::metrics); null: off.
+  std::shared_ptr<ClientMetrics> metrics;
 };
 
 // The servers a channel's picker may use for one namespace (READY, healthy,

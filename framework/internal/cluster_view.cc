@@ -154,6 +154,10 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
       if (client.ok()) {
         std::lock_guard<std::mutex> lock(caches_mu_);
         client_ = std::move(*client);
+        if (options_.on_connection_state) {
+          options_.on_connection_state(discovery::ConnectionState::kConnected);
+          client_->AddConnectionListener(options_.on_connection_state);
+        }
         break;
       }
       absl::Status error = client.status();

@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "discovery/zookeeper_client.h"
 
 namespace slacker::internal {
 
@@ -77,6 +78,10 @@ struct ClusterViewOptions {
   // Also list the ignored publishers and candidates in every snapshot, and
   // deliver one when only they changed (for tools; a channel needs neither).
   bool report_ignored = false;
+  // If set: told kConnected once the first session is up, then every change
+  // of the view's ZooKeeper connection (on the client's listener thread, one
+  // call at a time; it must not block). For the channel's metrics.
+  std::function<void(discovery::ConnectionState)> on_connection_state;
 };
 
 // Thread-safe. Owned by its creator.

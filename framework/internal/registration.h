@@ -16,6 +16,7 @@
 #ifndef SLACKER_FRAMEWORK_INTERNAL_REGISTRATION_H_
 #define SLACKER_FRAMEWORK_INTERNAL_REGISTRATION_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,6 +53,10 @@ struct RegistrationConfig {
   // How long Start waits for a node of another ZooKeeper session at one of
   // the server's own paths to go (ClusterOptions::squatter_wait).
   absl::Duration squatter_wait = absl::InfiniteDuration();
+  // If set: told when this server takes (true) or loses (false) the lead of
+  // a namespace's election, on the client's listener thread (the election's
+  // on_taken / on_lost); it must not block. For the server's metrics.
+  std::function<void(const std::string& ns, bool leader)> on_leadership;
 };
 
 class Registration {

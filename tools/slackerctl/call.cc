@@ -36,6 +36,7 @@
 #include "common/json_string.h"
 #include "framework/cluster_channel.h"
 #include "framework/fan_out.h"
+#include "framework/metrics.h"
 #include "tools/slackerctl/commands.h"
 #include "tools/slackerctl/output.h"
 
@@ -450,6 +451,16 @@ int Call(Cluster& c, const std::string& target, const CallOptions& options) {
   }
   ClusterChannelOptions channel_options;
   channel_options.root = c.root();
+  if (options.metrics_port >= 0) {
+    channel_options.metrics = std::make_shared<Metrics>();
+    if (absl::Status exposed =
+            channel_options.metrics->Expose(options.metrics_port);
+        !exposed.ok()) {
+      return Fail(kUsage, exposed.ToString());
+    }
+    std::cerr << "metrics: http://0.0.0.0:" << channel_options.metrics->port()
+              << "/metrics" << std::endl;
+  }
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       MakeCredentials(options.security);
   if (!credentials.ok()) return Fail(kUsage, credentials.status().message());

@@ -66,6 +66,9 @@ struct CallOptions {
   // Metadata sent with every call: (lower-case key, value).
   std::vector<std::pair<std::string, std::string>> metadata;
   ConnectionSecurity security;  // --tls, --cacert, ... (credentials.h).
+  // If >= 0: the channel's metrics served at http://0.0.0.0:PORT/metrics
+  // while the calls run (0: a free port, printed on stderr).
+  int metrics_port = -1;
 };
 
 // call NAMESPACE/METHOD: one call (or --count calls, a paced load run, or a
