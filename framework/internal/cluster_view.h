@@ -4,7 +4,13 @@
 // ZooKeeper layout").
 //
 // It watches those nodes through the ZooKeeper layer (no polling) and hands
-// its listener a full snapshot after every change. It connects in the
+// its listener a full snapshot after every batch of changes (one rebuild per
+// batch of ZooKeeper events, not one per event). It reads no more than the
+// trust rules need: each server's data (watched), each member's stat once
+// (its ephemeralOwner; no watch, no data), and of each election only the
+// lowest candidates, up to the first that counts (watched): N servers cost it
+// about N + 2 + 3 per namespace ZooKeeper watches, all re-sent in one frame
+// on every reconnection (see cluster_view.cc, "What the view reads"). It connects in the
 // background and keeps trying while ZooKeeper cannot be reached; once it has
 // a picture it keeps it through disconnections and session expiry (the
 // watched views keep their contents) and converges to the truth when
