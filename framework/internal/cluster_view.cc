@@ -191,6 +191,11 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
                         });
   }
 
+  // The one place the view makes a cache. Of a cache the view uses only
+  // Create (a path and what to read of its children), AddListener,
+  // initialized, Visit, Request, Refresh and Close: the seam where a cache
+  // kept by one persistent recursive watch per cluster can take the place
+  // of these one-shot-watch caches.
   std::unique_ptr<ChildrenCache> Watch(const std::string& path,
                                        ChildReads reads,
                                        ChildrenCache::Listener listener) {
