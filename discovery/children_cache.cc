@@ -56,8 +56,8 @@ absl::string_view ChildrenCacheEventTypeName(ChildrenCacheEventType type) {
 // only there (which serializes them); the rest is guarded by mu_.
 class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Impl(ZooKeeperClient* client, std::string path)
-      : client_(client), path_(std::move(path)) {}
+  Impl(ZooKeeperClient* client, std::string path, ChildrenCacheOptions options)
+      : client_(client), path_(std::move(path)), reads_(options.reads) {}
 
   void Start() {
     std::weak_ptr<Impl> weak = weak_from_this();
@@ -84,6 +84,42 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
     auto it = children_.find(std::string(name));
     if (it == children_.end()) return std::nullopt;
     return it->second;
+  }
+
+  void Visit(const std::function<void(const std::map<std::string, NodeData>&
+                                          children)>& reader) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    reader(children_);
+  }
+
+  void Request(absl::string_view name) {
+    if (reads_ != ChildReads::kOnRequest) return;
+    std::weak_ptr<Impl> weak = weak_from_this();
+    client_->RunOnEventThread([weak, name = std::string(name)] {
+      std::shared_ptr<Impl> impl = weak.lock();
+      if (impl == nullptr || impl->closed_.load()) return;
+      if (!impl->requested_.insert(name).second) return;  // Asked already.
+      if (impl->listed_.count(name) == 0) return;  // The listing reads it.
+      ChildTrack& track = impl->tracks_[name];
+      if (!track.read_in_flight && !track.watch_armed) impl->ReadChild(name);
+    });
+  }
+
+  void Refresh(absl::string_view name) {
+    std::weak_ptr<Impl> weak = weak_from_this();
+    client_->RunOnEventThread([weak, name = std::string(name)] {
+      std::shared_ptr<Impl> impl = weak.lock();
+      if (impl == nullptr || impl->closed_.load()) return;
+      if (impl->listed_.count(name) == 0) return;
+      if (impl->reads_ == ChildReads::kOnRequest &&
+          impl->requested_.count(name) == 0) {
+        return;  // Nothing read to refresh.
+      }
+      ChildTrack& track = impl->tracks_[name];
+      // kStatOnce has no watch: "armed" means "read in this session".
+      if (impl->reads_ == ChildReads::kStatOnce) track.watch_armed = false;
+      impl->ReadChild(name);
+    });
   }
 
   bool initialized() const {
@@ -142,7 +178,9 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
   // What the event thread knows of one child's reads and watch, in the
   // current session.
   struct ChildTrack {
-    bool watch_armed = false;     // Its data watch is set.
+    // Its data watch is set; for kStatOnce (no watch): its stat was read in
+    // this session.
+    bool watch_armed = false;
     bool read_in_flight = false;  // At most one read at a time.
     bool read_again = false;      // Another read was asked for meanwhile.
   };
@@ -254,14 +292,38 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
           ++it;
         }
       }
+      if (reads_ == ChildReads::kOnRequest) {
+        // Every listed child is in the map, read or not (czxid 0).
+        for (const std::string& name : listed_) {
+          if (cached.count(name) != 0 || unreadable_.count(name) != 0) {
+            continue;
+          }
+          children_.emplace(name, NodeData());
+          events.push_back({ChildrenCacheEventType::kAdded, name, NodeData()});
+          cached.insert(name);
+        }
+      }
       PostHoldingMu(std::move(events), listeners_);
+    }
+    if (reads_ == ChildReads::kOnRequest) {
+      for (auto it = requested_.begin(); it != requested_.end();) {
+        it = listed_.count(*it) == 0 ? requested_.erase(it) : std::next(it);
+      }
+      for (auto it = unreadable_.begin(); it != unreadable_.end();) {
+        it = listed_.count(*it) == 0 ? unreadable_.erase(it) : std::next(it);
+      }
     }
     // A cached child with an armed watch is current: the read that armed the
     // watch filled its entry, and any later change fires the watch.
     for (const std::string& name : listed_) {
+      if (reads_ == ChildReads::kOnRequest &&
+          (requested_.count(name) == 0 || unreadable_.count(name) != 0)) {
+        continue;  // Not asked for: the name is all there is.
+      }
       ChildTrack& track = tracks_[name];
       if (!track.read_in_flight &&
-          (cached.count(name) == 0 || !track.watch_armed)) {
+          (cached.count(name) == 0 || !track.watch_armed ||
+           (reads_ == ChildReads::kOnRequest && !IsRead(name)))) {
         ReadChild(name);
       }
     }
@@ -368,11 +430,29 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
     const uint64_t epoch = epoch_;
     const bool arming = !track.watch_armed;
     std::weak_ptr<Impl> weak = weak_from_this();
+    if (reads_ == ChildReads::kStatOnce) {
+      client_->ExistsAsync(
+          JoinPath(path_, name), nullptr,
+          [weak, epoch, name](absl::StatusOr<std::optional<NodeStat>> stat) {
+            std::shared_ptr<Impl> impl = weak.lock();
+            if (impl == nullptr) return;
+            absl::StatusOr<NodeData> node;
+            if (!stat.ok()) {
+              node = stat.status();
+            } else if (!stat->has_value()) {
+              node = absl::NotFoundError("gone");
+            } else {
+              node = NodeData{std::string(), **stat};
+            }
+            impl->OnChild(epoch, name, /*arming=*/true, std::move(node));
+          });
+      return;
+    }
     WatchCallback watch;
     if (arming) {
-      watch = [weak, epoch, name](WatchEventType, const std::string&) {
+      watch = [weak, epoch, name](WatchEventType type, const std::string&) {
         if (std::shared_ptr<Impl> impl = weak.lock()) {
-          impl->OnChildWatch(epoch, name);
+          impl->OnChildWatch(epoch, name, type);
         }
       };
     }
@@ -385,10 +465,20 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
         });
   }
 
-  void OnChildWatch(uint64_t epoch, const std::string& name) {
+  void OnChildWatch(uint64_t epoch, const std::string& name,
+                    WatchEventType type) {
     if (closed_.load() || epoch != epoch_) return;
     auto it = tracks_.find(name);
     if (it != tracks_.end()) it->second.watch_armed = false;
+    if (type == WatchEventType::kDeleted) {
+      // Gone: reading it would only say so. The children watch fires too,
+      // and the listing it brings reads a child created again meanwhile.
+      listed_.erase(name);
+      RemoveChild(name);
+      if (init_pending_.erase(name) != 0) MaybeInitialized();
+      PruneTrack(name);
+      return;
+    }
     if (listed_.count(name) != 0) {
       ReadChild(name);
     } else {
@@ -421,6 +511,9 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
             absl::StrCat("ChildrenCache ", path_, ": leaving out child ", name,
                          ", which cannot be read: ", node.status().ToString()));
       }
+      // kOnRequest lists it again only once it has left the list: a
+      // placeholder that can never be read would hold up its readers.
+      if (reads_ == ChildReads::kOnRequest) unreadable_.insert(name);
       RemoveChild(name);
       init_pending_.erase(name);
     }
@@ -439,6 +532,10 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
     if (it == children_.end()) {
       events.push_back({ChildrenCacheEventType::kAdded, name, node});
       children_.emplace(name, std::move(node));
+    } else if (it->second.stat.czxid == 0) {
+      // kOnRequest: the first read of a listed child.
+      events.push_back({ChildrenCacheEventType::kUpdated, name, node});
+      it->second = std::move(node);
     } else if (it->second.stat.czxid != node.stat.czxid) {
       // Deleted and created again between two reads.
       events.push_back({ChildrenCacheEventType::kRemoved, name, it->second});
@@ -452,6 +549,13 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
       it->second = std::move(node);
     }
     PostHoldingMu(std::move(events), listeners_);
+  }
+
+  // Whether `name`'s entry holds a read (not a kOnRequest placeholder).
+  bool IsRead(const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = children_.find(name);
+    return it != children_.end() && it->second.stat.czxid != 0;
   }
 
   void RemoveChild(const std::string& name) {
@@ -534,6 +638,7 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
 
   ZooKeeperClient* const client_;
   const std::string path_;
+  const ChildReads reads_;
   int subscription_ = 0;  // Set by Start(), before anyone may Close().
   std::atomic<bool> closed_{false};
 
@@ -548,6 +653,10 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
   std::set<std::string> listed_;  // Names in the last listing.
   bool first_list_done_ = false;
   std::set<std::string> init_pending_;  // First listing's unread children.
+  // kOnRequest: the listed children asked for, and those that could not be
+  // read (left out until they leave the list). Kept across sessions.
+  std::set<std::string> requested_;
+  std::set<std::string> unreadable_;
   bool retry_scheduled_ = false;
   // Retries after a failure: BackoffOptions' defaults, 50 ms doubling to 2 s,
   // jittered; reset by a success. kReconnected and kNewSession retry at once
@@ -567,7 +676,7 @@ class ChildrenCache::Impl : public std::enable_shared_from_this<Impl> {
 };
 
 absl::StatusOr<std::unique_ptr<ChildrenCache>> ChildrenCache::Create(
-    ZooKeeperClient* client, std::string path) {
+    ZooKeeperClient* client, std::string path, ChildrenCacheOptions options) {
   slacker::internal::CheckRequires(
       client != nullptr,
       "ChildrenCache::Create needs a ZooKeeper client, got null");
@@ -575,7 +684,7 @@ absl::StatusOr<std::unique_ptr<ChildrenCache>> ChildrenCache::Create(
     return absl::InvalidArgumentError(
         absl::StrCat("ChildrenCache of \"", path, "\": ", valid.message()));
   }
-  auto impl = std::make_shared<Impl>(client, std::move(path));
+  auto impl = std::make_shared<Impl>(client, std::move(path), options);
   impl->Start();
   return std::unique_ptr<ChildrenCache>(new ChildrenCache(std::move(impl)));
 }
@@ -594,6 +703,16 @@ std::map<std::string, NodeData> ChildrenCache::Snapshot() const {
 std::optional<NodeData> ChildrenCache::Get(absl::string_view name) const {
   return impl_->Get(name);
 }
+
+void ChildrenCache::Visit(
+    const std::function<void(const std::map<std::string, NodeData>& children)>&
+        reader) const {
+  impl_->Visit(reader);
+}
+
+void ChildrenCache::Request(absl::string_view name) { impl_->Request(name); }
+
+void ChildrenCache::Refresh(absl::string_view name) { impl_->Refresh(name); }
 
 bool ChildrenCache::initialized() const { return impl_->initialized(); }
 

@@ -17,10 +17,13 @@
 //     exist, Exists with a watch, which fires when it is created; every child
 //     the cache held is then removed. A parent created later is picked up; a
 //     parent deleted later empties the cache.
-//   - Each child: Get with a data watch of its own, armed by the read that
-//     fills its entry. A data change or deletion fires that watch, which
-//     re-reads that child only; a changed list reads only new names (and
-//     any child whose watch is not armed).
+//   - Each child, as ChildrenCacheOptions::reads says (the default,
+//     kDataWatched, below; kStatOnce and kOnRequest read less, see there):
+//     Get with a data watch of its own, armed by the read that fills its
+//     entry. A data change fires that watch, which re-reads that child only;
+//     a deletion removes the child without reading it (the children watch
+//     brings a re-created one back); a changed list reads only new names
+//     (and any child whose watch is not armed).
 //     A child that vanishes between the listing and its read, or cannot be
 //     read at all (e.g. no permission: logged), is treated as removed.
 //   - No change can slip: every watch is armed by the very read whose result
@@ -81,6 +84,31 @@ struct ChildrenCacheEvent {
   NodeData node;
 };
 
+// What the cache reads of each child: how much each child costs a watcher
+// in requests, bytes and ZooKeeper watches (each watch is also re-sent, with
+// every other watch of the session, in one frame on every reconnection).
+enum class ChildReads {
+  // Data and stat, kept current with one data watch per child.
+  kDataWatched,
+  // The stat only, read once per child (Exists, no watch) and again after a
+  // new session or Refresh(): for children of which only fields fixed at
+  // creation matter (czxid, ephemeralOwner), such as membership nodes. The
+  // entries' data stay empty and a data change is not seen; a child deleted
+  // and created again between two listings keeps its old stat until
+  // Refresh(name).
+  kStatOnce,
+  // Nothing but the names until asked: every listed child is in the map with
+  // an empty NodeData (stat.czxid == 0, "not read") and reported as kAdded;
+  // Request(name) reads it with a data watch, reported as kUpdated, and keeps
+  // it current as kDataWatched does. For lists of which a reader needs a few
+  // members only, such as the lowest candidates of an election.
+  kOnRequest,
+};
+
+struct ChildrenCacheOptions {
+  ChildReads reads = ChildReads::kDataWatched;
+};
+
 // Thread-safe: every method may be called from any thread, including from a
 // listener of this cache (Close() and the destructor: not from the client's
 // event thread). Data are bytes, never parsed here.
@@ -96,7 +124,8 @@ class ChildrenCache {
   // REQUIRES: `client` is non-null (checked: the process ends with a
   // message) and outlives the cache.
   static absl::StatusOr<std::unique_ptr<ChildrenCache>> Create(
-      ZooKeeperClient* client, std::string path);
+      ZooKeeperClient* client, std::string path,
+      ChildrenCacheOptions options = {});
 
   // Close()s.
   ~ChildrenCache();
@@ -112,6 +141,21 @@ class ChildrenCache {
   std::map<std::string, NodeData> Snapshot() const;
   // One child's entry; nullopt if it is not in the cache.
   std::optional<NodeData> Get(absl::string_view name) const;
+  // Runs `reader` on the cache itself, without a copy, under the cache's
+  // lock: the map cannot change meanwhile, and the client's event thread
+  // waits for `reader` before it updates this cache. `reader` must be quick
+  // and must not call a method of this cache other than Request and Refresh.
+  void Visit(const std::function<void(const std::map<std::string, NodeData>&
+                                          children)>& reader) const;
+
+  // kOnRequest: reads `name` (if listed and not read yet) with a data watch,
+  // and keeps it current from then on; its entry is reported as kUpdated.
+  // Other modes: no effect. Asynchronous; may be called from Visit's reader.
+  void Request(absl::string_view name);
+  // Reads `name` again (if listed) whatever the mode, e.g. when its
+  // kStatOnce stat no longer fits what the caller sees elsewhere. A change
+  // is reported as usual. Asynchronous; may be called from Visit's reader.
+  void Refresh(absl::string_view name);
 
   // Whether the first full load has completed (see kInitialized).
   bool initialized() const;

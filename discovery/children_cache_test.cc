@@ -387,6 +387,93 @@ TEST_F(ChildrenCacheTest, LoadsExistingChildrenThenInitialized) {
   EXPECT_EQ(heard[2].type, ChildrenCacheEventType::kInitialized);
 }
 
+// Starts a cache of `path` with `reads` on `client`, `replay` listening, and
+// waits for its first load.
+std::unique_ptr<ChildrenCache> StartCacheReading(ZooKeeperClient* client,
+                                                 const std::string& path,
+                                                 ChildReads reads,
+                                                 Replay* replay) {
+  ChildrenCacheOptions options;
+  options.reads = reads;
+  absl::StatusOr<std::unique_ptr<ChildrenCache>> cache =
+      ChildrenCache::Create(client, path, options);
+  EXPECT_TRUE(cache.ok()) << cache.status();
+  if (!cache.ok()) return nullptr;
+  (*cache)->AddListener(replay->Listener());
+  EXPECT_TRUE((*cache)->WaitUntilInitialized(kConvergeTimeout));
+  return *std::move(cache);
+}
+
+TEST_F(ChildrenCacheTest, StatOnceReadsEachChildsStatAndNoData) {
+  const std::string path = "/views/stat";
+  ASSERT_TRUE(writer_->Create(path, "", CreateMode::kPersistent, true).ok());
+  ASSERT_TRUE(writer_->Create(path + "/a", "alpha").ok());
+  ASSERT_TRUE(
+      writer_->Create(path + "/b", "beta", CreateMode::kEphemeral).ok());
+  std::unique_ptr<ChildrenCache> cache =
+      StartCacheReading(watcher_.get(), path, ChildReads::kStatOnce, &replay_);
+  ASSERT_NE(cache, nullptr);
+  const absl::StatusOr<NodeData> a = writer_->Get(path + "/a");
+  ASSERT_TRUE(a.ok());
+  std::map<std::string, NodeData> snapshot = cache->Snapshot();
+  ASSERT_EQ(snapshot.size(), 2u);
+  EXPECT_EQ(snapshot["a"].data, "");
+  EXPECT_EQ(snapshot["a"].stat.czxid, a->stat.czxid);
+  EXPECT_EQ(snapshot["b"].data, "");
+  EXPECT_EQ(snapshot["b"].stat.ephemeral_owner, writer_->session_id());
+  // New children are read, gone ones removed.
+  ASSERT_TRUE(writer_->Create(path + "/c", "gamma").ok());
+  ASSERT_TRUE(writer_->Delete(path + "/b").ok());
+  EXPECT_TRUE(Eventually([&] {
+    const std::map<std::string, NodeData> now = cache->Snapshot();
+    return now.size() == 2 && now.count("c") == 1 &&
+           now.at("c").stat.czxid != 0;
+  }));
+  // A data change is not watched; Refresh reads the stat again.
+  auto set = writer_->Set(path + "/a", "alpha2");
+  ASSERT_TRUE(set.ok());
+  cache->Refresh("a");
+  EXPECT_TRUE(Eventually([&] {
+    return cache->Get("a").value_or(NodeData()).stat.mzxid == set->mzxid;
+  }));
+  EXPECT_TRUE(Eventually(
+      [&] { return Describe(replay_.map()) == Describe(cache->Snapshot()); }));
+  EXPECT_THAT(replay_.errors(), IsEmpty());
+}
+
+TEST_F(ChildrenCacheTest, OnRequestListsNamesAndReadsOnlyWhatIsAsked) {
+  const std::string path = "/views/request";
+  ASSERT_TRUE(writer_->Create(path, "", CreateMode::kPersistent, true).ok());
+  ASSERT_TRUE(writer_->Create(path + "/x", "one").ok());
+  ASSERT_TRUE(writer_->Create(path + "/y", "two").ok());
+  std::unique_ptr<ChildrenCache> cache =
+      StartCacheReading(watcher_.get(), path, ChildReads::kOnRequest, &replay_);
+  ASSERT_NE(cache, nullptr);
+  // Both listed, neither read.
+  std::map<std::string, NodeData> snapshot = cache->Snapshot();
+  ASSERT_EQ(snapshot.size(), 2u);
+  EXPECT_EQ(snapshot["x"].stat.czxid, 0);
+  EXPECT_EQ(snapshot["y"].stat.czxid, 0);
+  cache->Request("y");
+  EXPECT_TRUE(Eventually(
+      [&] { return cache->Get("y").value_or(NodeData()).data == "two"; }));
+  EXPECT_EQ(cache->Get("x")->stat.czxid, 0);
+  // What was asked for is kept current by its watch.
+  ASSERT_TRUE(writer_->Set(path + "/y", "three").ok());
+  EXPECT_TRUE(Eventually(
+      [&] { return cache->Get("y").value_or(NodeData()).data == "three"; }));
+  ASSERT_TRUE(writer_->Delete(path + "/y").ok());
+  ASSERT_TRUE(writer_->Create(path + "/z", "four").ok());
+  EXPECT_TRUE(Eventually([&] {
+    const std::map<std::string, NodeData> now = cache->Snapshot();
+    return now.size() == 2 && now.count("x") == 1 && now.count("z") == 1 &&
+           now.at("z").stat.czxid == 0;
+  }));
+  EXPECT_TRUE(Eventually(
+      [&] { return Describe(replay_.map()) == Describe(cache->Snapshot()); }));
+  EXPECT_THAT(replay_.errors(), IsEmpty());
+}
+
 TEST_F(ChildrenCacheTest, ConvergesAfterBurstsOfChanges) {
   const std::string path = "/views/burst";
   ASSERT_TRUE(writer_->Create(path, "", CreateMode::kPersistent, true).ok());

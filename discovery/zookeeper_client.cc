@@ -261,6 +261,13 @@ struct PendingCall {
   virtual void Abort(int rc) = 0;
 };
 
+// A session whose reconnections ZooKeeper drops this many times in a row,
+// each within kShortLivedReconnection of its handshake, is given up for a
+// fresh one (Impl::AbandonRefusedSession). The C client retries about every
+// 0.3 s, so this takes a second or two.
+constexpr int kRefusedReconnections = 3;
+constexpr absl::Duration kShortLivedReconnection = absl::Seconds(2);
+
 class ZooKeeperClient::Impl {
  public:
   // What the C client's callbacks of one handle need: the handle's
@@ -272,7 +279,14 @@ class ZooKeeperClient::Impl {
     uint64_t generation = 0;
     zhandle_t* zh = nullptr;
     std::mutex mu;
-    std::map<uint64_t, WatchCallback> watches ABSL_GUARDED_BY(mu);
+    struct Watch {
+      WatchCallback callback;
+      // What it adds to the one frame in which the C client re-sends every
+      // watch on reconnection (SetWatches): the path and its length.
+      size_t frame_bytes = 0;
+    };
+    std::map<uint64_t, Watch> watches ABSL_GUARDED_BY(mu);
+    size_t watch_frame_bytes ABSL_GUARDED_BY(mu) = 0;  // Sum over watches.
     uint64_t next_watch ABSL_GUARDED_BY(mu) = 1;
     std::set<PendingCall*> pending ABSL_GUARDED_BY(mu);
   };
@@ -301,7 +315,15 @@ class ZooKeeperClient::Impl {
 
   // A watch id for `callback` on the current handle: the C client's watcher
   // context. 0 (no watch) when `callback` is empty.
-  void* RegisterWatch(Handle* handle, WatchCallback callback);
+  // `path` is the watched node's, for the size of the watch re-registration.
+  void* RegisterWatch(Handle* handle, WatchCallback callback,
+                      absl::string_view path);
+  static void EraseWatchHoldingMu(
+      Handle* handle, std::map<uint64_t, Handle::Watch>::iterator it)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(handle->mu) {
+    handle->watch_frame_bytes -= it->second.frame_bytes;
+    handle->watches.erase(it);
+  }
   static void OnWatch(zhandle_t* zh, int type, int state, const char* path,
                       void* context);
   static void OnSessionEvent(zhandle_t* zh, int type, int state,
@@ -318,6 +340,11 @@ class ZooKeeperClient::Impl {
                           std::optional<SessionFacts> facts);
   void SetState(ConnectionState state);
   void ReplaceHandle();
+  // Gives up a session whose reconnections ZooKeeper keeps dropping: says
+  // so in one log line, reports kExpired, and makes a fresh session (which
+  // has no watch to re-send; the recipes re-read everything on
+  // kNewSession). Event thread.
+  void AbandonRefusedSession();
   // zookeeper_close, then completes (with ZCLOSING) every call of `handle`
   // the C client dropped. Not on a C client thread.
   void CloseHandle(std::unique_ptr<Handle> handle);
@@ -370,6 +397,11 @@ class ZooKeeperClient::Impl {
   bool handle_connected_ ABSL_GUARDED_BY(mu_) = false;
   bool ever_connected_ ABSL_GUARDED_BY(mu_) = false;
   bool suspended_ ABSL_GUARDED_BY(mu_) = false;
+  // When the current connection resumed the session after a loss; nullopt
+  // for a session's first connection. And how many reconnections in a row
+  // lasted less than kShortLivedReconnection.
+  std::optional<absl::Time> reconnected_at_ ABSL_GUARDED_BY(mu_);
+  int short_reconnections_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   int64_t session_id_ ABSL_GUARDED_BY(mu_) = 0;
   std::string session_password_ ABSL_GUARDED_BY(mu_);
@@ -517,11 +549,20 @@ void ZooKeeperClient::Impl::Issue(
 }
 
 void* ZooKeeperClient::Impl::RegisterWatch(Handle* handle,
-                                           WatchCallback callback) {
+                                           WatchCallback callback,
+                                           absl::string_view path) {
   if (!callback) return nullptr;
+  size_t chroot = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    chroot = chroot_.size();
+  }
   std::lock_guard<std::mutex> lock(handle->mu);
   const uint64_t id = handle->next_watch++;
-  handle->watches.emplace(id, std::move(callback));
+  // Jute writes a string as a 4-byte length and its bytes.
+  const size_t bytes = 4 + chroot + path.size();
+  handle->watches.emplace(id, Handle::Watch{std::move(callback), bytes});
+  handle->watch_frame_bytes += bytes;
   return reinterpret_cast<void*>(static_cast<uintptr_t>(id));
 }
 
@@ -537,8 +578,8 @@ void ZooKeeperClient::Impl::OnWatch(zhandle_t* zh, int type, int state,
     std::lock_guard<std::mutex> lock(handle->mu);
     auto it = handle->watches.find(id);
     if (it == handle->watches.end()) return;
-    callback = std::move(it->second);
-    handle->watches.erase(it);
+    callback = std::move(it->second.callback);
+    EraseWatchHoldingMu(handle, it);
   }
   WatchEventType event;
   if (type == ZOO_CREATED_EVENT) {
@@ -604,6 +645,7 @@ void ZooKeeperClient::Impl::HandleSessionEvent(
   std::optional<ConnectionState> next;
   bool replace = false;
   bool ask_provider = false;
+  bool refused = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (generation != generation_ || closed_) return;  // An old handle's.
@@ -619,8 +661,11 @@ void ZooKeeperClient::Impl::HandleSessionEvent(
         next = ever_connected_ ? ConnectionState::kNewSession
                                : ConnectionState::kConnected;
         ever_connected_ = true;
+        reconnected_at_.reset();
+        short_reconnections_ = 0;
       } else if (suspended_) {
         next = ConnectionState::kReconnected;
+        reconnected_at_ = absl::Now();
       }
       suspended_ = false;
     } else if (state == ZOO_CONNECTING_STATE ||
@@ -629,6 +674,23 @@ void ZooKeeperClient::Impl::HandleSessionEvent(
         suspended_ = true;
         next = ConnectionState::kSuspended;
         ask_provider = true;
+        // A reconnection the server drops at once, again and again: on
+        // each, the C client re-sends every watch of the session in one
+        // frame, and ZooKeeper closes a connection whose frame is larger
+        // than its jute.maxbuffer. The C client would retry forever,
+        // renewing the session each time (it never expires), and the
+        // watches would never be back.
+        if (reconnected_at_.has_value() &&
+            absl::Now() - *reconnected_at_ < kShortLivedReconnection) {
+          ++short_reconnections_;
+        } else {
+          short_reconnections_ = 0;
+        }
+        reconnected_at_.reset();
+        if (short_reconnections_ >= kRefusedReconnections) {
+          short_reconnections_ = 0;
+          refused = true;
+        }
       }
     } else if (state == ZOO_EXPIRED_SESSION_STATE) {
       next = ConnectionState::kExpired;
@@ -641,12 +703,49 @@ void ZooKeeperClient::Impl::HandleSessionEvent(
   }
   if (next.has_value()) SetState(*next);
   if (ask_provider) AskEnsembleProvider();
+  if (refused) AbandonRefusedSession();
   if (replace) ReplaceHandle();
   if ((next == ConnectionState::kConnected ||
        next == ConnectionState::kNewSession) &&
       options_.follow_ensemble_config) {
     FollowEnsembleConfig();
   }
+}
+
+void ZooKeeperClient::Impl::AbandonRefusedSession() {
+  size_t watches = 0;
+  size_t frame_bytes = 0;
+  {
+    std::shared_lock<std::shared_mutex> lock(handle_mu_);
+    if (handle_ != nullptr) {
+      std::lock_guard<std::mutex> handle_lock(handle_->mu);
+      watches = handle_->watches.size();
+      frame_bytes = handle_->watch_frame_bytes;
+    }
+  }
+  int64_t session = 0;
+  std::string hosts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    session = session_id_;
+    hosts = hosts_;
+  }
+  Log(LogLevel::kError,
+      absl::StrCat(
+          "ZooKeeper at ", hosts, " dropped each of the last ",
+          kRefusedReconnections, " reconnections of session 0x",
+          absl::Hex(session), " within ",
+          absl::FormatDuration(kShortLivedReconnection),
+          ": it refuses the re-registration of this client's ", watches,
+          " watches (about ", frame_bytes,
+          " bytes, which the C client sends in one frame), most likely "
+          "because that frame is larger than ZooKeeper's jute.maxbuffer "
+          "(1 MB by default); giving up this session for a fresh one and "
+          "re-reading everything watched (watch fewer nodes per session, or "
+          "raise jute.maxbuffer on the ZooKeeper servers, to avoid this)"));
+  SetState(ConnectionState::kExpired);
+  ReplaceHandle();
 }
 
 void ZooKeeperClient::Impl::SetState(ConnectionState state) {
@@ -798,10 +897,12 @@ void ZooKeeperClient::Impl::FollowEnsembleConfig() {
   };
   Issue(
       [this](Handle* handle) {
-        void* watch =
-            RegisterWatch(handle, [this](WatchEventType, const std::string&) {
+        void* watch = RegisterWatch(
+            handle,
+            [this](WatchEventType, const std::string&) {
               FollowEnsembleConfig();
-            });
+            },
+            "/zookeeper/config");
         auto* context = new Context{this, handle->generation};
         const int rc = zoo_awgetconfig(
             handle->zh, watch != nullptr ? &Impl::OnWatch : nullptr, watch,
@@ -936,8 +1037,10 @@ struct Call : PendingCall {
   // Drops the call's watch, if any, from the handle's table: the C client
   // drops it with a call that failed. REQUIRES: handle->mu held.
   void ForgetWatchHoldingMu() {
-    if (watch_id != nullptr) {
-      handle->watches.erase(reinterpret_cast<uintptr_t>(watch_id));
+    if (watch_id == nullptr) return;
+    auto it = handle->watches.find(reinterpret_cast<uintptr_t>(watch_id));
+    if (it != handle->watches.end()) {
+      ZooKeeperClient::Impl::EraseWatchHoldingMu(handle, it);
     }
   }
 
@@ -981,7 +1084,8 @@ void IssueCall(ZooKeeperClient::Impl* impl, Call<Result>* call,
       [&](ZooKeeperClient::Impl::Handle* handle) {
         call->generation = handle->generation;
         call->handle = handle;
-        call->watch_id = impl->RegisterWatch(handle, std::move(watch));
+        call->watch_id =
+            impl->RegisterWatch(handle, std::move(watch), call->path);
         {
           // Before the C client has it: its completion may run at once.
           std::lock_guard<std::mutex> lock(handle->mu);

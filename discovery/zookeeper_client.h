@@ -8,6 +8,13 @@
 //     expired, new session, closed);
 //   - session expiry handled here: a new session is made at once, and every
 //     subscriber (the recipes) restores what it had;
+//   - a session ZooKeeper will not let back in is given up: when it drops
+//     three reconnections in a row within 2 s of each handshake (what it
+//     does when the C client's one-frame re-registration of every watch
+//     is larger than its jute.maxbuffer, 1 MB by default: the C client
+//     alone would retry forever), the client logs one error saying so,
+//     reports kExpired, and makes a fresh session (kNewSession), on which
+//     the recipes re-read everything;
 //   - a changing ensemble: the host list can be replaced at run time, from the
 //     user or from ZooKeeper's own /zookeeper/config;
 //   - its own threads, so that nothing user-supplied runs on the C client's.
@@ -127,7 +134,9 @@ enum class ConnectionState {
   kConnected,    // The first session is up (reported once).
   kSuspended,    // Connection lost; the session may still be alive.
   kReconnected,  // Connected again within the same session.
-  kExpired,      // The session ended: its ephemerals and watches are gone.
+  kExpired,      // The session ended: its ephemerals and watches are gone
+                 // (or it was given up, see above: its ephemerals go when
+                 // ZooKeeper expires it, and recipes take them over).
   kNewSession,   // After kExpired: a new session is up; recipes restored.
   kClosed,       // Close() was called (the last event).
 };

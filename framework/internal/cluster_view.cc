@@ -28,8 +28,11 @@
 namespace slacker::internal {
 namespace {
 
+using discovery::ChildReads;
 using discovery::ChildrenCache;
 using discovery::ChildrenCacheEventType;
+using discovery::NodeData;
+using NodeMap = std::map<std::string, NodeData>;
 
 // Connecting again after a failed connect: every second, jittered.
 BackoffOptions ConnectRetry() {
@@ -131,6 +134,21 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
   }
 
  private:
+  // What the view reads, and what it costs each view (one watch per node
+  // watched, all of them re-sent in one frame on every reconnection):
+  //   servers/             the list, and each server's data with a watch
+  //                        (ServerInfo changes while a server runs);
+  //   namespaces/          the list;
+  //   namespaces/<ns>/     the list, and each member's stat once, no watch
+  //                        (only its ephemeralOwner matters, fixed at
+  //                        creation; re-read when it stops matching the
+  //                        servers/ node, e.g. after a server's new session);
+  //   <ns>/_leader/        the list, and only the candidates the leader rule
+  //                        needs: from the lowest sequence up to the first
+  //                        that counts, each read once with a data watch.
+  // So N servers cost a view N + 2 + 3 per namespace watches, not 3N + 2.
+  // (With ClusterViewOptions::report_ignored every candidate is read, to
+  // list those that do not count.)
   struct NamespaceCaches {
     std::unique_ptr<ChildrenCache> members;   // <ns>/<host:port>, _leader
     std::unique_ptr<ChildrenCache> election;  // <ns>/_leader/<candidate>
@@ -176,19 +194,27 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
         absl::StrCat("cluster '", options_.cluster, "': watching ",
                      layout_.ClusterPath(), " on ", options_.zookeeper));
     std::lock_guard<std::mutex> lock(caches_mu_);
-    servers_ =
-        Watch(layout_.ServersPath(),
-              [this](const discovery::ChildrenCacheEvent&) { Rebuild(); });
-    namespaces_ = Watch(layout_.NamespacesPath(),
+    servers_ = Watch(
+        layout_.ServersPath(), ChildReads::kDataWatched,
+        [this](const discovery::ChildrenCacheEvent&) { ScheduleRebuild(); });
+    namespaces_ = Watch(layout_.NamespacesPath(), ChildReads::kOnRequest,
                         [this](const discovery::ChildrenCacheEvent& event) {
                           OnNamespaceEvent(event);
                         });
   }
 
+  // The one place the view makes a cache. Of a cache the view uses only
+  // Create (a path and what to read of its children), AddListener,
+  // initialized, Visit, Request, Refresh and Close: the seam where a cache
+  // kept by one persistent recursive watch per cluster can take the place
+  // of these one-shot-watch caches.
   std::unique_ptr<ChildrenCache> Watch(const std::string& path,
+                                       ChildReads reads,
                                        ChildrenCache::Listener listener) {
+    discovery::ChildrenCacheOptions cache_options;
+    cache_options.reads = reads;
     absl::StatusOr<std::unique_ptr<ChildrenCache>> cache =
-        ChildrenCache::Create(client_.get(), path);
+        ChildrenCache::Create(client_.get(), path, cache_options);
     if (!cache.ok()) {
       // Only an invalid path fails here, and the paths were validated.
       Log(LogLevel::kError,
@@ -208,11 +234,15 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
         LogOnce(path, "a namespace node whose name is not a valid path");
       } else {
         auto rebuild = [this](const discovery::ChildrenCacheEvent&) {
-          Rebuild();
+          ScheduleRebuild();
         };
         NamespaceCaches caches;
-        caches.members = Watch(path, rebuild);
-        caches.election = Watch(layout_.LeaderPath(event.name), rebuild);
+        caches.members = Watch(path, ChildReads::kStatOnce, rebuild);
+        caches.election =
+            Watch(layout_.LeaderPath(event.name),
+                  options_.report_ignored ? ChildReads::kDataWatched
+                                          : ChildReads::kOnRequest,
+                  rebuild);
         std::lock_guard<std::mutex> lock(caches_mu_);
         namespace_caches_[event.name] = std::move(caches);
       }
@@ -229,13 +259,34 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
       if (gone.members != nullptr) gone.members->Close();
       if (gone.election != nullptr) gone.election->Close();
     }
-    Rebuild();
+    ScheduleRebuild();
+  }
+
+  // One rebuild per batch of events: the first event of a batch queues a
+  // rebuild behind the events already queued on the listener thread; the
+  // rest find it queued. The caches are current when it runs (they are
+  // ahead of their events), so it sees every change of the batch. Listener
+  // thread only.
+  void ScheduleRebuild() {
+    if (rebuild_queued_) return;
+    rebuild_queued_ = true;
+    batch_event_time_ = absl::Now();
+    std::weak_ptr<Impl> weak = weak_from_this();
+    std::lock_guard<std::mutex> lock(caches_mu_);
+    if (client_ == nullptr) return;
+    client_->RunOnListenerThread([weak] {
+      if (std::shared_ptr<Impl> self = weak.lock()) {
+        self->rebuild_queued_ = false;
+        self->Rebuild();
+      }
+    });
   }
 
   // The listener thread is the only one that rebuilds, so reads of the caches
-  // and of logged_ need no more than caches_mu_.
+  // and of logged_ need no more than caches_mu_. The caches are read in
+  // place (ChildrenCache::Visit), not copied.
   void Rebuild() {
-    const absl::Time event_time = absl::Now();
+    const absl::Time event_time = batch_event_time_;
     if (stopped()) return;
     std::map<std::string, ClusterServer> servers;
     std::vector<IgnoredNode> ignored;
@@ -247,94 +298,36 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
       }
       // Complete only once every namespace listed has its caches: the list
       // is current before this thread has handled its kAdded events.
-      for (const auto& [ns, node] : namespaces_->Snapshot()) {
-        if (namespace_caches_.count(ns) == 0 &&
-            discovery::ValidatePath(NamespacePath(ns)).ok()) {
-          return;  // Its kAdded (which makes them) is still to come.
+      bool complete = true;
+      namespaces_->Visit([&](const NodeMap& listed) {
+        for (const auto& [ns, node] : listed) {
+          if (namespace_caches_.count(ns) == 0 &&
+              discovery::ValidatePath(NamespacePath(ns)).ok()) {
+            complete = false;  // Its kAdded (which makes them) is to come.
+            return;
+          }
         }
-      }
-      const std::map<std::string, discovery::NodeData> server_nodes =
-          servers_->Snapshot();
+      });
+      if (!complete) return;
       for (const auto& [ns, caches] : namespace_caches_) {
         if (caches.members == nullptr || caches.election == nullptr) continue;
         if (!caches.members->initialized() || !caches.election->initialized()) {
           return;  // Not a complete picture yet; its kInitialized follows.
         }
-        // The trust rules (discovery/cluster_rules.h): who publishes, then
-        // who of them leads.
-        std::map<std::string, int64_t> publishers;
-        for (const auto& [name, node] : caches.members->Snapshot()) {
-          if (discovery::RegistryLayout::IsLeaderNode(name)) continue;
-          std::optional<int64_t> server_owner;
-          auto server_node = server_nodes.find(name);
-          if (server_node != server_nodes.end()) {
-            server_owner = server_node->second.stat.ephemeral_owner;
-          }
-          const int64_t owner = node.stat.ephemeral_owner;
-          const discovery::PublisherVerdict verdict =
-              discovery::JudgePublisher(name, owner, server_owner);
-          if (verdict != discovery::PublisherVerdict::kCounts) {
-            // A joining server writes its servers/ node first, but this
-            // view may hear of its member node first: usually transient.
-            Ignore(
-                layout_.MemberPath(ns, name), node.stat.czxid,
-                discovery::PublisherVerdictReason(verdict, owner, server_owner),
-                verdict == discovery::PublisherVerdict::kNoServerNode
-                    ? LogLevel::kInfo
-                    : LogLevel::kWarning,
-                &ignored);
+      }
+      servers_->Visit([&](const NodeMap& server_nodes) {
+        for (const auto& [ns, caches] : namespace_caches_) {
+          if (caches.members == nullptr || caches.election == nullptr) {
             continue;
           }
-          publishers[name] = owner;
-          ClusterServer& server = servers[name];
-          server.address = name;
-          server.namespaces.push_back(ns);
-        }
-        std::vector<discovery::CandidateNode> candidates;
-        for (const auto& [name, node] : caches.election->Snapshot()) {
-          candidates.push_back({name, node.data, node.stat.ephemeral_owner});
-        }
-        const std::optional<size_t> leader =
-            discovery::LeadingCandidate(candidates, publishers);
-        for (size_t i = 0; i < candidates.size(); ++i) {
-          const discovery::CandidateVerdict verdict =
-              discovery::JudgeCandidate(candidates[i], publishers);
-          if (verdict == discovery::CandidateVerdict::kCounts) continue;
-          Ignore(absl::StrCat(layout_.LeaderPath(ns), "/", candidates[i].name),
-                 0, discovery::CandidateVerdictReason(verdict, candidates[i]),
-                 LogLevel::kWarning, &ignored);
-        }
-        if (leader.has_value()) {
-          auto it = servers.find(candidates[*leader].data);
-          if (it != servers.end()) it->second.leads.push_back(ns);
-        }
-      }
-      // A node's data is parsed once per version: with many servers,
-      // parsing all of them on every event would be most of an update.
-      std::map<std::string, ParsedInfo> parsed;
-      for (const auto& [name, node] : server_nodes) {
-        auto it = servers.find(name);
-        if (it == servers.end()) continue;  // Publishes nothing now.
-        auto known = parsed_.find(name);
-        if (known == parsed_.end() || known->second.mzxid != node.stat.mzxid ||
-            known->second.czxid != node.stat.czxid) {
-          ParsedInfo info;
-          info.mzxid = node.stat.mzxid;
-          info.czxid = node.stat.czxid;
-          absl::Status status = ParseServerInfo(node.data, &info.server);
-          if (!status.ok()) {
-            LogOnce(
-                absl::StrCat(layout_.ServerPath(name), "@", node.stat.mzxid),
-                absl::StrCat("server data skipped, ", status.message()));
+          if (!AddNamespace(ns, caches, server_nodes, &servers, &ignored)) {
+            complete = false;
+            return;
           }
-          known = parsed_.insert_or_assign(name, std::move(info)).first;
         }
-        it->second.server_data = known->second.server.server_data;
-        it->second.weight = known->second.server.weight;
-        it->second.tls_name = known->second.server.tls_name;
-        parsed.insert(parsed_.extract(known));
-      }
-      parsed_.swap(parsed);
+        ParseServers(server_nodes, &servers);
+      });
+      if (!complete) return;  // A candidate the leader rule needs is unread.
     }
     ClusterSnapshot snapshot;
     snapshot.event_time = event_time;
@@ -357,6 +350,137 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
     delivered_any_ = true;
     last_ = snapshot;
     Deliver(std::move(snapshot));
+  }
+
+  // Adds namespace `ns`'s counted publishers, and its leader, to `servers`
+  // by the trust rules (discovery/cluster_rules.h). False when a candidate
+  // the leader rule needs has not been read yet: it is asked for, and its
+  // read brings another rebuild.
+  bool AddNamespace(const std::string& ns, const NamespaceCaches& caches,
+                    const NodeMap& server_nodes,
+                    std::map<std::string, ClusterServer>* servers,
+                    std::vector<IgnoredNode>* ignored) {
+    std::map<std::string, int64_t> publishers;
+    caches.members->Visit([&](const NodeMap& members) {
+      for (const auto& [name, node] : members) {
+        if (discovery::RegistryLayout::IsLeaderNode(name)) continue;
+        std::optional<int64_t> server_owner;
+        int64_t server_czxid = 0;
+        auto server_node = server_nodes.find(name);
+        if (server_node != server_nodes.end()) {
+          server_owner = server_node->second.stat.ephemeral_owner;
+          server_czxid = server_node->second.stat.czxid;
+        }
+        const int64_t owner = node.stat.ephemeral_owner;
+        const discovery::PublisherVerdict verdict =
+            discovery::JudgePublisher(name, owner, server_owner);
+        if (verdict == discovery::PublisherVerdict::kOtherSession) {
+          // The member's stat is read once: after a server's new session
+          // its member may have been re-created under the same name
+          // between two listings. Read once more per servers/ node.
+          int64_t& checked = member_checked_[layout_.MemberPath(ns, name)];
+          if (checked != server_czxid) {
+            checked = server_czxid;
+            caches.members->Refresh(name);
+          }
+        }
+        if (verdict != discovery::PublisherVerdict::kCounts) {
+          // A joining server writes its servers/ node first, but this
+          // view may hear of its member node first: usually transient.
+          Ignore(
+              layout_.MemberPath(ns, name), node.stat.czxid,
+              discovery::PublisherVerdictReason(verdict, owner, server_owner),
+              verdict == discovery::PublisherVerdict::kNoServerNode
+                  ? LogLevel::kInfo
+                  : LogLevel::kWarning,
+              ignored);
+          continue;
+        }
+        publishers[name] = owner;
+        ClusterServer& server = (*servers)[name];
+        server.address = name;
+        server.namespaces.push_back(ns);
+      }
+    });
+    // The candidates from the lowest sequence up, read until one counts
+    // (all of them with report_ignored): LeadingCandidate's answer, since
+    // every lower one was read and does not count.
+    bool complete = true;
+    std::vector<discovery::CandidateNode> candidates;
+    caches.election->Visit([&](const NodeMap& children) {
+      std::vector<std::pair<int64_t, const std::string*>> order;
+      for (const auto& [name, node] : children) {
+        const std::optional<int64_t> sequence =
+            discovery::CandidateSequence(name);
+        if (!sequence.has_value()) {
+          candidates.push_back({name, node.data, node.stat.ephemeral_owner});
+          continue;  // Ignored whatever it holds: no read needed.
+        }
+        order.emplace_back(*sequence, &name);
+      }
+      std::sort(order.begin(), order.end());
+      for (const auto& [sequence, name] : order) {
+        const NodeData& node = children.at(*name);
+        if (node.stat.czxid == 0) {  // Listed, not read yet.
+          caches.election->Request(*name);
+          complete = false;
+          return;
+        }
+        candidates.push_back({*name, node.data, node.stat.ephemeral_owner});
+        if (!options_.report_ignored &&
+            discovery::JudgeCandidate(candidates.back(), publishers) ==
+                discovery::CandidateVerdict::kCounts) {
+          return;
+        }
+      }
+    });
+    if (!complete) return false;
+    const std::optional<size_t> leader =
+        discovery::LeadingCandidate(candidates, publishers);
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      const discovery::CandidateVerdict verdict =
+          discovery::JudgeCandidate(candidates[i], publishers);
+      if (verdict == discovery::CandidateVerdict::kCounts) continue;
+      Ignore(absl::StrCat(layout_.LeaderPath(ns), "/", candidates[i].name), 0,
+             discovery::CandidateVerdictReason(verdict, candidates[i]),
+             LogLevel::kWarning, ignored);
+    }
+    if (leader.has_value()) {
+      auto it = servers->find(candidates[*leader].data);
+      if (it != servers->end()) it->second.leads.push_back(ns);
+    }
+    return true;
+  }
+
+  // Fills each counted server's data and weight from its servers/ node.
+  // A node's data is parsed once per version: with many servers, parsing
+  // all of them on every event would be most of an update.
+  void ParseServers(const NodeMap& server_nodes,
+                    std::map<std::string, ClusterServer>* servers) {
+    std::map<std::string, ParsedInfo> parsed;
+    for (auto& [name, server] : *servers) {
+      auto node = server_nodes.find(name);
+      if (node == server_nodes.end()) continue;  // Cannot be: it counted.
+      const discovery::NodeStat& stat = node->second.stat;
+      auto known = parsed_.find(name);
+      if (known == parsed_.end() || known->second.mzxid != stat.mzxid ||
+          known->second.czxid != stat.czxid) {
+        ParsedInfo info;
+        info.mzxid = stat.mzxid;
+        info.czxid = stat.czxid;
+        absl::Status status = ParseServerInfo(node->second.data, &info.server);
+        if (!status.ok()) {
+          LogOnce(absl::StrCat(layout_.ServerPath(name), "@", stat.mzxid),
+                  absl::StrCat("server data skipped, ", status.message()));
+        }
+        known = parsed_.insert_or_assign(name, std::move(info)).first;
+      }
+      server.server_data = known->second.server.server_data;
+      server.weight = known->second.server.weight;
+      server.tls_name = known->second.server.tls_name;
+      parsed.insert(parsed_.extract(known));
+    }
+    parsed_.swap(parsed);
   }
 
   // A node the trust rules do not count: logged once per node (and creation,
@@ -450,6 +574,10 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
     ClusterServer server;  // Only server_data and weight.
   };
   std::map<std::string, ParsedInfo> parsed_;  // By servers/ node name.
+  // Member path -> czxid of the servers/ node its stat was last re-read for.
+  std::map<std::string, int64_t> member_checked_;
+  bool rebuild_queued_ = false;
+  absl::Time batch_event_time_;  // When the queued rebuild's batch began.
   bool delivered_any_ = false;
   ClusterSnapshot last_;
   std::set<std::string> logged_;

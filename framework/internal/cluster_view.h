@@ -4,16 +4,22 @@
 // ZooKeeper layout").
 //
 // It watches those nodes through the ZooKeeper layer (no polling) and hands
-// its listener a full snapshot after every change. It connects in the
-// background and keeps trying while ZooKeeper cannot be reached; once it has
-// a picture it keeps it through disconnections and session expiry (the
-// watched views keep their contents) and converges to the truth when
-// ZooKeeper is back. Only what the trust rules of discovery/cluster_rules.h
-// count is used: a publisher needs its own session's servers/ node, the
-// leader is the lowest candidate owning such a publisher. Anything malformed
-// or untrusted read from ZooKeeper is logged (once per node and version) and
-// skipped; registry JSON is bounded in size and depth before it is parsed, so
-// no node's content can stall the view for the others.
+// its listener a full snapshot after every batch of changes (one rebuild per
+// batch of ZooKeeper events, not one per event). It reads no more than the
+// trust rules need: each server's data (watched), each member's stat once
+// (its ephemeralOwner; no watch, no data), and of each election only the
+// lowest candidates, up to the first that counts (watched): N servers cost it
+// about N + 2 + 3 per namespace ZooKeeper watches, all re-sent in one frame
+// on every reconnection (see cluster_view.cc, "What the view reads"). It
+// connects in the background and keeps trying while ZooKeeper cannot be
+// reached; once it has a picture it keeps it through disconnections and session
+// expiry (the watched views keep their contents) and converges to the truth
+// when ZooKeeper is back. Only what the trust rules of
+// discovery/cluster_rules.h count is used: a publisher needs its own session's
+// servers/ node, the leader is the lowest candidate owning such a publisher.
+// Anything malformed or untrusted read from ZooKeeper is logged (once per node
+// and version) and skipped; registry JSON is bounded in size and depth before
+// it is parsed, so no node's content can stall the view for the others.
 //
 // No gRPC type here: the resolver in framework/grpc_plugin/ turns snapshots
 // into gRPC addresses.

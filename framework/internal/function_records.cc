@@ -53,14 +53,27 @@ class FunctionRecords::Impl : public std::enable_shared_from_this<Impl> {
 absl::Status FunctionRecords::Impl::WriteAll() {
   for (const auto& [method, json] : records_) {
     const std::string path = layout_.FunctionPath(ns_, method);
-    absl::Status written =
-        client_
-            ->Create(path, json, discovery::CreateMode::kPersistent,
-                     /*create_parents=*/true)
-            .status();
-    if (absl::IsAlreadyExists(written)) {
-      // Another server (or an earlier run) wrote it; the newest build wins.
+    // A record as this build would write it is left alone: a restart of an
+    // unchanged server writes nothing, and the caches of the namespace's
+    // other servers (each with a data watch on the record) read nothing
+    // again. Records can be large (every descriptor of the service).
+    absl::StatusOr<discovery::NodeData> existing = client_->Get(path);
+    if (existing.ok() && existing->data == json) continue;
+    absl::Status written;
+    if (existing.ok()) {
+      // Another build's (or someone else's): the newest build wins.
       written = client_->Set(path, json).status();
+    } else if (absl::IsNotFound(existing.status())) {
+      written = client_
+                    ->Create(path, json, discovery::CreateMode::kPersistent,
+                             /*create_parents=*/true)
+                    .status();
+      if (absl::IsAlreadyExists(written)) {
+        // Written meanwhile by another server; the newest build wins.
+        written = client_->Set(path, json).status();
+      }
+    } else {
+      written = existing.status();
     }
     if (!written.ok()) {
       return absl::Status(written.code(),

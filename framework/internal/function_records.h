@@ -4,9 +4,11 @@
 // JSON (protos/slacker/cluster/registry.proto); tools read them to call a
 // method without its .proto.
 //
-// Start writes every record (creating it, or overwriting what is there: the
-// newest build of a server wins), then watches the namespace's records with a
-// ChildrenCache and repairs what someone else did to them:
+// Start writes every record that differs from what is there (creating it, or
+// overwriting it: the newest build of a server wins; a record already equal
+// to this build's, byte for byte, is not written again, so restarting an
+// unchanged server costs one read per record), then watches the namespace's
+// records with a ChildrenCache and repairs what someone else did to them:
 //   - a record deleted (alone, or with its parents) is written again;
 //   - a record overwritten with data that is not a MethodInfo of that very
 //     method (not JSON, another method's, a truncated write) is written again,
