@@ -44,6 +44,12 @@ ABSL_FLAG(absl::Duration, deadline, absl::Seconds(10), "call: deadline");
 ABSL_FLAG(int, count, 1, "call: how many calls (prints calls per server)");
 ABSL_FLAG(std::string, server, "",
           "offline|online|server-data|shutdown: HOST:PORT");
+ABSL_FLAG(int, port, 8080, "dashboard: HTTP port (0: a free one, printed)");
+ABSL_FLAG(std::string, listen, "127.0.0.1",
+          "dashboard: address to serve on (0.0.0.0: every interface)");
+ABSL_FLAG(std::string, metrics_histogram,
+          "slacker_server_call_duration_seconds",
+          "dashboard: the servers' latency histogram its charts read");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
           "how long to wait for ZooKeeper");
 
@@ -67,6 +73,7 @@ int Main(int argc, char** argv) {
       "  ls [--json] | describe NAMESPACE | call NAMESPACE/METHOD 'JSON' "
       "[--grouping=..] [--hash_key=..] [--results=single|vector|map] "
       "[--errors=all|any] [--deadline=10s] [--count=N] | watch |\n"
+      "  dashboard [--port=8080] [--listen=127.0.0.1] |\n"
       "  offline [NS] | online [NS] | server-data [JSON] | shutdown "
       "(with --server=HOST:PORT)");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
@@ -79,7 +86,8 @@ int Main(int argc, char** argv) {
     return Manage(command, args, absl::GetFlag(FLAGS_server),
                   absl::GetFlag(FLAGS_deadline));
   }
-  const std::set<std::string> known = {"ls", "describe", "call", "watch"};
+  const std::set<std::string> known = {"ls", "describe", "call", "watch",
+                                       "dashboard"};
   if (known.count(command) == 0) {
     return Fail(kUsage,
                 absl::StrCat("unknown command '", command, "' (see --help)"));
@@ -93,6 +101,14 @@ int Main(int argc, char** argv) {
     return Fail(kUsage, valid.message());
   }
   if (command == "watch") return Watch(c);
+  if (command == "dashboard") {
+    DashboardOptions options;
+    options.port = absl::GetFlag(FLAGS_port);
+    options.listen = absl::GetFlag(FLAGS_listen);
+    options.metrics_histogram = absl::GetFlag(FLAGS_metrics_histogram);
+    options.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
+    return Dashboard(c, options);
+  }
   if (command == "describe" && args.size() != 1) {
     return Fail(kUsage, "describe takes one NAMESPACE");
   }
