@@ -5,8 +5,8 @@ and real example servers (examples:server) in child processes.
 The page must list the cluster's namespaces, servers and leader; show a server
 started after it loaded, drop one killed with SIGKILL and move the leader mark;
 show malformed and untrusted registry nodes that this test writes with the
-stock zkCli.sh as such and keep working; survive hostile HTTP requests; and
-chart a server's call rate from its /metrics. Screenshots are kept in
+stock zkCli.sh as such and keep working; survive hostile HTTP requests; chart
+a server's call rate from its /metrics; and say so when ZooKeeper is gone. Screenshots are kept in
 $TEST_UNDECLARED_OUTPUTS_DIR.
 
 The /metrics served here is this test's own Prometheus text (a histogram whose
@@ -125,10 +125,11 @@ class DashboardBrowserTest(unittest.TestCase):
         self.assertIn("Created", run.stdout + run.stderr, "zkCli.sh create %s failed" % path)
 
     def raw_request(self, port, data):
+        """What the dashboard answers to `data`; b"" if it hung up first."""
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-            s.sendall(data)
-            s.shutdown(socket.SHUT_WR)
-            try:
+            try:  # It may close on a bad request before reading it all.
+                s.sendall(data)
+                s.shutdown(socket.SHUT_WR)
                 return s.recv(100)
             except OSError:
                 return b""
@@ -144,6 +145,7 @@ class DashboardBrowserTest(unittest.TestCase):
             except Exception as e:  # The page is being redrawn.
                 last = e
             time.sleep(0.2)
+        self.browser.save_screenshot(os.path.join(OUT, "timed_out.png"))
         self.fail("timed out waiting for %s (last: %r); page text:\n%s"
                   % (what, last, self.browser.find_element(By.TAG_NAME, "body").text))
 
@@ -251,6 +253,13 @@ class DashboardBrowserTest(unittest.TestCase):
                          "the page was reloaded")
         self.assertIsNone(dashboard.poll(), "the dashboard exited")
         self.screenshot("dashboard_after_kill.png")
+
+        # ZooKeeper gone: the page says so and keeps the last picture.
+        self.zk.send_signal(signal.SIGTERM)
+        self.zk.wait(timeout=30)
+        self.until("ZooKeeper's loss on the page", lambda: "SUSPENDED" in self.browser.find_element(
+            By.ID, "status").text)
+        self.assertEqual(self.members(API), sorted([b_address, c_address, d_address]))
 
 
 if __name__ == "__main__":

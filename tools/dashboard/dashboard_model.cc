@@ -109,12 +109,14 @@ void DashboardModel::AddMetrics(const std::string& address, absl::Time when,
 
 std::string DashboardModel::Json(
     const std::map<std::string, discovery::NodeData>& server_nodes,
-    const std::vector<std::string>& namespace_names) const {
+    const std::vector<std::string>& namespace_names,
+    const std::string& zookeeper) const {
   std::lock_guard<std::mutex> lock(mu_);
   JsonValue doc;
   doc["cluster"] = cluster_;
   doc["path"] = cluster_path_;
   doc["status"] = status_;
+  doc["zookeeper"] = zookeeper;
   doc["version"] = version_;
   JsonValue truncated = JsonValue::object();
 

@@ -76,13 +76,16 @@ class DashboardModel {
   void AddMetrics(const std::string& address, absl::Time when,
                   const absl::StatusOr<HistogramTotals>& totals);
 
-  // The document: {"cluster", "path", "status", "version", "namespaces",
-  // "servers", "ignored", "malformed", "truncated"}; see dashboard_page.html
-  // for how each field is shown. `server_nodes` are servers/'s children as
-  // read, `namespace_names` namespaces/'s.
+  // The document: {"cluster", "path", "status", "zookeeper", "version",
+  // "namespaces", "servers", "ignored", "malformed", "truncated"}; see
+  // dashboard_page.html for how each field is shown. `server_nodes` are
+  // servers/'s children as read, `namespace_names` namespaces/'s, and
+  // `zookeeper` the dashboard's connection state (ConnectionStateName): while
+  // it is not connected the page says that it shows the last picture.
   std::string Json(
       const std::map<std::string, discovery::NodeData>& server_nodes,
-      const std::vector<std::string>& namespace_names) const;
+      const std::vector<std::string>& namespace_names,
+      const std::string& zookeeper = "CONNECTED") const;
 
  private:
   struct Point {

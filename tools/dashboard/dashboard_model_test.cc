@@ -97,8 +97,9 @@ TEST(DashboardModelTest, ListsAreCapped) {
 TEST(DashboardModelTest, UnreachableZooKeeperIsTheStatus) {
   DashboardModel model("c", "/r/c");
   model.SetSnapshot(absl::UnavailableError("ZooKeeper at h:1 not reached"));
-  const json doc = json::parse(model.Json({}, {}));
+  const json doc = json::parse(model.Json({}, {}, "SUSPENDED"));
   EXPECT_EQ(doc["status"], "ZooKeeper at h:1 not reached");
+  EXPECT_EQ(doc["zookeeper"], "SUSPENDED");
   EXPECT_TRUE(doc["servers"].empty());
 }
 

@@ -147,12 +147,14 @@ int Dashboard(Cluster& c, const DashboardOptions& options) {
   absl::StatusOr<std::unique_ptr<dashboard::HttpServer>> http =
       dashboard::HttpServer::Start(
           options.listen, options.port, dashboard::kDashboardPage,
-          [&model, servers, namespaces] {
+          [&model, &c, servers, namespaces] {
             std::vector<std::string> names;
             for (const auto& [name, node] : namespaces->Snapshot()) {
               names.push_back(name);
             }
-            return model.Json(servers->Snapshot(), names);
+            return model.Json(
+                servers->Snapshot(), names,
+                std::string(discovery::ConnectionStateName(c.zk().state())));
           });
   if (!http.ok()) return Fail(kUnreachable, http.status().message());
   {
