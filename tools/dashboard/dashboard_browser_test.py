@@ -149,24 +149,34 @@ class DashboardBrowserTest(unittest.TestCase):
         self.fail("timed out waiting for %s (last: %r); page text:\n%s"
                   % (what, last, self.browser.find_element(By.TAG_NAME, "body").text))
 
+    # The page redraws every second: each read below is one script, which
+    # runs between two redraws, never across one (no stale elements).
     def members(self, ns):
-        section = self.browser.find_element(By.CSS_SELECTOR, 'section.ns[data-ns="%s"]' % ns)
-        return sorted(tr.get_attribute("data-address")
-                      for tr in section.find_elements(By.CSS_SELECTOR, "tr.member"))
+        return sorted(self.browser.execute_script(
+            "const s = [...document.querySelectorAll('section.ns')]"
+            "    .find(e => e.dataset.ns === arguments[0]);"
+            "return s ? [...s.querySelectorAll('tr.member')].map(tr => tr.dataset.address) : [];",
+            ns))
 
     def leader(self, ns):
-        section = self.browser.find_element(By.CSS_SELECTOR, 'section.ns[data-ns="%s"]' % ns)
-        marks = section.find_elements(By.CSS_SELECTOR, "tr.member .leader")
-        if len(marks) != 1:
-            return None
-        return marks[0].find_element(By.XPATH, "./ancestor::tr").get_attribute("data-address")
+        marked = self.browser.execute_script(
+            "const s = [...document.querySelectorAll('section.ns')]"
+            "    .find(e => e.dataset.ns === arguments[0]);"
+            "return s ? [...s.querySelectorAll('tr.member')]"
+            "    .filter(tr => tr.querySelector('.leader')).map(tr => tr.dataset.address) : [];",
+            ns)
+        return marked[0] if len(marked) == 1 else None
 
     def rows(self, table):
-        return {tr.get_attribute("data-path"): tr.find_element(By.CSS_SELECTOR, ".reason").text
-                for tr in self.browser.find_elements(By.CSS_SELECTOR, "#%s tr.%s" % (table, table))}
+        return dict(self.browser.execute_script(
+            "return [...document.querySelectorAll('#' + arguments[0] + ' tr.' + arguments[0])]"
+            "    .map(tr => [tr.dataset.path, tr.querySelector('.reason').textContent]);",
+            table))
 
-    def version(self):
-        return int(self.browser.find_element(By.ID, "status").get_attribute("data-version") or 0)
+    def text(self, selector):
+        return self.browser.execute_script(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+            selector)
 
     def screenshot(self, name):
         path = os.path.join(OUT, name)
@@ -203,15 +213,16 @@ class DashboardBrowserTest(unittest.TestCase):
         self.until("the same in slacker.example.Api2",
                    lambda: self.members("slacker.example.Api2") == sorted([a_address, b_address]))
         self.assertEqual(self.until("a leader", lambda: self.leader(API)), a_address)
-        self.until("server data", lambda: '"zone":"b"' in self.browser.find_element(
-            By.CSS_SELECTOR, 'tr.server[data-address="%s"] .data' % b_address).text)
-        self.until("health", lambda: "SERVING" in self.browser.find_element(
-            By.CSS_SELECTOR, 'tr.server[data-address="%s"] .health' % a_address).text)
+        self.until("server data", lambda: '"zone":"b"' in self.text(
+            'tr.server[data-address="%s"] .data' % b_address))
+        self.until("health", lambda: "SERVING" in self.text(
+            'tr.server[data-address="%s"] .health' % a_address))
         # A's call rate from its /metrics: 10 calls per scrape.
-        self.until("a chart for " + a_address, lambda: self.browser.find_elements(
-            By.CSS_SELECTOR, 'tr.server[data-address="%s"] svg.chart' % a_address))
-        self.until("a call rate", lambda: "calls/s" in self.browser.find_element(
-            By.CSS_SELECTOR, 'tr.server[data-address="%s"] .chartlabel' % a_address).text)
+        self.until("a chart for " + a_address, lambda: self.browser.execute_script(
+            "return document.querySelectorAll(arguments[0]).length",
+            'tr.server[data-address="%s"] svg.chart polyline' % a_address) == 2)
+        self.until("a call rate", lambda: "calls/s" in self.text(
+            'tr.server[data-address="%s"] .chartlabel' % a_address))
 
         # A server started after the page loaded appears, without a reload.
         loaded = self.browser.execute_script("return performance.timeOrigin")
@@ -236,8 +247,7 @@ class DashboardBrowserTest(unittest.TestCase):
         a.wait()
         self.until(a_address + " gone", lambda: self.members(API) == sorted([b_address, c_address]))
         self.assertEqual(self.until("a new leader", lambda: self.leader(API)), b_address)
-        self.assertFalse(self.browser.find_elements(
-            By.CSS_SELECTOR, 'tr.server[data-address="%s"]' % a_address))
+        self.assertEqual(self.text('tr.server[data-address="%s"]' % a_address), "")
 
         # Hostile requests: civetweb answers them; the page keeps updating.
         for data in [os.urandom(4096), b"GET /" + b"A" * 100000 + b" HTTP/1.1\r\n\r\n",
@@ -257,8 +267,7 @@ class DashboardBrowserTest(unittest.TestCase):
         # ZooKeeper gone: the page says so and keeps the last picture.
         self.zk.send_signal(signal.SIGTERM)
         self.zk.wait(timeout=30)
-        self.until("ZooKeeper's loss on the page", lambda: "SUSPENDED" in self.browser.find_element(
-            By.ID, "status").text)
+        self.until("ZooKeeper's loss on the page", lambda: "SUSPENDED" in self.text("#status"))
         self.assertEqual(self.members(API), sorted([b_address, c_address, d_address]))
 
 
