@@ -19,12 +19,10 @@
 #include "framework/internal/registration.h"
 #include "framework/internal/service_catalog.h"
 #include "framework/manager_service.h"
+#include "framework/version.h"
 
 namespace slacker {
 namespace {
-
-// Written into every ServerInfo, so that tools can tell builds apart.
-constexpr char kFrameworkVersion[] = "slacker-cpp 0.1.0";
 
 // Services that every server may carry and that are not namespaces.
 constexpr const char* kNeverPublished[] = {
@@ -211,7 +209,7 @@ ClusterServerBuilder::BuildAndStart() {
   config.address = server->address_;
   config.namespaces = server->namespaces_;
   config.server_data = *std::move(server_data);
-  config.version = kFrameworkVersion;
+  config.version = kVersion;
   config.timeout = options_.connect_timeout;
   config.squatter_wait = options_.squatter_wait;
   config.curator = options_.curator;

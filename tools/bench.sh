@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs the benchmarks (optimised builds) and writes bench/RESULTS.md:
 #   tools/bench.sh
-# See bench/BUILD.bazel. Takes a few minutes on 2 cores.
+# See bench/BUILD.bazel. Takes a few minutes on 2 cores. Each run's raw Google
+# Benchmark JSON is kept in bench/results/<UTC time>-<commit>/, and
+# tools/bench_charts.py draws the ratio tables from it as SVG charts
+# (the newest run's, and the history of every run kept) that RESULTS.md links.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
@@ -46,9 +49,15 @@ run failover "$server"
 say "scale of the view: memory and update time with 10, 100, 1,000 servers..."
 run view --helper_program="$bin/testing/programs/many_servers"
 
-python3 - "$out" bench/RESULTS.md <<'PY'
+run_id="$(date -u +%Y-%m-%dT%H%MZ)-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+mkdir -p "bench/results/$run_id"
+cp "$out"/*.json "bench/results/$run_id/"
+say "raw results kept in bench/results/$run_id; drawing charts..."
+charts=$(tools/bench_charts.py bench/results)
+
+python3 - "$out" bench/RESULTS.md "$charts" <<'PY'
 import json, sys, datetime, os, platform, subprocess
-out, results = sys.argv[1], sys.argv[2]
+out, results, charts = sys.argv[1], sys.argv[2], sys.argv[3].split()
 grouping = json.load(open(f"{out}/grouping.json"))
 cluster = json.load(open(f"{out}/cluster.json"))
 ctx = cluster["context"]
@@ -255,6 +264,16 @@ lines += ["", "## Goals (from the issue) and where we stand", "",
           f"{verdict(fails.get('BM_KillOne/retries') == 0)} ({fails.get('BM_KillOne/retries')} failed).",
           f"- update of a 1,000-server view <= 10 ms: {verdict(update_p99 <= 10)} "
           f"(ZooKeeper write to new picker, p99 {update_p99:.2f} ms).", ""]
+titles = {"unary.svg": "Unary calls, ratios to plain gRPC",
+          "fanout.svg": "Fan-out, ratios to one call",
+          "history.svg": "cluster_random against plain gRPC, every run kept"}
+if charts:
+    lines += ["## Charts", "",
+              "Drawn by `tools/bench_charts.py` from the raw JSON of each run, kept in "
+              "`bench/results/` (one folder per run: its UTC time and commit).", ""]
+    for c in charts:
+        title = titles.get(os.path.basename(c), c)
+        lines += [f"![{title}](results/{c})", ""]
 open(results, "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY

@@ -23,6 +23,8 @@ readonly PACKAGES=(
   # Tests and benchmarks (procps: pgrep, which the launcher's test uses; python3: the
   # README snippet check).
   libgtest-dev libgmock-dev libbenchmark-dev procps python3
+  # Benchmark charts (tools/bench_charts.py, run by tools/bench.sh and its test).
+  gnuplot-nox
   # Curator interop test: a Java probe compiled (javac) against Debian's Curator jars and
   # the jars on its class path (tests/curator/curator_interop_test.sh).
   default-jdk-headless libcurator-discovery-java libcurator-framework-java libcurator-client-java

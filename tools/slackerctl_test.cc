@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <sys/wait.h>
 
+#include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "testing/child.h"
@@ -36,6 +39,22 @@ struct CtlRun {
   std::string out;  // stdout
   std::string err;  // stderr
 };
+
+// Lines of `text` (each ending in a line break; a last one without counts).
+int Lines(const std::string& text) {
+  int lines = 0;
+  for (char c : text) lines += c == '\n';
+  return lines + (!text.empty() && text.back() != '\n');
+}
+
+// Whether every stderr line is slackerctl's own "waiting for" line: what a
+// call that succeeds may print (when its wait lasted), and nothing else.
+bool OnlyWaitLines(const std::string& err) {
+  for (absl::string_view line : absl::StrSplit(err, '\n', absl::SkipEmpty())) {
+    if (!absl::StartsWith(line, "slackerctl: waiting for ")) return false;
+  }
+  return true;
+}
 
 class SlackerctlTest : public slacker::testing::ZooKeeperTest {
  protected:
@@ -244,6 +263,246 @@ TEST_F(SlackerctlTest, FailuresHaveTheirExitCodes) {
   EXPECT_TRUE(absl::StrContains(unreachable.err, "127.0.0.1:1"))
       << unreachable.err;
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  // One line: the ZooKeeper client's own warnings stay out of the terminal,
+  // unless --verbose lets them through.
+  EXPECT_EQ(Lines(unreachable.err), 1) << unreachable.err;
+  CtlRun verbose =
+      Ctl("--zk=127.0.0.1:1 --cluster=demo --connect_timeout=1s --verbose ls",
+          /*with_cluster=*/false);
+  EXPECT_EQ(verbose.exit_code, 3);
+  EXPECT_GT(Lines(verbose.err), 1) << verbose.err;
+  // The other failures above are one line each too.
+  EXPECT_EQ(Lines(no_server.err), 1) << no_server.err;
+  EXPECT_EQ(Lines(bad_json.err), 1) << bad_json.err;
+  EXPECT_EQ(Lines(failed.err), 1) << failed.err;
+}
+
+TEST_F(SlackerctlTest, UsageErrorsExitTwoInOneLineNamingTheFlag) {
+  CtlRun help = Ctl("--help", /*with_cluster=*/false);
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  EXPECT_TRUE(absl::StrContains(help.out, "--connect_timeout")) << help.out;
+  EXPECT_TRUE(absl::StrContains(help.out, "Exit codes")) << help.out;
+  EXPECT_EQ(help.err, "");
+  EXPECT_EQ(Ctl("help", /*with_cluster=*/false).exit_code, 0);
+  // A misspelt flag: exit 2, one line, the flag named and the right one
+  // suggested. No server is needed to tell.
+  CtlRun misspelt = Ctl("--conect_timeout=1s ls");
+  EXPECT_EQ(misspelt.exit_code, 2);
+  EXPECT_EQ(Lines(misspelt.err), 1) << misspelt.err;
+  EXPECT_TRUE(absl::StrContains(misspelt.err, "--conect_timeout"))
+      << misspelt.err;
+  EXPECT_TRUE(absl::StrContains(misspelt.err, "did you mean --connect_timeout"))
+      << misspelt.err;
+  CtlRun bad_value = Ctl("--deadline=soon call a.B/C");
+  EXPECT_EQ(bad_value.exit_code, 2);
+  EXPECT_EQ(Lines(bad_value.err), 1) << bad_value.err;
+  EXPECT_TRUE(absl::StrContains(bad_value.err, "--deadline")) << bad_value.err;
+  CtlRun no_value = Ctl("ls --root");
+  EXPECT_EQ(no_value.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(no_value.err, "--root needs a value"))
+      << no_value.err;
+  // Call flags, checked before anything connects, in slackerctl's words.
+  const std::string method = "slacker.testing.EchoService/Echo '{}'";
+  CtlRun bogus = Ctl(absl::StrCat("call ", method, " --grouping=bogus"));
+  EXPECT_EQ(bogus.exit_code, 2);
+  EXPECT_EQ(Lines(bogus.err), 1) << bogus.err;
+  EXPECT_TRUE(
+      absl::StrContains(bogus.err, "--grouping=bogus is not a grouping"))
+      << bogus.err;
+  EXPECT_TRUE(absl::StrContains(bogus.err, "round_robin")) << bogus.err;
+  CtlRun no_key = Ctl(absl::StrCat("call ", method, " --grouping=hash"));
+  EXPECT_EQ(no_key.exit_code, 2);
+  EXPECT_EQ(Lines(no_key.err), 1) << no_key.err;
+  EXPECT_TRUE(absl::StrContains(no_key.err, "--hash_key")) << no_key.err;
+  EXPECT_FALSE(absl::StrContains(no_key.err, "SetHashKey")) << no_key.err;
+  CtlRun header = Ctl(absl::StrCat("call ", method, " -H nocolon"));
+  EXPECT_EQ(header.exit_code, 2);
+  EXPECT_EQ(Lines(header.err), 1) << header.err;
+  EXPECT_TRUE(absl::StrContains(header.err, "-H 'nocolon'")) << header.err;
+  for (const std::string flags :
+       {"--count=-1", "--rate=-1", "--errors=some", "--results=list",
+        "--grouping=all --count=3"}) {
+    CtlRun run = Ctl(absl::StrCat("call ", method, " ", flags));
+    EXPECT_EQ(run.exit_code, 2) << flags;
+    EXPECT_EQ(Lines(run.err), 1) << flags << ": " << run.err;
+  }
+  CtlRun twice = Ctl(absl::StrCat("call ", method, " -d '{}'"));
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_EQ(Lines(twice.err), 1) << twice.err;
+}
+
+TEST_F(SlackerctlTest, JsonSyntaxErrorIsOneLine) {
+  StartServer("echo");
+  CtlRun run = Ctl(R"(call slacker.testing.EchoService/Echo '{"text":')");
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(Lines(run.err), 1) << run.err;
+  EXPECT_TRUE(absl::StrContains(run.err, "not JSON of slacker.testing.Ping"))
+      << run.err;
+  CtlRun missing = Ctl(
+      "call slacker.testing.EchoService/Echo -d @/nonexistent/request.json");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_EQ(Lines(missing.err), 1) << missing.err;
+  EXPECT_TRUE(absl::StrContains(missing.err, "/nonexistent/request.json"))
+      << missing.err;
+}
+
+TEST_F(SlackerctlTest, UnknownClusterNamesTheClustersThere) {
+  StartServer("echo");
+  CtlRun ls = Ctl(absl::StrCat("--zk=", ConnectString(), " --cluster=nope ls"),
+                  /*with_cluster=*/false);
+  EXPECT_EQ(ls.exit_code, 3);
+  EXPECT_EQ(ls.err,
+            "slackerctl: no cluster nope under /slacker/cluster; clusters "
+            "there: demo\n");
+  EXPECT_EQ(ls.out, "");
+  CtlRun empty = Ctl(
+      absl::StrCat("--zk=", ConnectString(), " --cluster=nope --root=/none ls"),
+      /*with_cluster=*/false);
+  EXPECT_EQ(empty.exit_code, 3);
+  EXPECT_EQ(empty.err,
+            "slackerctl: no cluster nope under /none; clusters there: none\n");
+  // describe and call check it too.
+  CtlRun describe =
+      Ctl(absl::StrCat("--zk=", ConnectString(),
+                       " --cluster=nope describe slacker.testing.EchoService"),
+          /*with_cluster=*/false);
+  EXPECT_EQ(describe.exit_code, 3);
+  EXPECT_EQ(Lines(describe.err), 1) << describe.err;
+}
+
+TEST_F(SlackerctlTest, FanOutFailureIsOneLineWithDetailOnStdout) {
+  const std::string a = StartServer("echo");
+  const std::string b = StartServer("echo", "", "--fail=14");
+  CtlRun run = Ctl(
+      "call slacker.testing.EchoService/Echo '{}' --grouping=all --errors=any");
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_EQ(Lines(run.err), 1) << run.err;
+  EXPECT_TRUE(absl::StrContains(run.err, "1 of 2 servers failed")) << run.err;
+  EXPECT_EQ(Lines(run.out), 1) << run.out;
+  EXPECT_TRUE(absl::StrContains(
+      run.out, absl::StrCat("\"", b,
+                            "\":{\"code\":\"UNAVAILABLE\",\"message\":"
+                            "\"failing as asked by --fail\"}")))
+      << run.out;
+  EXPECT_TRUE(
+      absl::StrContains(run.out, absl::StrCat("\"", a, "\":{\"code\":\"OK\"")))
+      << run.out;
+}
+
+TEST_F(SlackerctlTest, WaitsSayWhatTheyWaitForAndWaitBoundsThem) {
+  const std::string a = StartServer("echo");
+  const std::string b = StartServer("echo");
+  // kill -9: b's nodes stay until its session ends (2 s), so a call sees
+  // two publishers, one of which never becomes ready.
+  servers_[b]->Kill(SIGKILL);
+  CtlRun partial = Ctl(
+      R"(call slacker.testing.EchoService/Echo '{"text":"whoami"}' --wait=1s)");
+  EXPECT_EQ(partial.exit_code, 0) << partial.err;
+  EXPECT_EQ(partial.out, absl::StrCat("{\"text\":\"", a, "\"}\n"));
+  EXPECT_EQ(partial.err,
+            "slackerctl: waiting for 2 publishers of "
+            "slacker.testing.EchoService: 1 ready; 1 of 2 ready after 1s "
+            "(--wait); calling those\n");
+  // None ready within --wait: exit 3, one line.
+  servers_[a]->Kill(SIGKILL);
+  CtlRun none = Ctl("call slacker.testing.EchoService/Echo '{}' --wait=500ms");
+  EXPECT_EQ(none.exit_code, 3) << none.err;
+  EXPECT_EQ(Lines(none.err), 1) << none.err;
+  EXPECT_TRUE(
+      absl::StartsWith(none.err,
+                       "slackerctl: waiting for 2 publishers of "
+                       "slacker.testing.EchoService: 0 ready; no publisher of "
+                       "slacker.testing.EchoService became ready within 500ms"))
+      << none.err;
+}
+
+TEST_F(SlackerctlTest, CountGoesOnThroughFailures) {
+  const std::string a = StartServer("echo");
+  const std::string b = StartServer("echo", "", "--fail=13");
+  CtlRun run =
+      Ctl("call slacker.testing.EchoService/Echo '{}' --grouping=round_robin "
+          "--count=10");
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_EQ(Lines(run.err), 1) << run.err;
+  EXPECT_TRUE(absl::StrContains(run.err, "5 of 10 calls failed (INTERNAL 5)"))
+      << run.err;
+  EXPECT_TRUE(absl::StrContains(run.out, "\"calls\":10,\"ok\":5,\"failed\":5"))
+      << run.out;
+  EXPECT_TRUE(absl::StrContains(run.out, absl::StrCat("\"", a, "\":5")))
+      << run.out;
+  EXPECT_TRUE(absl::StrContains(run.out, absl::StrCat("\"", b, "\":5")))
+      << run.out;
+  EXPECT_TRUE(absl::StrContains(run.out, "\"codes\":{\"INTERNAL\":5,\"OK\":5}"))
+      << run.out;
+}
+
+TEST_F(SlackerctlTest, RateAndDurationMakeALoadRun) {
+  StartServer("echo");
+  CtlRun run = Ctl(
+      "call slacker.testing.EchoService/Echo '{}' --rate=20 --duration=1500ms");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  // Paced: calls start at i/20 s for i/20 < 1.5, so at most 30.
+  int calls = -1;
+  const size_t at = run.out.find("\"calls\":");
+  ASSERT_NE(at, std::string::npos) << run.out;
+  calls = std::atoi(run.out.c_str() + at + 8);
+  EXPECT_GE(calls, 2) << run.out;
+  EXPECT_LE(calls, 30) << run.out;
+  EXPECT_TRUE(absl::StrContains(run.out, "\"p99_ms\":")) << run.out;
+  // A summary line per second on stderr: p50/p99, ok and failed by code.
+  EXPECT_TRUE(absl::StrContains(run.err, "slackerctl: 1s: ")) << run.err;
+  EXPECT_TRUE(absl::StrContains(run.err, "failed 0 (none); p50 ")) << run.err;
+  EXPECT_TRUE(absl::StrContains(run.err, " p99 ")) << run.err;
+}
+
+TEST_F(SlackerctlTest, RequestsFromFilesAndStdinWithHeaders) {
+  const std::string a = StartServer("echo,other");
+  const std::string dir = getenv("TEST_TMPDIR");
+  std::ofstream(dir + "/whoami.json") << R"({"text":"whoami"})"
+                                      << "\n";
+  CtlRun file = Ctl(absl::StrCat("call slacker.testing.EchoService/Echo -d @",
+                                 dir, "/whoami.json"));
+  EXPECT_EQ(file.exit_code, 0) << file.err;
+  EXPECT_EQ(file.out, absl::StrCat("{\"text\":\"", a, "\"}\n"));
+  CtlRun stdin_run = Ctl(absl::StrCat(
+      "call slacker.testing.EchoService/Echo -d @- < ", dir, "/whoami.json"));
+  EXPECT_EQ(stdin_run.out, absl::StrCat("{\"text\":\"", a, "\"}\n"));
+  // Server streaming: one request per line.
+  std::ofstream(dir + "/counts.json") << R"({"text":"x","sequence":2})"
+                                      << "\n\n"
+                                      << R"({"text":"y","sequence":1})"
+                                      << "\n";
+  CtlRun stream =
+      Ctl(absl::StrCat("call slacker.testing.OtherEchoService/Count -d @- < ",
+                       dir, "/counts.json"));
+  EXPECT_EQ(stream.exit_code, 0) << stream.err;
+  EXPECT_EQ(stream.out,
+            "{\"text\":\"x\",\"sequence\":\"1\"}\n"
+            "{\"text\":\"x\",\"sequence\":\"2\"}\n"
+            "{\"text\":\"y\",\"sequence\":\"1\"}\n");
+  std::ofstream(dir + "/bad.json") << R"({"text":"x"})"
+                                   << "\n{\n";
+  CtlRun bad_line = Ctl(absl::StrCat(
+      "call slacker.testing.OtherEchoService/Count -d @", dir, "/bad.json"));
+  EXPECT_EQ(bad_line.exit_code, 2);
+  EXPECT_EQ(Lines(bad_line.err), 1) << bad_line.err;
+  EXPECT_TRUE(absl::StrContains(bad_line.err, "on line 2")) << bad_line.err;
+  // Metadata: the server answers "context:KEY" with its address and KEY's
+  // value in the call's metadata.
+  CtlRun header = Ctl(
+      R"(call slacker.testing.EchoService/Echo -d '{"text":"context:x-trace"}')"
+      R"( -H 'X-Trace: abc' -H 'x-other: 1')");
+  EXPECT_EQ(header.exit_code, 0) << header.err;
+  EXPECT_TRUE(absl::StrContains(header.out, absl::StrCat(a, "|abc")))
+      << header.out;
+  // --emit-defaults: fields at their default value too.
+  CtlRun plain = Ctl(R"(call slacker.testing.EchoService/Echo '{"text":"x"}')");
+  EXPECT_EQ(plain.out, "{\"text\":\"x\"}\n");
+  CtlRun defaults = Ctl(
+      R"(call slacker.testing.EchoService/Echo '{"text":"x"}' --emit-defaults)");
+  EXPECT_EQ(defaults.out, "{\"text\":\"x\",\"sequence\":\"0\"}\n");
+  EXPECT_TRUE(OnlyWaitLines(file.err + stdin_run.err + plain.err))
+      << file.err << stdin_run.err << plain.err;
 }
 
 TEST_F(SlackerctlTest, ManagerCommands) {
@@ -289,6 +548,52 @@ TEST_F(SlackerctlTest, WatchPrintsChanges) {
           .has_value());
   const int status = watch.Kill(SIGINT);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+TEST_F(SlackerctlTest, WatchJsonAndNoEmptyDataLineOnKill) {
+  const std::string a = StartServer("echo,other", R"({"zone":"z1"})");
+  std::mutex mu;
+  std::vector<std::string> lines;
+  auto seen = [&](const std::string& part) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const std::string& line : lines) {
+      if (absl::StrContains(line, part)) return true;
+    }
+    return false;
+  };
+  Child watch({absl::GetFlag(FLAGS_slackerctl), "--zk=" + ConnectString(),
+               "--cluster=demo", "watch", "--json"},
+              [&](std::string line) {
+                std::lock_guard<std::mutex> lock(mu);
+                lines.push_back(std::move(line));
+              });
+  const std::string server = absl::StrCat("\"server\":\"", a, "\"");
+  ASSERT_TRUE(Eventually(
+      [&] { return seen(absl::StrCat("\"event\":\"joined\",", server)); }));
+  // A data change is an event with the data as JSON.
+  ASSERT_EQ(Ctl(absl::StrCat("--server=", a, R"( server-data '{"zone":"z2"}')"),
+                /*with_cluster=*/false)
+                .exit_code,
+            0);
+  EXPECT_TRUE(Eventually([&] {
+    return seen(absl::StrCat("\"event\":\"data\",", server,
+                             ",\"data\":{\"zone\":\"z2\"}"));
+  }));
+  servers_[a]->Kill(SIGKILL);
+  EXPECT_TRUE(Eventually(
+      [&] { return seen(absl::StrCat("\"event\":\"left\",", server)); }));
+  const int status = watch.Kill(SIGINT);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_FALSE(lines.empty());
+  int data_events = 0;
+  for (const std::string& line : lines) {
+    EXPECT_TRUE(absl::StartsWith(line, "{\"time\":\"20")) << line;
+    EXPECT_TRUE(absl::EndsWith(line, "}")) << line;
+    data_events += absl::StrContains(line, "\"event\":\"data\"");
+  }
+  // The kill -9 is "left" alone: no data event with the data gone before it.
+  EXPECT_EQ(data_events, 1) << absl::StrJoin(lines, "\n");
 }
 
 }  // namespace

@@ -6,9 +6,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/json_bounds.h"
 #include "discovery/cluster_rules.h"
 #include "discovery/registry_reading.h"
+#include "tools/slackerctl/descriptors.h"
 #include "tools/slackerctl/output.h"
 
 namespace slacker::slackerctl {
@@ -95,9 +97,12 @@ std::optional<int> LoadMethod(Cluster& c, const std::string& ns,
       c.zk().Get(c.layout().FunctionPath(ns, method));
   if (!data.ok()) {
     if (absl::IsNotFound(data.status())) {
-      return Fail(kUsage, absl::StrCat("unknown method ", ns, "/", method,
-                                       " in cluster ", c.name(),
-                                       " (see: slackerctl describe ", ns, ")"));
+      absl::StatusOr<std::vector<std::string>> methods = ListMethods(c, ns);
+      if (!methods.ok()) return Fail(kUsage, NoNamespaceMessage(c, ns));
+      return Fail(kUsage,
+                  absl::StrCat("unknown method ", ns, "/", method,
+                               " in cluster ", c.name(), "; ", ns,
+                               " has: ", absl::StrJoin(*methods, ", ")));
     }
     return Fail(kUnreachable, data.status().ToString());
   }

@@ -70,8 +70,9 @@ absl::Status ParseMethod(const std::string& json, const std::string& ns,
 
 // Loads NAMESPACE/METHOD's metadata into `out`. nullopt on success; on
 // failure the exit code, its message already printed (kUsage for an unknown
-// method, kUnreachable if ZooKeeper failed, kCallFailed for malformed
-// metadata). REQUIRES: c.Connect() succeeded.
+// method, the line naming the namespace's methods, or the cluster's
+// namespaces if it has none; kUnreachable if ZooKeeper failed, kCallFailed
+// for malformed metadata). REQUIRES: c.Connect() succeeded.
 std::optional<int> LoadMethod(Cluster& c, const std::string& ns,
                               const std::string& method, Method* out);
 

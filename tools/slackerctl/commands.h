@@ -5,7 +5,9 @@
 #ifndef SLACKER_TOOLS_SLACKERCTL_COMMANDS_H_
 #define SLACKER_TOOLS_SLACKERCTL_COMMANDS_H_
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -17,29 +19,63 @@ namespace slacker::slackerctl {
 // server's data (ls.cc). REQUIRES: c.Connect() succeeded.
 int Ls(Cluster& c, bool json);
 
-// describe NAMESPACE: the namespace's methods and their types (describe.cc).
+// Run before ls, describe and call: nullopt if the cluster's node exists;
+// otherwise kUnreachable, with "no cluster NAME under ROOT; clusters there:
+// a, b" (or "none"), or the ZooKeeper error, printed (ls.cc).
 // REQUIRES: c.Connect() succeeded.
-int Describe(Cluster& c, const std::string& ns);
+std::optional<int> CheckClusterExists(Cluster& c);
 
-// The flags of `call`.
+// describe NAMESPACE | NAMESPACE/METHOD | TYPE: the methods, then the .proto
+// text of every message and enum type they use, from the descriptors the
+// cluster stores; TYPE is a message or enum name (or grpcurl's
+// "Service.Method") found in any namespace's descriptors (describe.cc).
+// REQUIRES: c.Connect() succeeded.
+int Describe(Cluster& c, const std::string& name);
+
+// export-protoset [NAMESPACE...]: the descriptors of those namespaces (all
+// if none), a binary google.protobuf.FileDescriptorSet on stdout, for
+// protoc --descriptor_set_in and grpcurl -protoset (export_protoset.cc).
+// REQUIRES: c.Connect() succeeded.
+int ExportProtoset(Cluster& c, const std::vector<std::string>& namespaces);
+
+// completion bash: prints a bash completion script (completion.cc).
+int Completion(const std::vector<std::string>& args);
+
+// __complete namespaces|methods: what that script completes from the
+// cluster, one per line (NAMESPACE, or NAMESPACE/METHOD) (completion.cc).
+// REQUIRES: c.Connect() succeeded.
+int Complete(Cluster& c, const std::string& what);
+
+// The flags of `call`, checked by main.cc before Call().
 struct CallOptions {
+  std::string data;                 // JSON, "@FILE" or "@-" (stdin); "" = {}.
   std::string grouping = "random";  // A grouping, "all" (fan-out), HOST:PORT.
   std::string hash_key;             // The key of grouping "hash".
   std::string results = "single";   // With "all": single|vector|map.
   std::string errors = "all";       // With "all": all|any.
   absl::Duration deadline = absl::Seconds(10);
-  int count = 1;  // Calls to make; above 1 prints calls per server.
+  // Calls to make: 0 means 1, or unbounded with a duration. Above 1 (or with
+  // a duration) the calls go on through failures and the output counts them
+  // per server and per status code.
+  int count = 0;
+  double rate = 0;  // Calls per second; 0: each as soon as the last returns.
+  absl::Duration duration = absl::ZeroDuration();  // 0: until count.
+  absl::Duration wait = absl::Seconds(2);  // For the publishers to be ready.
+  bool emit_defaults = false;  // Print default-valued response fields.
+  // Metadata sent with every call: (lower-case key, value).
+  std::vector<std::pair<std::string, std::string>> metadata;
 };
 
-// call NAMESPACE/METHOD [JSON]: one call (or --count calls, or a fan-out)
-// through a cluster channel, the response printed as JSON (call.cc).
-// REQUIRES: c.Connect() succeeded.
-int Call(Cluster& c, const std::string& target, const std::string& json,
-         const CallOptions& options);
+// call NAMESPACE/METHOD: one call (or --count calls, a paced load run, or a
+// fan-out) through a cluster channel, the response printed as JSON (call.cc).
+// Waits up to options.wait for the namespace's publishers first, saying so on
+// stderr when that lasts. REQUIRES: c.Connect() succeeded.
+int Call(Cluster& c, const std::string& target, const CallOptions& options);
 
-// watch: prints the cluster's changes until SIGINT or SIGTERM (watch.cc).
-// Needs no Connect(): it reads the cluster through its own view.
-int Watch(const Cluster& c);
+// watch [--json]: prints the cluster's changes until SIGINT or SIGTERM, as
+// text lines or, with `json`, one JSON object per event with its time
+// (watch.cc). Needs no Connect(): it reads the cluster through its own view.
+int Watch(const Cluster& c, bool json);
 
 // The flags of `dashboard`.
 struct DashboardOptions {

@@ -120,6 +120,7 @@ int Dashboard(Cluster& c, const DashboardOptions& options) {
     return Fail(absl::IsInvalidArgument(connected) ? kUsage : kUnreachable,
                 connected.message());
   }
+  if (std::optional<int> missing = CheckClusterExists(c)) return *missing;
   mg_init_library(0);
   dashboard::DashboardModel model(c.name(), c.layout().ClusterPath());
   absl::StatusOr<std::unique_ptr<discovery::ChildrenCache>> server_nodes =

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,26 @@ Ns ReadNs(Cluster& c, const std::string& name) {
 }
 
 }  // namespace
+
+std::optional<int> CheckClusterExists(Cluster& c) {
+  absl::StatusOr<std::optional<discovery::NodeStat>> cluster =
+      c.zk().Exists(c.layout().ClusterPath());
+  if (!cluster.ok()) return Fail(kUnreachable, cluster.status().ToString());
+  if (cluster->has_value()) return std::nullopt;
+  absl::StatusOr<discovery::NodeChildren> clusters =
+      c.zk().GetChildren(c.root());
+  if (!clusters.ok() && !absl::IsNotFound(clusters.status())) {
+    return Fail(kUnreachable, clusters.status().ToString());
+  }
+  std::vector<std::string> names =
+      clusters.ok() ? clusters->names : std::vector<std::string>{};
+  std::sort(names.begin(), names.end());
+  return Fail(
+      kUnreachable,
+      absl::StrCat("no cluster ", c.name(), " under ", c.root(),
+                   "; clusters there: ",
+                   names.empty() ? "none" : absl::StrJoin(names, ", ")));
+}
 
 int Ls(Cluster& c, bool json) {
   absl::StatusOr<discovery::NodeChildren> names =
