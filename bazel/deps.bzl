@@ -96,6 +96,12 @@ def slacker_dependencies():
             pkg_config = ["prometheus-cpp-core", "prometheus-cpp-pull"],
             headers = ["/usr/include/prometheus/registry.h"],
         ),
+        # No pkg-config file in Debian's package: the header and -lcivetweb.
+        "civetweb": _lib(
+            "libcivetweb-dev",
+            linkopts = ["-lcivetweb"],
+            headers = ["/usr/include/civetweb.h"],
+        ),
         "benchmark": _lib("libbenchmark-dev", pkg_config = ["benchmark"]),
         "benchmark_main": _lib(
             "libbenchmark-dev",

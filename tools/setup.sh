@@ -34,6 +34,9 @@ readonly PACKAGES=(
   default-jdk-headless libcurator-discovery-java libcurator-framework-java libcurator-client-java
   libzookeeper-java libguava-java libjackson2-databind-java libjackson2-core-java
   libjackson2-annotations-java
+  # slackerctl dashboard: civetweb's HTTP server; its browser test drives Debian's
+  # chromium through chromedriver with Python's selenium.
+  libcivetweb-dev chromium chromium-driver python3-selenium
 )
 
 # Where the gRPC core headers are kept; bazel/grpc_core_headers.bzl reads the same place.

@@ -84,6 +84,12 @@ ABSL_FLAG(std::string, token, "",
 ABSL_FLAG(std::string, digest, "",
           "ZooKeeper digest credentials user:password, to read a cluster "
           "whose registrations are protected");
+ABSL_FLAG(int, port, 8080, "dashboard: HTTP port (0: a free one, printed)");
+ABSL_FLAG(std::string, listen, "127.0.0.1",
+          "dashboard: address to serve on (0.0.0.0: every interface)");
+ABSL_FLAG(std::string, metrics_histogram,
+          "slacker_server_call_duration_seconds",
+          "dashboard: the servers' latency histogram its charts read");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
           "how long to wait for ZooKeeper");
 ABSL_FLAG(bool, verbose, false,
@@ -125,6 +131,7 @@ constexpr char kUsageMessage[] =
     "       [--rate=CALLS_PER_S] [--duration=D] [--emit_defaults]\n"
     "       [--metrics_port=N]\n"
     "  watch [--json]\n"
+    "  dashboard [--port=8080] [--listen=127.0.0.1]\n"
     "  offline [NS] | online [NS] | server-data [JSON] | shutdown "
     "(with --server=HOST:PORT [--token=T])\n"
     "  completion bash\n"
@@ -376,7 +383,8 @@ int Main(int argc, char** argv) {
   }
   if (command == "completion") return Completion(args);
   const std::set<std::string> known = {
-      "ls", "describe", "call", "watch", "export-protoset", "__complete"};
+      "ls",         "describe", "call", "watch", "export-protoset",
+      "__complete", "dashboard"};
   if (known.count(command) == 0) {
     return Fail(kUsage,
                 absl::StrCat("unknown command '", command, "'; see --help"));
@@ -393,6 +401,15 @@ int Main(int argc, char** argv) {
   if (command == "watch") {
     if (!args.empty()) return Fail(kUsage, "watch takes no arguments");
     return Watch(c, absl::GetFlag(FLAGS_json));
+  }
+  if (command == "dashboard") {
+    if (!args.empty()) return Fail(kUsage, "dashboard takes no arguments");
+    DashboardOptions options;
+    options.port = absl::GetFlag(FLAGS_port);
+    options.listen = absl::GetFlag(FLAGS_listen);
+    options.metrics_histogram = absl::GetFlag(FLAGS_metrics_histogram);
+    options.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
+    return Dashboard(c, options);
   }
   if (command == "describe" && args.size() != 1) {
     return Fail(kUsage,

@@ -82,6 +82,26 @@ int Call(Cluster& c, const std::string& target, const CallOptions& options);
 // (watch.cc). Needs no Connect(): it reads the cluster through its own view.
 int Watch(const Cluster& c, bool json);
 
+// The flags of `dashboard`.
+struct DashboardOptions {
+  std::string listen = "127.0.0.1";  // The page's address; "0.0.0.0": all.
+  int port = 8080;                   // 0: a free port (printed).
+  absl::Duration connect_timeout = absl::Seconds(5);
+  // Each server's health and metrics are read this often, each read within
+  // probe_deadline.
+  absl::Duration probe_interval = absl::Seconds(2);
+  absl::Duration probe_deadline = absl::Seconds(1);
+  // The server-side latency histogram whose count and sum give the charts,
+  // read from servers whose data has "metrics_port" (dashboard_model.h).
+  std::string metrics_histogram = "slacker_server_call_duration_seconds";
+};
+
+// dashboard [--port=N] [--listen=ADDR]: serves a live web page of the
+// cluster until SIGINT or SIGTERM, and prints its address on stdout
+// (dashboard.cc, over tools/dashboard/). Connects by itself (after blocking
+// the signals it waits for): call it on a Cluster not yet connected.
+int Dashboard(Cluster& c, const DashboardOptions& options);
+
 // offline [NS] | online [NS] | server-data [JSON] | shutdown: the manager
 // service of the server at `server` (host:port), each call within `deadline`,
 // secured as `security` says, sending `token` (if not empty) as

@@ -28,8 +28,9 @@ namespace {
 
 // The commands a user types; __complete is left out on purpose.
 constexpr const char* kCommands[] = {
-    "ls",      "describe", "call",        "watch",    "export-protoset",
-    "offline", "online",   "server-data", "shutdown", "completion",
+    "ls",        "describe", "call",        "watch",    "export-protoset",
+    "offline",   "online",   "server-data", "shutdown", "completion",
+    "dashboard",
 };
 
 // Flags with a fixed set of values, and those values.
