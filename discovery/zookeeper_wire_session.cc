@@ -389,7 +389,9 @@ class ZooKeeperWireSession::Impl {
         std::min(absl::Milliseconds(*timeout_ms),
                  std::max(options_.session_timeout, absl::Seconds(40)));
     const bool resumed = session_id_copy_ != 0 && *id == session_id_copy_;
-    SetSession(*id, *password, true);
+    // Connected only once the handler has heard it, so that whoever waits
+    // for the connection finds the state reported.
+    SetSession(*id, *password, false);
     last_received_ = last_sent_ = absl::Now();
     if (!options_.digest.empty()) {
       JuteWriter auth;
@@ -408,6 +410,11 @@ class ZooKeeperWireSession::Impl {
     had_session_ = true;
     had_expired_ = false;
     Report(state);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      connected_ = true;
+    }
+    state_changed_.notify_all();
     return true;
   }
 

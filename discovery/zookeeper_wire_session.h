@@ -29,7 +29,8 @@
 // anything is allocated: a frame is at most `max_frame_bytes`, a child list at
 // most `max_children` names, each string within its frame. A frame past a
 // bound, garbage, or a reply to no request drops the connection with one log
-// line; the session then reconnects (to the next host) with a backoff. No
+// line; the session then reconnects (to the next host) with a backoff. A
+// reply whose record is malformed fails its request (InvalidArgument). No
 // server can make it allocate past the bounds, loop, or crash.
 //
 // Errors given to request callbacks: NotFound (no such node), PermissionDenied
@@ -37,7 +38,8 @@
 // (the server does not know the operation: ZooKeeper older than 3.6 for
 // addWatch), Unavailable (not connected, or the connection was lost before
 // the answer: retry after the next kConnected/kReconnected/kNewSession),
-// Cancelled (Close() was called), Internal (any other ZooKeeper error code,
+// Cancelled (Close() was called), InvalidArgument (a malformed reply),
+// Internal (any other ZooKeeper error code,
 // named in the message).
 
 #ifndef SLACKER_DISCOVERY_ZOOKEEPER_WIRE_SESSION_H_
