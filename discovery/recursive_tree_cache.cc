@@ -142,7 +142,7 @@ class RecursiveTreeCache::Impl {
       if (!batch.empty()) {
         for (auto& [other_id, l] : others) (*l)(batch);
       }
-      if (!initial.empty()) listener(initial);
+      listener(initial);
     });
     return id;
   }

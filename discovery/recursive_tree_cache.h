@@ -122,7 +122,8 @@ class RecursiveTreeCache {
   const ZooKeeperWireSession& session() const;
 
   // The listener first hears one batch of kAdded for every node cached then
-  // (if any), then every later batch. Returns its id.
+  // (empty if none: a first call to build from), then every later batch.
+  // Returns its id.
   int AddListener(Listener listener);
   // It is not called for batches delivered after this returns (a batch being
   // delivered finishes). Unknown ids are ignored.

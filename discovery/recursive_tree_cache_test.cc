@@ -354,6 +354,17 @@ TEST_F(RecursiveTreeCacheTest, AListenerAddedLaterHearsTheWholeTreeFirst) {
   cache->AddListener(replay.Listener());
   ASSERT_TRUE(Converges(*cache, replay));
   EXPECT_EQ(replay.batches(), 1);
+  // Even over an empty tree, a first (empty) batch to build from.
+  RecursiveTreeCacheOptions options;
+  options.session.connect_string = ConnectString();
+  options.root = "/nothing/here";
+  auto empty = RecursiveTreeCache::Start(options);
+  ASSERT_TRUE(empty.ok());
+  ASSERT_TRUE((*empty)->WaitUntilInitialized(absl::Seconds(20)).ok());
+  Replay nothing;
+  (*empty)->AddListener(nothing.Listener());
+  ASSERT_TRUE(Eventually([&] { return nothing.batches() == 1; }));
+  EXPECT_TRUE(nothing.map().empty());
 }
 
 // A server older than 3.6 in the one way that matters: it answers addWatch

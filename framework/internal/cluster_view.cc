@@ -13,11 +13,14 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/backoff.h"
 #include "common/json_bounds.h"
 #include "common/logging.h"
 #include "discovery/children_cache.h"
 #include "discovery/cluster_rules.h"
+#include "discovery/recursive_tree_cache.h"
 #include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
 #include "discovery/zookeeper_paths.h"
@@ -123,6 +126,13 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
   }
 
  private:
+  // One namespace's nodes as read: member name -> node (_leader included),
+  // candidate name -> node.
+  struct NamespaceNodes {
+    std::map<std::string, discovery::NodeData> members;
+    std::map<std::string, discovery::NodeData> election;
+  };
+
   struct NamespaceCaches {
     std::unique_ptr<ChildrenCache> members;   // <ns>/<host:port>, _leader
     std::unique_ptr<ChildrenCache> election;  // <ns>/_leader/<candidate>
@@ -133,7 +143,70 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
     return stopped_;
   }
 
+  // Follows the cluster through one persistent recursive watch. Returns
+  // false if the server does not support it and the mode lets the view fall
+  // back to one-shot watches.
+  bool WatchTree() {
+    discovery::RecursiveTreeCacheOptions tree_options;
+    tree_options.session.connect_string = options_.zookeeper;
+    tree_options.session.session_timeout = options_.session_timeout;
+    tree_options.session.digest = options_.digest;
+    tree_options.root = layout_.ClusterPath();
+    absl::StatusOr<std::unique_ptr<discovery::RecursiveTreeCache>> tree =
+        discovery::RecursiveTreeCache::Start(tree_options);
+    if (!tree.ok()) {
+      Deliver(absl::UnavailableError(absl::StrCat(
+          "cluster '", options_.cluster, "': cannot use ZooKeeper at ",
+          options_.zookeeper, ": ", tree.status().message())));
+      return true;
+    }
+    discovery::RecursiveTreeCache* cache = tree->get();
+    {
+      std::lock_guard<std::mutex> lock(caches_mu_);
+      tree_ = std::move(*tree);
+    }
+    while (!stopped()) {
+      absl::Status ready =
+          cache->WaitUntilInitialized(options_.connect_timeout);
+      if (ready.ok()) break;
+      if (absl::IsUnimplemented(ready)) {
+        if (options_.mode == DiscoveryMode::kAuto) {
+          Log(LogLevel::kInfo,
+              absl::StrCat("cluster '", options_.cluster, "': ZooKeeper at ",
+                           options_.zookeeper,
+                           " has no persistent recursive watches (older than "
+                           "3.6); using one-shot watches"));
+          std::unique_ptr<discovery::RecursiveTreeCache> unused;
+          {
+            std::lock_guard<std::mutex> lock(caches_mu_);
+            unused = std::move(tree_);
+          }
+          return false;
+        }
+        Deliver(absl::UnavailableError(
+            absl::StrCat("cluster '", options_.cluster, "': ", ready.message(),
+                         " (ClusterViewOptions::mode kAuto or kWatches)")));
+        return true;
+      }
+      if (absl::IsCancelled(ready)) return true;
+      Deliver(absl::UnavailableError(absl::StrCat(
+          "cluster '", options_.cluster, "': cannot use ZooKeeper at ",
+          options_.zookeeper, ": ", ready.message(), " (still trying)")));
+    }
+    if (stopped()) return true;
+    Log(LogLevel::kInfo,
+        absl::StrCat("cluster '", options_.cluster, "': watching ",
+                     layout_.ClusterPath(), " on ", options_.zookeeper,
+                     " with one persistent recursive watch"));
+    cache->AddListener(
+        [this, cache](const std::vector<discovery::TreeChange>&) {
+          RebuildFromTree(cache->Snapshot());
+        });
+    return true;
+  }
+
   void ConnectLoop() {
+    if (options_.mode != DiscoveryMode::kWatches && WatchTree()) return;
     discovery::ZooKeeperOptions zk;
     zk.connect_string = options_.zookeeper;
     zk.session_timeout = options_.session_timeout;
@@ -225,8 +298,8 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
   void Rebuild() {
     const absl::Time event_time = absl::Now();
     if (stopped()) return;
-    std::map<std::string, ClusterServer> servers;
-    std::vector<IgnoredNode> ignored;
+    std::map<std::string, discovery::NodeData> server_nodes;
+    std::map<std::string, NamespaceNodes> namespaces;
     {
       std::lock_guard<std::mutex> lock(caches_mu_);
       if (servers_ == nullptr || namespaces_ == nullptr ||
@@ -241,17 +314,65 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
           return;  // Its kAdded (which makes them) is still to come.
         }
       }
-      const std::map<std::string, discovery::NodeData> server_nodes =
-          servers_->Snapshot();
+      server_nodes = servers_->Snapshot();
       for (const auto& [ns, caches] : namespace_caches_) {
         if (caches.members == nullptr || caches.election == nullptr) continue;
         if (!caches.members->initialized() || !caches.election->initialized()) {
           return;  // Not a complete picture yet; its kInitialized follows.
         }
+        namespaces[ns] = {caches.members->Snapshot(),
+                          caches.election->Snapshot()};
+      }
+    }
+    Judge(event_time, server_nodes, namespaces);
+  }
+
+  // The tree cache's snapshot (full paths) in the form Judge() takes: the
+  // same nodes the one-shot watches read, found by their depth below the
+  // cluster's path.
+  void RebuildFromTree(const std::map<std::string, discovery::NodeData>& tree) {
+    const absl::Time event_time = absl::Now();
+    if (stopped()) return;
+    const std::string servers_prefix = layout_.ServersPath() + "/";
+    const std::string namespaces_prefix = layout_.NamespacesPath() + "/";
+    std::map<std::string, discovery::NodeData> server_nodes;
+    std::map<std::string, NamespaceNodes> namespaces;
+    for (const auto& [path, node] : tree) {
+      absl::string_view rest = path;
+      if (absl::ConsumePrefix(&rest, servers_prefix)) {
+        if (rest.find('/') == absl::string_view::npos) {
+          server_nodes[std::string(rest)] = node;
+        }
+        continue;
+      }
+      if (!absl::ConsumePrefix(&rest, namespaces_prefix)) continue;
+      const std::vector<std::string> parts = absl::StrSplit(rest, '/');
+      if (parts.size() == 1) {
+        namespaces[parts[0]];  // The namespace exists, members or not.
+      } else if (parts.size() == 2 && namespaces.count(parts[0]) != 0) {
+        namespaces[parts[0]].members[parts[1]] = node;
+      } else if (parts.size() == 3 &&
+                 discovery::RegistryLayout::IsLeaderNode(parts[1]) &&
+                 namespaces.count(parts[0]) != 0) {
+        namespaces[parts[0]].election[parts[2]] = node;
+      }
+    }
+    Judge(event_time, server_nodes, namespaces);
+  }
+
+  // The trust rules over one complete picture, then a snapshot delivered if
+  // it changed. On whichever thread rebuilds (only one mode runs).
+  void Judge(absl::Time event_time,
+             const std::map<std::string, discovery::NodeData>& server_nodes,
+             const std::map<std::string, NamespaceNodes>& namespaces) {
+    std::map<std::string, ClusterServer> servers;
+    std::vector<IgnoredNode> ignored;
+    {
+      for (const auto& [ns, nodes] : namespaces) {
         // The trust rules (discovery/cluster_rules.h): who publishes, then
         // who of them leads.
         std::map<std::string, int64_t> publishers;
-        for (const auto& [name, node] : caches.members->Snapshot()) {
+        for (const auto& [name, node] : nodes.members) {
           if (discovery::RegistryLayout::IsLeaderNode(name)) continue;
           std::optional<int64_t> server_owner;
           auto server_node = server_nodes.find(name);
@@ -279,7 +400,7 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
           server.namespaces.push_back(ns);
         }
         std::vector<discovery::CandidateNode> candidates;
-        for (const auto& [name, node] : caches.election->Snapshot()) {
+        for (const auto& [name, node] : nodes.election) {
           candidates.push_back({name, node.data, node.stat.ephemeral_owner});
         }
         const std::optional<size_t> leader =
@@ -391,6 +512,12 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
 
   void TearDown() {
     if (connector_.joinable()) connector_.join();
+    std::unique_ptr<discovery::RecursiveTreeCache> tree;
+    {
+      std::lock_guard<std::mutex> lock(caches_mu_);
+      tree = std::move(tree_);
+    }
+    tree.reset();  // Closes its session; its listener has finished.
     std::unique_ptr<ChildrenCache> servers, namespaces;
     {
       std::lock_guard<std::mutex> lock(caches_mu_);
@@ -426,6 +553,7 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
   // taken apart by TearDown.
   std::mutex caches_mu_;
   std::unique_ptr<discovery::ZooKeeperClient> client_;
+  std::unique_ptr<discovery::RecursiveTreeCache> tree_;  // Its mode only.
   std::unique_ptr<ChildrenCache> servers_;
   std::unique_ptr<ChildrenCache> namespaces_;
   std::map<std::string, NamespaceCaches> namespace_caches_;

@@ -63,6 +63,20 @@ struct ClusterSnapshot {
   absl::Time event_time;
 };
 
+// How the view follows the cluster's nodes in ZooKeeper.
+enum class DiscoveryMode {
+  // One-shot watches through the C client (discovery/children_cache.h):
+  // works with every ZooKeeper; each change re-reads child lists.
+  kWatches,
+  // One persistent recursive watch on <root>/<cluster>
+  // (discovery/recursive_tree_cache.h): one event and at most one read per
+  // change, one watch on the server per view. Needs ZooKeeper 3.6+; against
+  // an older one the listener gets UNAVAILABLE saying so.
+  kPersistentRecursive,
+  // kPersistentRecursive when the server supports it, else kWatches.
+  kAuto,
+};
+
 struct ClusterViewOptions {
   std::string zookeeper;  // Connect string: "host:port[,host:port...]".
   std::string root = "/slacker/cluster";
@@ -74,6 +88,7 @@ struct ClusterViewOptions {
   // Also list the ignored publishers and candidates in every snapshot, and
   // deliver one when only they changed (for tools; a channel needs neither).
   bool report_ignored = false;
+  DiscoveryMode mode = DiscoveryMode::kWatches;
 };
 
 // Thread-safe. Owned by its creator.
