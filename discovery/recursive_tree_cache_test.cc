@@ -205,13 +205,21 @@ TEST_F(RecursiveTreeCacheTest, ACostsOneEventAndAtMostOneReadPerChange) {
   ASSERT_TRUE(Converges(*cache, replay));
   const ZooKeeperWireSession::Counters before = cache->counters();
   Create(P("/servers/new:1"), "{}");  // A join: one event, one getData.
-  Delete(P("/servers/new:1"));        // A leave: one event, no read.
+  ASSERT_TRUE(Converges(*cache, replay));
+  const ZooKeeperWireSession::Counters joined = cache->counters();
+  Delete(P("/servers/new:1"));  // A leave: one event, no read.
   ASSERT_TRUE(Converges(*cache, replay));
   const ZooKeeperWireSession::Counters after = cache->counters();
   EXPECT_EQ(after.events - before.events, 2);
   // One getData, and perhaps a ping; never a re-listing of 200 servers.
   EXPECT_LE(after.requests - before.requests, 3);
   EXPECT_LT(after.bytes_received - before.bytes_received, 1000);
+  RecordProperty("join_bytes",
+                 absl::StrCat(joined.bytes_received - before.bytes_received +
+                              joined.bytes_sent - before.bytes_sent));
+  RecordProperty("leave_bytes",
+                 absl::StrCat(after.bytes_received - joined.bytes_received +
+                              after.bytes_sent - joined.bytes_sent));
 }
 
 TEST_F(RecursiveTreeCacheTest, ACutConnectionReSyncsWhatWasMissed) {
@@ -251,6 +259,71 @@ TEST_F(RecursiveTreeCacheTest, ACutConnectionReSyncsWhatWasMissed) {
   // The watch was set again on the new connection.
   Create(P("/servers/after:1"), "");
   ASSERT_TRUE(Converges(*cache, replay));
+}
+
+// Today's one-shot watches pass ZooKeeper's 1 MB frame on re-registration
+// near 4,000 servers and never reconnect; this mode holds one watch whatever
+// the size, so a cut connection and a restart both recover.
+TEST_F(RecursiveTreeCacheTest, FiveThousandServersRecoverFromCutAndRestart) {
+  constexpr int kServers = 5000;
+  Create(P("/servers"), "");
+  Create(P("/namespaces"), "");
+  Create(P("/namespaces/slacker.example.Api"), "");
+  struct Pending {
+    std::atomic<int> waiting{0};
+    std::atomic<int> failed{0};
+  } pending;
+  auto create_async = [&](const std::string& path, const std::string& data) {
+    ++pending.waiting;
+    ASSERT_EQ(zoo_acreate(
+                  raw_->handle(), path.c_str(), data.data(),
+                  static_cast<int>(data.size()), &ZOO_OPEN_ACL_UNSAFE, 0,
+                  [](int rc, const char*, const void* context) {
+                    auto* p = const_cast<Pending*>(
+                        static_cast<const Pending*>(context));
+                    if (rc != ZOK) ++p->failed;
+                    --p->waiting;
+                  },
+                  &pending),
+              ZOK);
+  };
+  for (int i = 0; i < kServers; ++i) {
+    const std::string address =
+        absl::StrCat("10.0.", i / 250, ".", i % 250, ":50051");
+    create_async(P("/servers/" + address),
+                 R"({"serverData":{"zone":"eu-west-1a"},"version":"1.0"})");
+    create_async(P("/namespaces/slacker.example.Api/" + address), "");
+  }
+  ASSERT_TRUE(
+      Eventually([&] { return pending.waiting == 0; }, absl::Seconds(120)));
+  ASSERT_EQ(pending.failed, 0);
+
+  auto proxy = slacker::testing::TcpProxy::Start(zookeeper().NodeAddress(0));
+  ASSERT_TRUE(proxy.ok());
+  auto cache = StartCache((*proxy)->address());
+  ASSERT_NE(cache, nullptr);
+  EXPECT_EQ(cache->Snapshot().size(), 2u * kServers + 4);
+
+  (*proxy)->Cut();
+  Delete(P("/namespaces/slacker.example.Api/10.0.0.0:50051"));
+  Delete(P("/servers/10.0.0.0:50051"));
+  (*proxy)->Restore();
+  ASSERT_TRUE(Eventually([&] { return cache->syncs() >= 2; }));
+  EXPECT_EQ(Data(cache->Snapshot()), Truth());
+
+  ASSERT_TRUE(zookeeper().RestartNode(0).ok());
+  ASSERT_TRUE(Eventually([&] { return cache->syncs() >= 3; }));
+  const std::string path = P("/servers/after-restart:1");
+  ASSERT_TRUE(Eventually([&] {
+    const int rc = zoo_create(raw_->handle(), path.c_str(), "", 0,
+                              &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
+    return rc == ZOK || rc == ZNODEEXISTS;
+  }));
+  ASSERT_TRUE(Eventually([&] { return cache->Get(path).has_value(); }));
+  EXPECT_EQ(Data(cache->Snapshot()), Truth());
+  absl::StatusOr<std::string> wchs = zookeeper().FourLetterWord(0, "wchs");
+  ASSERT_TRUE(wchs.ok());
+  EXPECT_THAT(*wchs, HasSubstr("Total watches:1\n"));
 }
 
 TEST_F(RecursiveTreeCacheTest, ANamespaceDeletedAndCreatedAgainIsFollowed) {

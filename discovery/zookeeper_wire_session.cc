@@ -802,21 +802,20 @@ void ZooKeeperWireSession::GetData(
   JuteWriter body;
   body.Bytes(impl_->ServerPath(path));
   body.Bool(watch);
-  const size_t max_bytes = SIZE_MAX;
-  impl_->Submit(kOpGetData, path, body.bytes(),
-                [done = std::move(done), max_bytes](absl::Status status,
-                                                    JuteReader* reader) {
-                  if (!status.ok()) return done(status);
-                  NodeData node;
-                  absl::StatusOr<std::string> data =
-                      reader->Bytes("GetDataResponse.data", max_bytes);
-                  if (!data.ok()) return done(data.status());
-                  absl::StatusOr<NodeStat> stat = reader->Stat();
-                  if (!stat.ok()) return done(stat.status());
-                  node.data = *std::move(data);
-                  node.stat = *stat;
-                  done(std::move(node));
-                });
+  impl_->Submit(
+      kOpGetData, path, body.bytes(),
+      [done = std::move(done)](absl::Status status, JuteReader* reader) {
+        if (!status.ok()) return done(status);
+        NodeData node;
+        absl::StatusOr<std::string> data =
+            reader->Bytes("GetDataResponse.data", SIZE_MAX);
+        if (!data.ok()) return done(data.status());
+        absl::StatusOr<NodeStat> stat = reader->Stat();
+        if (!stat.ok()) return done(stat.status());
+        node.data = *std::move(data);
+        node.stat = *stat;
+        done(std::move(node));
+      });
 }
 
 void ZooKeeperWireSession::GetChildren(
