@@ -3,8 +3,9 @@
 // the paths of discovery/registry_layout.h (README.md, "The cluster's
 // ZooKeeper layout").
 //
-// It watches those nodes through the ZooKeeper layer (no polling) and hands
-// its listener a full snapshot after every change. It connects in the
+// It watches those nodes through the ZooKeeper layer (no polling), with
+// one-shot watches or one persistent recursive watch (DiscoveryMode), and
+// hands its listener a full snapshot after every change. It connects in the
 // background and keeps trying while ZooKeeper cannot be reached; once it has
 // a picture it keeps it through disconnections and session expiry (the
 // watched views keep their contents) and converges to the truth when
