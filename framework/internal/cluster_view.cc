@@ -13,11 +13,14 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/backoff.h"
 #include "common/json_bounds.h"
 #include "common/logging.h"
 #include "discovery/children_cache.h"
 #include "discovery/cluster_rules.h"
+#include "discovery/recursive_tree_cache.h"
 #include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
 #include "discovery/zookeeper_paths.h"
@@ -134,6 +137,13 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
   }
 
  private:
+  // One namespace's nodes as read: member name -> node (_leader included),
+  // candidate name -> node.
+  struct NamespaceNodes {
+    std::map<std::string, discovery::NodeData> members;
+    std::map<std::string, discovery::NodeData> election;
+  };
+
   // What the view reads, and what it costs each view (one watch per node
   // watched, all of them re-sent in one frame on every reconnection):
   //   servers/             the list, and each server's data with a watch
@@ -159,7 +169,70 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
     return stopped_;
   }
 
+  // Follows the cluster through one persistent recursive watch. Returns
+  // false if the server does not support it and the mode lets the view fall
+  // back to one-shot watches.
+  bool WatchTree() {
+    discovery::RecursiveTreeCacheOptions tree_options;
+    tree_options.session.connect_string = options_.zookeeper;
+    tree_options.session.session_timeout = options_.session_timeout;
+    tree_options.session.digest = options_.digest;
+    tree_options.root = layout_.ClusterPath();
+    absl::StatusOr<std::unique_ptr<discovery::RecursiveTreeCache>> tree =
+        discovery::RecursiveTreeCache::Start(tree_options);
+    if (!tree.ok()) {
+      Deliver(absl::UnavailableError(absl::StrCat(
+          "cluster '", options_.cluster, "': cannot use ZooKeeper at ",
+          options_.zookeeper, ": ", tree.status().message())));
+      return true;
+    }
+    discovery::RecursiveTreeCache* cache = tree->get();
+    {
+      std::lock_guard<std::mutex> lock(caches_mu_);
+      tree_ = std::move(*tree);
+    }
+    while (!stopped()) {
+      absl::Status ready =
+          cache->WaitUntilInitialized(options_.connect_timeout);
+      if (ready.ok()) break;
+      if (absl::IsUnimplemented(ready)) {
+        if (options_.mode == DiscoveryMode::kAuto) {
+          Log(LogLevel::kInfo,
+              absl::StrCat("cluster '", options_.cluster, "': ZooKeeper at ",
+                           options_.zookeeper,
+                           " has no persistent recursive watches (older than "
+                           "3.6); using one-shot watches"));
+          std::unique_ptr<discovery::RecursiveTreeCache> unused;
+          {
+            std::lock_guard<std::mutex> lock(caches_mu_);
+            unused = std::move(tree_);
+          }
+          return false;
+        }
+        Deliver(absl::UnavailableError(
+            absl::StrCat("cluster '", options_.cluster, "': ", ready.message(),
+                         " (ClusterViewOptions::mode kAuto or kWatches)")));
+        return true;
+      }
+      if (absl::IsCancelled(ready)) return true;
+      Deliver(absl::UnavailableError(absl::StrCat(
+          "cluster '", options_.cluster, "': cannot use ZooKeeper at ",
+          options_.zookeeper, ": ", ready.message(), " (still trying)")));
+    }
+    if (stopped()) return true;
+    Log(LogLevel::kInfo,
+        absl::StrCat("cluster '", options_.cluster, "': watching ",
+                     layout_.ClusterPath(), " on ", options_.zookeeper,
+                     " with one persistent recursive watch"));
+    cache->AddListener(
+        [this, cache](const std::vector<discovery::TreeChange>&) {
+          RebuildFromTree(cache->Snapshot());
+        });
+    return true;
+  }
+
   void ConnectLoop() {
+    if (options_.mode != DiscoveryMode::kWatches && WatchTree()) return;
     discovery::ZooKeeperOptions zk;
     zk.connect_string = options_.zookeeper;
     zk.session_timeout = options_.session_timeout;
@@ -320,15 +393,70 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
           if (caches.members == nullptr || caches.election == nullptr) {
             continue;
           }
-          if (!AddNamespace(ns, caches, server_nodes, &servers, &ignored)) {
-            complete = false;
-            return;
-          }
+          caches.members->Visit([&](const NodeMap& members) {
+            caches.election->Visit([&](const NodeMap& election) {
+              if (!AddNamespace(ns, members, election, &caches, server_nodes,
+                                &servers, &ignored)) {
+                complete = false;
+              }
+            });
+          });
+          if (!complete) return;
         }
         ParseServers(server_nodes, &servers);
       });
       if (!complete) return;  // A candidate the leader rule needs is unread.
     }
+    DeliverIfChanged(event_time, std::move(servers), std::move(ignored));
+  }
+
+  // The tree cache's snapshot (full paths) judged by the same rules as the
+  // one-shot watches' caches: the same nodes, found by their depth below the
+  // cluster's path. Every node in the tree has been read (stat and data), so
+  // no candidate is ever missing. On the tree cache's listener thread (only
+  // one mode runs).
+  void RebuildFromTree(const NodeMap& tree) {
+    const absl::Time event_time = absl::Now();
+    if (stopped()) return;
+    const std::string servers_prefix = layout_.ServersPath() + "/";
+    const std::string namespaces_prefix = layout_.NamespacesPath() + "/";
+    NodeMap server_nodes;
+    std::map<std::string, NamespaceNodes> namespaces;
+    for (const auto& [path, node] : tree) {
+      absl::string_view rest = path;
+      if (absl::ConsumePrefix(&rest, servers_prefix)) {
+        if (rest.find('/') == absl::string_view::npos) {
+          server_nodes[std::string(rest)] = node;
+        }
+        continue;
+      }
+      if (!absl::ConsumePrefix(&rest, namespaces_prefix)) continue;
+      const std::vector<std::string> parts = absl::StrSplit(rest, '/');
+      if (parts.size() == 1) {
+        namespaces[parts[0]];  // The namespace exists, members or not.
+      } else if (parts.size() == 2 && namespaces.count(parts[0]) != 0) {
+        namespaces[parts[0]].members[parts[1]] = node;
+      } else if (parts.size() == 3 &&
+                 discovery::RegistryLayout::IsLeaderNode(parts[1]) &&
+                 namespaces.count(parts[0]) != 0) {
+        namespaces[parts[0]].election[parts[2]] = node;
+      }
+    }
+    std::map<std::string, ClusterServer> servers;
+    std::vector<IgnoredNode> ignored;
+    for (const auto& [ns, nodes] : namespaces) {
+      AddNamespace(ns, nodes.members, nodes.election, /*caches=*/nullptr,
+                   server_nodes, &servers, &ignored);
+    }
+    ParseServers(server_nodes, &servers);
+    DeliverIfChanged(event_time, std::move(servers), std::move(ignored));
+  }
+
+  // The snapshot of `servers` and `ignored`, delivered unless it is the one
+  // delivered last.
+  void DeliverIfChanged(absl::Time event_time,
+                        std::map<std::string, ClusterServer> servers,
+                        std::vector<IgnoredNode> ignored) {
     ClusterSnapshot snapshot;
     snapshot.event_time = event_time;
     for (auto& [address, server] : servers) {
@@ -353,88 +481,84 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   // Adds namespace `ns`'s counted publishers, and its leader, to `servers`
-  // by the trust rules (discovery/cluster_rules.h). False when a candidate
-  // the leader rule needs has not been read yet: it is asked for, and its
-  // read brings another rebuild.
-  bool AddNamespace(const std::string& ns, const NamespaceCaches& caches,
+  // by the trust rules (discovery/cluster_rules.h), from its `members` and
+  // its `election` children. `caches`: the one-shot watches' caches these
+  // were read from (null for the tree cache, which has read every node).
+  // False when a candidate the leader rule needs has not been read yet: it is
+  // asked for, and its read brings another rebuild.
+  bool AddNamespace(const std::string& ns, const NodeMap& members,
+                    const NodeMap& election, const NamespaceCaches* caches,
                     const NodeMap& server_nodes,
                     std::map<std::string, ClusterServer>* servers,
                     std::vector<IgnoredNode>* ignored) {
     std::map<std::string, int64_t> publishers;
-    caches.members->Visit([&](const NodeMap& members) {
-      for (const auto& [name, node] : members) {
-        if (discovery::RegistryLayout::IsLeaderNode(name)) continue;
-        std::optional<int64_t> server_owner;
-        int64_t server_czxid = 0;
-        auto server_node = server_nodes.find(name);
-        if (server_node != server_nodes.end()) {
-          server_owner = server_node->second.stat.ephemeral_owner;
-          server_czxid = server_node->second.stat.czxid;
-        }
-        const int64_t owner = node.stat.ephemeral_owner;
-        const discovery::PublisherVerdict verdict =
-            discovery::JudgePublisher(name, owner, server_owner);
-        if (verdict == discovery::PublisherVerdict::kOtherSession) {
-          // The member's stat is read once: after a server's new session
-          // its member may have been re-created under the same name
-          // between two listings. Read once more per servers/ node.
-          int64_t& checked = member_checked_[layout_.MemberPath(ns, name)];
-          if (checked != server_czxid) {
-            checked = server_czxid;
-            caches.members->Refresh(name);
-          }
-        }
-        if (verdict != discovery::PublisherVerdict::kCounts) {
-          // A joining server writes its servers/ node first, but this
-          // view may hear of its member node first: usually transient.
-          Ignore(
-              layout_.MemberPath(ns, name), node.stat.czxid,
-              discovery::PublisherVerdictReason(verdict, owner, server_owner),
-              verdict == discovery::PublisherVerdict::kNoServerNode
-                  ? LogLevel::kInfo
-                  : LogLevel::kWarning,
-              ignored);
-          continue;
-        }
-        publishers[name] = owner;
-        ClusterServer& server = (*servers)[name];
-        server.address = name;
-        server.namespaces.push_back(ns);
+    for (const auto& [name, node] : members) {
+      if (discovery::RegistryLayout::IsLeaderNode(name)) continue;
+      std::optional<int64_t> server_owner;
+      int64_t server_czxid = 0;
+      auto server_node = server_nodes.find(name);
+      if (server_node != server_nodes.end()) {
+        server_owner = server_node->second.stat.ephemeral_owner;
+        server_czxid = server_node->second.stat.czxid;
       }
-    });
+      const int64_t owner = node.stat.ephemeral_owner;
+      const discovery::PublisherVerdict verdict =
+          discovery::JudgePublisher(name, owner, server_owner);
+      if (verdict == discovery::PublisherVerdict::kOtherSession &&
+          caches != nullptr) {
+        // The member's stat is read once: after a server's new session
+        // its member may have been re-created under the same name
+        // between two listings. Read once more per servers/ node.
+        int64_t& checked = member_checked_[layout_.MemberPath(ns, name)];
+        if (checked != server_czxid) {
+          checked = server_czxid;
+          caches->members->Refresh(name);
+        }
+      }
+      if (verdict != discovery::PublisherVerdict::kCounts) {
+        // A joining server writes its servers/ node first, but this
+        // view may hear of its member node first: usually transient.
+        Ignore(layout_.MemberPath(ns, name), node.stat.czxid,
+               discovery::PublisherVerdictReason(verdict, owner, server_owner),
+               verdict == discovery::PublisherVerdict::kNoServerNode
+                   ? LogLevel::kInfo
+                   : LogLevel::kWarning,
+               ignored);
+        continue;
+      }
+      publishers[name] = owner;
+      ClusterServer& server = (*servers)[name];
+      server.address = name;
+      server.namespaces.push_back(ns);
+    }
     // The candidates from the lowest sequence up, read until one counts
     // (all of them with report_ignored): LeadingCandidate's answer, since
     // every lower one was read and does not count.
-    bool complete = true;
     std::vector<discovery::CandidateNode> candidates;
-    caches.election->Visit([&](const NodeMap& children) {
-      std::vector<std::pair<int64_t, const std::string*>> order;
-      for (const auto& [name, node] : children) {
-        const std::optional<int64_t> sequence =
-            discovery::CandidateSequence(name);
-        if (!sequence.has_value()) {
-          candidates.push_back({name, node.data, node.stat.ephemeral_owner});
-          continue;  // Ignored whatever it holds: no read needed.
-        }
-        order.emplace_back(*sequence, &name);
+    std::vector<std::pair<int64_t, const std::string*>> order;
+    for (const auto& [name, node] : election) {
+      const std::optional<int64_t> sequence =
+          discovery::CandidateSequence(name);
+      if (!sequence.has_value()) {
+        candidates.push_back({name, node.data, node.stat.ephemeral_owner});
+        continue;  // Ignored whatever it holds: no read needed.
       }
-      std::sort(order.begin(), order.end());
-      for (const auto& [sequence, name] : order) {
-        const NodeData& node = children.at(*name);
-        if (node.stat.czxid == 0) {  // Listed, not read yet.
-          caches.election->Request(*name);
-          complete = false;
-          return;
-        }
-        candidates.push_back({*name, node.data, node.stat.ephemeral_owner});
-        if (!options_.report_ignored &&
-            discovery::JudgeCandidate(candidates.back(), publishers) ==
-                discovery::CandidateVerdict::kCounts) {
-          return;
-        }
+      order.emplace_back(*sequence, &name);
+    }
+    std::sort(order.begin(), order.end());
+    for (const auto& [sequence, name] : order) {
+      const NodeData& node = election.at(*name);
+      if (node.stat.czxid == 0) {  // Listed, not read yet.
+        if (caches != nullptr) caches->election->Request(*name);
+        return false;
       }
-    });
-    if (!complete) return false;
+      candidates.push_back({*name, node.data, node.stat.ephemeral_owner});
+      if (!options_.report_ignored &&
+          discovery::JudgeCandidate(candidates.back(), publishers) ==
+              discovery::CandidateVerdict::kCounts) {
+        break;
+      }
+    }
     const std::optional<size_t> leader =
         discovery::LeadingCandidate(candidates, publishers);
     for (size_t i = 0; i < candidates.size(); ++i) {
@@ -528,6 +652,12 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
 
   void TearDown() {
     if (connector_.joinable()) connector_.join();
+    std::unique_ptr<discovery::RecursiveTreeCache> tree;
+    {
+      std::lock_guard<std::mutex> lock(caches_mu_);
+      tree = std::move(tree_);
+    }
+    tree.reset();  // Closes its session; its listener has finished.
     std::unique_ptr<ChildrenCache> servers, namespaces;
     {
       std::lock_guard<std::mutex> lock(caches_mu_);
@@ -563,6 +693,7 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
   // taken apart by TearDown.
   std::mutex caches_mu_;
   std::unique_ptr<discovery::ZooKeeperClient> client_;
+  std::unique_ptr<discovery::RecursiveTreeCache> tree_;  // Its mode only.
   std::unique_ptr<ChildrenCache> servers_;
   std::unique_ptr<ChildrenCache> namespaces_;
   std::map<std::string, NamespaceCaches> namespace_caches_;

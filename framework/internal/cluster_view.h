@@ -3,23 +3,27 @@
 // the paths of discovery/registry_layout.h (README.md, "The cluster's
 // ZooKeeper layout").
 //
-// It watches those nodes through the ZooKeeper layer (no polling) and hands
-// its listener a full snapshot after every batch of changes (one rebuild per
-// batch of ZooKeeper events, not one per event). It reads no more than the
-// trust rules need: each server's data (watched), each member's stat once
-// (its ephemeralOwner; no watch, no data), and of each election only the
-// lowest candidates, up to the first that counts (watched): N servers cost it
-// about N + 2 + 3 per namespace ZooKeeper watches, all re-sent in one frame
-// on every reconnection (see cluster_view.cc, "What the view reads"). It
-// connects in the background and keeps trying while ZooKeeper cannot be
-// reached; once it has a picture it keeps it through disconnections and session
-// expiry (the watched views keep their contents) and converges to the truth
-// when ZooKeeper is back. Only what the trust rules of
-// discovery/cluster_rules.h count is used: a publisher needs its own session's
-// servers/ node, the leader is the lowest candidate owning such a publisher.
-// Anything malformed or untrusted read from ZooKeeper is logged (once per node
-// and version) and skipped; registry JSON is bounded in size and depth before
-// it is parsed, so no node's content can stall the view for the others.
+// It watches those nodes through the ZooKeeper layer (no polling), with
+// one-shot watches or one persistent recursive watch (DiscoveryMode), and
+// hands its listener a full snapshot after every batch of changes (one
+// rebuild per batch of ZooKeeper events, not one per event). With one-shot
+// watches it reads no more than the trust rules need: each server's data
+// (watched), each member's stat once (its ephemeralOwner; no watch, no data),
+// and of each election only the lowest candidates, up to the first that
+// counts (watched): N servers cost it about N + 2 + 3 per namespace ZooKeeper
+// watches, all re-sent in one frame on every reconnection (see
+// cluster_view.cc, "What the view reads"). With the persistent recursive
+// watch it holds one watch whatever N, and reads a node only when it is
+// created or changed. It connects in the background and keeps trying while
+// ZooKeeper cannot be reached; once it has a picture it keeps it through
+// disconnections and session expiry (the watched views keep their contents)
+// and converges to the truth when ZooKeeper is back. Only what the trust
+// rules of discovery/cluster_rules.h count is used: a publisher needs its own
+// session's servers/ node, the leader is the lowest candidate owning such a
+// publisher. Anything malformed or untrusted read from ZooKeeper is logged
+// (once per node and version) and skipped; registry JSON is bounded in size
+// and depth before it is parsed, so no node's content can stall the view for
+// the others.
 //
 // No gRPC type here: the resolver in framework/grpc_plugin/ turns snapshots
 // into gRPC addresses.
@@ -73,6 +77,20 @@ struct ClusterSnapshot {
   absl::Time event_time;
 };
 
+// How the view follows the cluster's nodes in ZooKeeper.
+enum class DiscoveryMode {
+  // One-shot watches through the C client (discovery/children_cache.h):
+  // works with every ZooKeeper; each change re-reads child lists.
+  kWatches,
+  // One persistent recursive watch on <root>/<cluster>
+  // (discovery/recursive_tree_cache.h): one event and at most one read per
+  // change, one watch on the server per view. Needs ZooKeeper 3.6+; against
+  // an older one the listener gets UNAVAILABLE saying so.
+  kPersistentRecursive,
+  // kPersistentRecursive when the server supports it, else kWatches.
+  kAuto,
+};
+
 struct ClusterViewOptions {
   std::string zookeeper;  // Connect string: "host:port[,host:port...]".
   std::string root = "/slacker/cluster";
@@ -88,6 +106,7 @@ struct ClusterViewOptions {
   // of the view's ZooKeeper connection (on the client's listener thread, one
   // call at a time; it must not block). For the channel's metrics.
   std::function<void(discovery::ConnectionState)> on_connection_state;
+  DiscoveryMode mode = DiscoveryMode::kWatches;
 };
 
 // Thread-safe. Owned by its creator.

@@ -1,0 +1,485 @@
+#include "discovery/recursive_tree_cache.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/check.h"
+#include "common/logging.h"
+#include "common/serial_executor.h"
+#include "discovery/zookeeper_paths.h"
+
+namespace slacker::discovery {
+namespace {
+
+void Warn(absl::string_view message) {
+  slacker::internal::Log(LogLevel::kWarning, message);
+}
+
+}  // namespace
+
+absl::string_view TreeChangeTypeName(TreeChangeType type) {
+  switch (type) {
+    case TreeChangeType::kAdded:
+      return "added";
+    case TreeChangeType::kUpdated:
+      return "updated";
+    case TreeChangeType::kRemoved:
+      return "removed";
+  }
+  return "unknown";
+}
+
+class RecursiveTreeCache::Impl {
+ public:
+  explicit Impl(RecursiveTreeCacheOptions options)
+      : options_(std::move(options)), listeners_thread_("tree-cache") {}
+
+  ~Impl() { Close(); }
+
+  absl::Status Open() {
+    std::lock_guard<std::mutex> start(start_mu_);
+    absl::StatusOr<std::unique_ptr<ZooKeeperWireSession>> session =
+        ZooKeeperWireSession::Start(
+            options_.session,
+            [this](WireSessionState state) { OnState(state); },
+            [this](WatchEventType type, const std::string& path) {
+              OnEvent(type, path);
+            });
+    if (!session.ok()) return session.status();
+    session_ = *std::move(session);
+    return absl::OkStatus();
+  }
+
+  // Phase, under mu_: kLoading until the first full read, then kReady;
+  // kUnsupported (server < 3.6) and kClosed are final.
+  enum class Phase { kLoading, kReady, kUnsupported, kClosed };
+
+  absl::Status StatusHoldingMu() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    switch (phase_) {
+      case Phase::kReady:
+        return absl::OkStatus();
+      case Phase::kLoading:
+        return absl::UnavailableError(absl::StrCat(
+            "the cache of '", options_.root, "' is still loading"));
+      case Phase::kUnsupported:
+        return absl::UnimplementedError(absl::StrCat(
+            "ZooKeeper refused a persistent recursive watch on '",
+            options_.root,
+            "' (addWatch needs ZooKeeper 3.6 or later): use the one-shot "
+            "watch mode"));
+      case Phase::kClosed:
+        return absl::CancelledError("the cache is closed");
+    }
+    return absl::InternalError("unknown phase");
+  }
+
+  absl::Status status() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return StatusHoldingMu();
+  }
+
+  absl::Status WaitUntilInitialized(absl::Duration timeout) const {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!changed_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
+                           [this] { return phase_ != Phase::kLoading; })) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "the cache of '", options_.root,
+          "' did not finish its first read in ", absl::FormatDuration(timeout),
+          "; is ZooKeeper reachable?"));
+    }
+    return StatusHoldingMu();
+  }
+
+  std::map<std::string, NodeData> Snapshot() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::map<std::string, NodeData> copy;
+    for (const auto& [path, entry] : nodes_) copy.emplace(path, entry.node);
+    return copy;
+  }
+
+  std::optional<NodeData> Get(absl::string_view path) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = nodes_.find(std::string(path));
+    if (it == nodes_.end()) return std::nullopt;
+    return it->second.node;
+  }
+
+  int64_t syncs() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return syncs_;
+  }
+
+  const ZooKeeperWireSession& session() const { return *session_; }
+
+  int AddListener(Listener listener) {
+    int id;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      id = next_listener_id_++;
+    }
+    listeners_thread_.Post([this, id, listener = std::move(listener)] {
+      std::vector<TreeChange> initial;
+      std::map<int, std::shared_ptr<Listener>> others;
+      std::vector<TreeChange> batch;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (phase_ == Phase::kClosed) return;
+        // What the others have not heard yet goes first, so that the map is
+        // exactly what every listener (the new one included) has heard.
+        batch.swap(pending_);
+        flush_posted_ = false;
+        others = listeners_;
+        for (const auto& [path, entry] : nodes_) {
+          initial.push_back({TreeChangeType::kAdded, path, entry.node});
+        }
+        listeners_[id] = std::make_shared<Listener>(listener);
+      }
+      if (!batch.empty()) {
+        for (auto& [other_id, l] : others) (*l)(batch);
+      }
+      listener(initial);
+    });
+    return id;
+  }
+
+  void RemoveListener(int id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    listeners_.erase(id);
+  }
+
+  void Close() {
+    slacker::internal::CheckRequires(
+        !listeners_thread_.IsCurrentThread(),
+        "RecursiveTreeCache::Close() called from its own listener; close it "
+        "from another thread");
+    if (session_ != nullptr) session_->Close();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      phase_ = Phase::kClosed;
+      pending_.clear();
+    }
+    changed_.notify_all();
+    listeners_thread_.Shutdown();
+  }
+
+  ZooKeeperWireSession::Counters counters() const {
+    return session_->counters();
+  }
+
+ private:
+  struct Entry {
+    NodeData node;
+    uint64_t seen = 0;  // The sync generation in which it was last read.
+  };
+
+  // --- The session thread.
+
+  void OnState(WireSessionState state) {
+    { std::lock_guard<std::mutex> start(start_mu_); }  // session_ is set.
+    if (state == WireSessionState::kDisconnected ||
+        state == WireSessionState::kExpired) {
+      return;  // Kept as is until the next connection re-syncs.
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (phase_ == Phase::kUnsupported || phase_ == Phase::kClosed) return;
+      ++generation_;
+      walking_ = 0;
+      syncing_ = true;
+    }
+    const uint64_t generation = CurrentGeneration();
+    // The watch first: any change after it is an event, and the reads that
+    // follow on the same session see at least what preceded it.
+    session_->AddWatch(
+        options_.root, AddWatchMode::kPersistentRecursive,
+        [this](absl::Status status) {
+          if (absl::IsUnimplemented(status)) {
+            Warn(absl::StrCat(
+                "ZooKeeper does not support persistent recursive watches "
+                "(older than 3.6); the cache of '",
+                options_.root, "' stops, use one-shot watches"));
+            {
+              std::lock_guard<std::mutex> lock(mu_);
+              phase_ = Phase::kUnsupported;
+            }
+            changed_.notify_all();
+          } else if (!status.ok() && !absl::IsUnavailable(status) &&
+                     !absl::IsCancelled(status)) {
+            Warn(absl::StrCat("addWatch on '", options_.root,
+                              "' failed: ", status.message()));
+          }
+        });
+    Read(options_.root, generation, /*walk=*/true);
+  }
+
+  void OnEvent(WatchEventType type, const std::string& path) {
+    if (!Covers(path) || Depth(path) > options_.max_depth) return;
+    const uint64_t generation = CurrentGeneration();
+    switch (type) {
+      case WatchEventType::kCreated:
+      case WatchEventType::kDataChanged:
+        Read(path, generation, /*walk=*/false);
+        break;
+      case WatchEventType::kDeleted: {
+        std::lock_guard<std::mutex> lock(mu_);
+        RemoveHoldingMu(path);
+        ScheduleFlushHoldingMu();
+        break;
+      }
+      case WatchEventType::kChildrenChanged:
+        break;  // Not sent for recursive watches; creations come as events.
+    }
+  }
+
+  uint64_t CurrentGeneration() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return generation_;
+  }
+
+  bool Covers(const std::string& path) const {
+    return path == options_.root ||
+           absl::StartsWith(path, options_.root == "/" ? std::string("/")
+                                                       : options_.root + "/");
+  }
+
+  int Depth(const std::string& path) const {
+    if (path == options_.root) return 0;
+    const size_t from = options_.root == "/" ? 0 : options_.root.size();
+    int depth = 0;
+    for (size_t i = from; i < path.size(); ++i) depth += path[i] == '/';
+    return depth;
+  }
+
+  // Reads `path`'s data and, when walking (a re-sync), its children too.
+  void Read(const std::string& path, uint64_t generation, bool walk) {
+    if (walk) {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++walking_;
+    }
+    session_->GetData(path, false,
+                      [this, path, generation](absl::StatusOr<NodeData> node) {
+                        OnData(path, generation, std::move(node));
+                      });
+    if (!walk) return;
+    session_->GetChildren(
+        path, false,
+        [this, path, generation](absl::StatusOr<NodeChildren> children) {
+          OnChildren(path, generation, std::move(children));
+        });
+  }
+
+  void OnData(const std::string& path, uint64_t generation,
+              absl::StatusOr<NodeData> node) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (generation != generation_ || phase_ == Phase::kClosed) return;
+    if (absl::IsUnavailable(node.status()) ||
+        absl::IsCancelled(node.status())) {
+      return;  // The next connection re-syncs.
+    }
+    if (!node.ok()) {
+      if (!absl::IsNotFound(node.status())) {
+        WarnOnceHoldingMu(path, node.status().message());
+      }
+      RemoveHoldingMu(path);
+    } else if (node->data.size() > options_.max_node_bytes) {
+      WarnOnceHoldingMu(path,
+                        absl::StrCat("its data is ", node->data.size(),
+                                     " bytes, past the bound of ",
+                                     options_.max_node_bytes, "; left out"));
+      RemoveHoldingMu(path);
+    } else {
+      ApplyHoldingMu(path, *std::move(node));
+    }
+    ScheduleFlushHoldingMu();
+  }
+
+  void OnChildren(const std::string& path, uint64_t generation,
+                  absl::StatusOr<NodeChildren> children) {
+    std::vector<std::string> to_read;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (generation != generation_ || phase_ == Phase::kClosed) return;
+      if (absl::IsUnavailable(children.status()) ||
+          absl::IsCancelled(children.status())) {
+        return;  // This walk never completes; the next connection re-syncs.
+      }
+      --walking_;
+      if (children.ok() && Depth(path) < options_.max_depth) {
+        for (const std::string& name : children->names) {
+          to_read.push_back(path == "/" ? "/" + name : path + "/" + name);
+        }
+      }
+      // A failure here (no node, no connection) reads nothing below: the
+      // node is gone (its deletion removes it) or a re-sync follows.
+    }
+    for (const std::string& child : to_read) Read(child, generation, true);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (generation != generation_ || walking_ != 0 || !syncing_) return;
+    FinishSyncHoldingMu();
+  }
+
+  void FinishSyncHoldingMu() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // Whatever was cached and not seen in this walk (nor created since) is
+    // gone.
+    std::vector<std::string> gone;
+    for (const auto& [path, entry] : nodes_) {
+      if (entry.seen != generation_) gone.push_back(path);
+    }
+    for (const std::string& path : gone) RemoveHoldingMu(path);
+    syncing_ = false;
+    ++syncs_;
+    if (phase_ == Phase::kLoading) phase_ = Phase::kReady;
+    changed_.notify_all();
+    ScheduleFlushHoldingMu();
+  }
+
+  void ApplyHoldingMu(const std::string& path, NodeData node)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = nodes_.find(path);
+    if (it == nodes_.end()) {
+      if (nodes_.size() >= options_.max_nodes) {
+        WarnOnceHoldingMu(path, absl::StrCat("the cache holds max_nodes (",
+                                             options_.max_nodes,
+                                             ") nodes already; left out"));
+        return;
+      }
+      pending_.push_back({TreeChangeType::kAdded, path, node});
+      nodes_.emplace(path, Entry{std::move(node), generation_});
+      return;
+    }
+    Entry& entry = it->second;
+    entry.seen = generation_;
+    if (entry.node.stat.czxid != node.stat.czxid) {
+      pending_.push_back({TreeChangeType::kRemoved, path, entry.node});
+      pending_.push_back({TreeChangeType::kAdded, path, node});
+    } else if (entry.node.stat.mzxid != node.stat.mzxid ||
+               entry.node.data != node.data) {
+      pending_.push_back({TreeChangeType::kUpdated, path, node});
+    }
+    entry.node = std::move(node);
+  }
+
+  // Removes `path` and everything cached below it.
+  void RemoveHoldingMu(const std::string& path)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = nodes_.find(path);
+    if (it != nodes_.end()) {
+      pending_.push_back({TreeChangeType::kRemoved, path, it->second.node});
+      it = nodes_.erase(it);
+    } else {
+      it = nodes_.upper_bound(path);
+    }
+    const std::string prefix = path == "/" ? "/" : path + "/";
+    while (it != nodes_.end() && absl::StartsWith(it->first, prefix)) {
+      pending_.push_back(
+          {TreeChangeType::kRemoved, it->first, it->second.node});
+      it = nodes_.erase(it);
+    }
+  }
+
+  void WarnOnceHoldingMu(const std::string& path, absl::string_view why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!warned_.insert(path).second) return;
+    Warn(absl::StrCat("ZooKeeper node '", path, "' is not cached: ", why));
+  }
+
+  // Posts a delivery of pending_ unless one is posted or a re-sync is under
+  // way (a re-sync is delivered whole, as one batch).
+  void ScheduleFlushHoldingMu() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (pending_.empty() || flush_posted_ || syncing_) return;
+    flush_posted_ = true;
+    listeners_thread_.Post([this] { Flush(); });
+  }
+
+  // --- The listener thread.
+
+  void Flush() {
+    std::vector<TreeChange> batch;
+    std::map<int, std::shared_ptr<Listener>> listeners;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      batch.swap(pending_);
+      flush_posted_ = false;
+      listeners = listeners_;
+    }
+    if (batch.empty()) return;
+    for (auto& [id, listener] : listeners) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (listeners_.count(id) == 0) continue;
+      }
+      (*listener)(batch);
+    }
+  }
+
+  const RecursiveTreeCacheOptions options_;
+  std::mutex start_mu_;  // Held by Open() until session_ is set.
+  std::unique_ptr<ZooKeeperWireSession> session_;
+
+  // std::mutex, not absl::Mutex: see README.md on ThreadSanitizer.
+  mutable std::mutex mu_;
+  mutable std::condition_variable changed_;
+  Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kLoading;
+  std::map<std::string, Entry> nodes_ ABSL_GUARDED_BY(mu_);
+  // Changes applied to nodes_ and not yet delivered: nodes_ is always what
+  // the listeners heard plus these.
+  std::vector<TreeChange> pending_ ABSL_GUARDED_BY(mu_);
+  bool flush_posted_ ABSL_GUARDED_BY(mu_) = false;
+  // One generation per connection; reads answered for an older one are
+  // ignored.
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t walking_ ABSL_GUARDED_BY(mu_) = 0;  // Child lists awaited.
+  bool syncing_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t syncs_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<std::string> warned_ ABSL_GUARDED_BY(mu_);
+  std::map<int, std::shared_ptr<Listener>> listeners_ ABSL_GUARDED_BY(mu_);
+  int next_listener_id_ ABSL_GUARDED_BY(mu_) = 1;
+
+  slacker::internal::SerialExecutor listeners_thread_;
+};
+
+absl::StatusOr<std::unique_ptr<RecursiveTreeCache>> RecursiveTreeCache::Start(
+    RecursiveTreeCacheOptions options) {
+  if (absl::Status valid = ValidatePath(options.root); !valid.ok()) {
+    return valid;
+  }
+  auto impl = std::make_unique<Impl>(std::move(options));
+  if (absl::Status opened = impl->Open(); !opened.ok()) return opened;
+  return std::unique_ptr<RecursiveTreeCache>(
+      new RecursiveTreeCache(std::move(impl)));
+}
+
+RecursiveTreeCache::RecursiveTreeCache(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+RecursiveTreeCache::~RecursiveTreeCache() { Close(); }
+
+absl::Status RecursiveTreeCache::WaitUntilInitialized(
+    absl::Duration timeout) const {
+  return impl_->WaitUntilInitialized(timeout);
+}
+absl::Status RecursiveTreeCache::status() const { return impl_->status(); }
+std::map<std::string, NodeData> RecursiveTreeCache::Snapshot() const {
+  return impl_->Snapshot();
+}
+std::optional<NodeData> RecursiveTreeCache::Get(absl::string_view path) const {
+  return impl_->Get(path);
+}
+int64_t RecursiveTreeCache::syncs() const { return impl_->syncs(); }
+ZooKeeperWireSession::Counters RecursiveTreeCache::counters() const {
+  return impl_->counters();
+}
+const ZooKeeperWireSession& RecursiveTreeCache::session() const {
+  return impl_->session();
+}
+int RecursiveTreeCache::AddListener(Listener listener) {
+  return impl_->AddListener(std::move(listener));
+}
+void RecursiveTreeCache::RemoveListener(int id) { impl_->RemoveListener(id); }
+void RecursiveTreeCache::Close() { impl_->Close(); }
+
+}  // namespace slacker::discovery
