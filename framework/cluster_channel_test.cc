@@ -142,15 +142,26 @@ class ClusterChannelTest : public slacker::testing::ZooKeeperTest {
     return leader.ok() ? *leader : "";
   }
 
+  // Test bodies run in more than one discovery mode.
+  void EachGroupingDoesWhatItSaysWith(
+      ClusterChannelOptions::Discovery discovery);
+  void MembershipChangesUnderASteadyCallStreamWith(
+      ClusterChannelOptions::Discovery discovery);
+
   std::unique_ptr<discovery::ZooKeeperClient> zk_;
   std::map<std::string, std::unique_ptr<Child>> servers_;
 };
 
-TEST_F(ClusterChannelTest, EachGroupingDoesWhatItSays) {
+// The body of EachGroupingDoesWhatItSays, with the channel following the
+// cluster as `discovery` says.
+void ClusterChannelTest::EachGroupingDoesWhatItSaysWith(
+    ClusterChannelOptions::Discovery discovery) {
   const std::string a = StartServer("echo", R"({"weight":1})");
   const std::string b = StartServer("echo", R"({"weight":3})");
   const std::string c = StartServer("echo", R"({"weight":6})");
-  auto channel = Channel();
+  ClusterChannelOptions channel_options;
+  channel_options.discovery = discovery;
+  auto channel = Channel(channel_options);
   auto stub = EchoService::NewStub(channel);
   ASSERT_TRUE(WaitForServers(*stub, {a, b, c}));
 
@@ -210,6 +221,17 @@ TEST_F(ClusterChannelTest, EachGroupingDoesWhatItSays) {
       << status.error_message();
 }
 
+TEST_F(ClusterChannelTest, EachGroupingDoesWhatItSays) {
+  EachGroupingDoesWhatItSaysWith(ClusterChannelOptions::Discovery::kWatches);
+}
+
+// The same over one persistent recursive watch (ZooKeeper 3.8 here): the
+// view it builds carries the same weights and leader.
+TEST_F(ClusterChannelTest, EachGroupingDoesWhatItSaysOverARecursiveWatch) {
+  EachGroupingDoesWhatItSaysWith(
+      ClusterChannelOptions::Discovery::kPersistentRecursive);
+}
+
 TEST_F(ClusterChannelTest, FirstCallOnAFreshChannelFindsThePublishers) {
   // A fresh channel's first complete view must already hold every namespace
   // (the namespace list is read before its per-namespace views exist): the
@@ -232,7 +254,8 @@ TEST_F(ClusterChannelTest, ManyServersConnectingAtOnceAreAllPicked) {
   // its share, and the unregistered spare port is never called.
   constexpr int kServers = 200;
   Child helper({absl::GetFlag(FLAGS_many_servers_program),
-                "--zookeeper=" + ConnectString(), absl::StrCat("--cluster=", kCluster),
+                "--zookeeper=" + ConnectString(),
+                absl::StrCat("--cluster=", kCluster),
                 absl::StrCat("--count=", kServers)});
   std::optional<std::string> spare = helper.WaitForLine("spare ");
   std::optional<std::string> listed =
@@ -403,10 +426,12 @@ TEST_F(ClusterChannelTest, WaitForReadyWaitsForAPublisher) {
   EXPECT_EQ(answered, server);
 }
 
-TEST_F(ClusterChannelTest, MembershipChangesUnderASteadyCallStream) {
+void ClusterChannelTest::MembershipChangesUnderASteadyCallStreamWith(
+    ClusterChannelOptions::Discovery discovery) {
   const std::string a = StartServer();
   const std::string b = StartServer();
   ClusterChannelOptions options;
+  options.discovery = discovery;
   options.grouping = "round_robin";
   // Retries of UNAVAILABLE, so that a call on the crashed server's
   // connection is retried on another.
@@ -473,6 +498,19 @@ TEST_F(ClusterChannelTest, MembershipChangesUnderASteadyCallStream) {
   for (const auto& [server, n] : answered) total += n;
   std::cout << "measured: " << total << " calls across join, SIGTERM and "
             << "kill -9, " << failures.size() << " failed" << std::endl;
+}
+
+TEST_F(ClusterChannelTest, MembershipChangesUnderASteadyCallStream) {
+  MembershipChangesUnderASteadyCallStreamWith(
+      ClusterChannelOptions::Discovery::kWatches);
+}
+
+// A join, a graceful leave and a kill -9 followed through one persistent
+// recursive watch: the same guarantees (no failed call with retries).
+TEST_F(ClusterChannelTest,
+       MembershipChangesUnderASteadyCallStreamOverARecursiveWatch) {
+  MembershipChangesUnderASteadyCallStreamWith(
+      ClusterChannelOptions::Discovery::kPersistentRecursive);
 }
 
 TEST_F(ClusterChannelTest, WithoutRetriesOnlyCallsInFlightOnACrashFail) {
@@ -773,9 +811,9 @@ TEST_F(ClusterChannelTest, ServerDataChangesReachTheHandlerAndStats) {
     auto manager = slacker::cluster::ClusterManager::NewStub(
         grpc::CreateChannel(a, grpc::InsecureChannelCredentials()));
     google::protobuf::Value data;
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
-                    R"({"zone":"z2"})", &data)
-                    .ok());
+    ASSERT_TRUE(
+        google::protobuf::util::JsonStringToMessage(R"({"zone":"z2"})", &data)
+            .ok());
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::seconds(10));

@@ -406,6 +406,18 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
     if (absl::optional<std::string> digest = args.GetOwnedString(kDigestArg)) {
       settings.view.digest = *digest;
     }
+    if (absl::optional<int> mode = args.GetInt(kDiscoveryModeArg)) {
+      switch (*mode) {
+        case static_cast<int>(DiscoveryMode::kPersistentRecursive):
+          settings.view.mode = DiscoveryMode::kPersistentRecursive;
+          break;
+        case static_cast<int>(DiscoveryMode::kAuto):
+          settings.view.mode = DiscoveryMode::kAuto;
+          break;
+        default:
+          settings.view.mode = DiscoveryMode::kWatches;
+      }
+    }
     if (absl::optional<absl::string_view> json =
             args.GetString(kClusterConfigArg)) {
       absl::StatusOr<Json> parsed = Json::Parse(*json);

@@ -19,6 +19,9 @@ inline constexpr char kSessionTimeoutArg[] =
     "slacker.zookeeper_session_timeout_ms";
 // ZooKeeper digest credentials "user:password" (string).
 inline constexpr char kDigestArg[] = "slacker.zookeeper_digest";
+// How the view follows the cluster (int: a ClusterChannelOptions::Discovery,
+// whose values are those of cluster_view.h's DiscoveryMode).
+inline constexpr char kDiscoveryModeArg[] = "slacker.discovery_mode";
 
 // The channel's ChannelId (int, see channel_registry.h), set by
 // CreateClusterChannel; absent on a channel made by grpc::CreateChannel.

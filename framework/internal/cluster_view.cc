@@ -389,7 +389,10 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
         }
       }
       servers_->Visit([&](const NodeMap& server_nodes) {
-        for (const auto& [ns, caches] : namespace_caches_) {
+        for (const auto& entry : namespace_caches_) {
+          // Named, not bound: C++17 lambdas cannot capture bindings.
+          const std::string& ns = entry.first;
+          const NamespaceCaches& caches = entry.second;
           if (caches.members == nullptr || caches.election == nullptr) {
             continue;
           }

@@ -81,14 +81,14 @@ struct ClusterSnapshot {
 enum class DiscoveryMode {
   // One-shot watches through the C client (discovery/children_cache.h):
   // works with every ZooKeeper; each change re-reads child lists.
-  kWatches,
+  kWatches = 0,
   // One persistent recursive watch on <root>/<cluster>
   // (discovery/recursive_tree_cache.h): one event and at most one read per
   // change, one watch on the server per view. Needs ZooKeeper 3.6+; against
   // an older one the listener gets UNAVAILABLE saying so.
-  kPersistentRecursive,
+  kPersistentRecursive = 1,
   // kPersistentRecursive when the server supports it, else kWatches.
-  kAuto,
+  kAuto = 2,
 };
 
 struct ClusterViewOptions {
