@@ -27,6 +27,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -155,6 +156,20 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::cout << "metrics on port " << options.metrics->port() << std::endl;
+    // Where `slackerctl dashboard` finds them: the "metrics_port" member of
+    // the server data, scraped at the server's own registered host.
+    nlohmann::json data =
+        options.server_data.empty()
+            ? nlohmann::json::object()
+            : nlohmann::json::parse(options.server_data, nullptr, false);
+    if (data.is_object()) {
+      data["metrics_port"] = options.metrics->port();
+      options.server_data = data.dump();
+    } else {
+      std::cerr << "server: --server_data is not a JSON object, so it cannot "
+                   "carry metrics_port for slackerctl dashboard"
+                << std::endl;
+    }
   }
 
   slacker::example::ServerName name;

@@ -9,14 +9,13 @@ stock zkCli.sh as such and keep working; survive hostile HTTP requests; chart
 a server's call rate from its /metrics; and say so when ZooKeeper is gone. Screenshots are kept in
 $TEST_UNDECLARED_OUTPUTS_DIR.
 
-The /metrics served here is this test's own Prometheus text (a histogram whose
-count grows on every scrape), published through the server data key
-"metrics_port" the dashboard reads; the servers' own exposer is another
-change's.
+Server A runs with --metrics_port=0: its own Prometheus exposer, whose port it
+publishes in its server data ("metrics_port", which the dashboard scrapes at
+the server's registered host), while `slackerctl call --rate` sends it calls.
 """
 
-import http.server
 import os
+import re
 import shutil
 import signal
 import socket
@@ -61,44 +60,16 @@ def first_line(process, prefix, timeout=60):
     return result["line"]
 
 
-class Metrics(http.server.BaseHTTPRequestHandler):
-    """A Prometheus text page: 10 more calls of 2 ms each per scrape."""
-
-    scrapes = 0
-
-    def do_GET(self):
-        Metrics.scrapes += 1
-        n = Metrics.scrapes * 10
-        body = (
-            "# TYPE slacker_server_call_duration_seconds histogram\n"
-            'slacker_server_call_duration_seconds_count{method="Echo",code="OK"} %d\n'
-            'slacker_server_call_duration_seconds_sum{method="Echo",code="OK"} %f\n'
-            % (n, n * 0.002)
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 class DashboardBrowserTest(unittest.TestCase):
     def setUp(self):
         self.children = []
         self.zk = self.spawn([ZOOKEEPER, "--port=0"])
         self.connect = first_line(self.zk, "127.0.0.1:")
-        self.metrics = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Metrics)
-        threading.Thread(target=self.metrics.serve_forever, daemon=True).start()
         self.browser = None
 
     def tearDown(self):
         if self.browser is not None:
             self.browser.quit()
-        self.metrics.shutdown()
-        self.metrics.server_close()
         # Last started first: ZooKeeper outlives the servers' shutdown.
         for child in reversed(self.children):
             if child.poll() is None:
@@ -114,9 +85,10 @@ class DashboardBrowserTest(unittest.TestCase):
         self.children.append(child)
         return child
 
-    def start_server(self, server_data=""):
+    def start_server(self, server_data="", metrics=False):
         child = self.spawn([SERVER, "--zk=" + self.connect, "--cluster=" + CLUSTER, "--port=0",
-                            "--server_data=" + server_data])
+                            "--server_data=" + server_data] +
+                           (["--metrics_port=0"] if metrics else []))
         return child, first_line(child, "published ").split(" ", 1)[1]
 
     def zk_create(self, path, data):
@@ -184,8 +156,7 @@ class DashboardBrowserTest(unittest.TestCase):
         self.assertGreater(os.path.getsize(path), 1000)
 
     def test_live_cluster_in_the_browser(self):
-        metrics_port = self.metrics.server_address[1]
-        a, a_address = self.start_server('{"metrics_port":%d,"zone":"a"}' % metrics_port)
+        a, a_address = self.start_server('{"zone":"a"}', metrics=True)
         b, b_address = self.start_server('{"zone":"b"}')
         dashboard = self.spawn([SLACKERCTL, "--zk=" + self.connect, "--cluster=" + CLUSTER,
                                 "dashboard", "--port=0"])
@@ -217,12 +188,20 @@ class DashboardBrowserTest(unittest.TestCase):
             'tr.server[data-address="%s"] .data' % b_address))
         self.until("health", lambda: "SERVING" in self.text(
             'tr.server[data-address="%s"] .health' % a_address))
-        # A's call rate from its /metrics: 10 calls per scrape.
+        # A's call rate from its own /metrics, while calls reach it.
+        self.spawn([SLACKERCTL, "--zk=" + self.connect, "--cluster=" + CLUSTER, "call",
+                    API + "/Echo", '{"text":"hi"}', "--grouping=" + a_address,
+                    "--rate=20", "--duration=120s"])
         self.until("a chart for " + a_address, lambda: self.browser.execute_script(
             "return document.querySelectorAll(arguments[0]).length",
             'tr.server[data-address="%s"] svg.chart polyline' % a_address) == 2)
-        self.until("a call rate", lambda: "calls/s" in self.text(
-            'tr.server[data-address="%s"] .chartlabel' % a_address))
+        rate = re.compile(r"([0-9.]+) calls/s")
+
+        def calls_per_second():
+            found = rate.search(self.text('tr.server[data-address="%s"] .chartlabel' % a_address))
+            return found is not None and float(found.group(1)) > 0
+
+        self.until("a call rate above 0", calls_per_second)
 
         # A server started after the page loaded appears, without a reload.
         loaded = self.browser.execute_script("return performance.timeOrigin")
