@@ -331,9 +331,17 @@ absl::Status PersistentEphemeralNode::Impl::WaitForInitialCreate(
   std::unique_lock<std::mutex> lock(mu_);
   changed_.wait_until(lock, deadline, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     return node_ != NodeState::kNeverHeld || IsClosedHoldingMu() ||
-           client_closed_;
+           client_closed_ || absl::IsPermissionDenied(last_error_);
   });
   if (node_ != NodeState::kNeverHeld) return absl::OkStatus();
+  if (absl::IsPermissionDenied(last_error_)) {
+    // The parent's ACL refuses this client: waiting longer cannot help until
+    // someone changes the ACL or the client's credentials (the recipe keeps
+    // trying in the background meanwhile).
+    return absl::PermissionDeniedError(
+        absl::StrCat("the ephemeral node ", path_,
+                     " cannot be created: ", last_error_.message()));
+  }
   if (IsClosedHoldingMu()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the ephemeral node ", path_,
@@ -1060,9 +1068,13 @@ void PersistentEphemeralNode::Impl::FailHoldingMu(
     std::unique_lock<std::mutex>& lock, absl::string_view what,
     const absl::Status& status) {
   last_error_ = status;
-  if (absl::IsCancelled(status)) {  // The client is closing.
-    lock.unlock();
+  // The client is closing, or refused by an ACL: WaitForInitialCreate
+  // answers now.
+  if (absl::IsCancelled(status) || absl::IsPermissionDenied(status)) {
     changed_.notify_all();
+  }
+  if (absl::IsCancelled(status)) {
+    lock.unlock();
     return;
   }
   const bool already_pending = retry_pending_;

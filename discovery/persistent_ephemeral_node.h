@@ -139,8 +139,10 @@ class PersistentEphemeralNode {
   absl::Status SetData(std::string data);
 
   // Waits until the node has been created at least once (it may be gone again
-  // since: see exists()). OK once created; DeadlineExceeded after `timeout`,
-  // naming the last error or the node's other owner; FailedPrecondition if
+  // since: see exists()). OK once created; PermissionDenied as soon as an
+  // attempt is refused by the parent's ACL (the recipe keeps trying in the
+  // background); DeadlineExceeded after `timeout`, naming the last error or
+  // the node's other owner; FailedPrecondition if
   // closed meanwhile or called on the client's event thread; Cancelled if the
   // client closed.
   absl::Status WaitForInitialCreate(absl::Duration timeout);
