@@ -607,6 +607,12 @@ TEST_F(StubFanOutTest, AFunctionRoutesEachCallOnItsRequest) {
   {  // Per call, through SetGrouping.
     auto plain = Channel();
     ASSERT_TRUE(WaitForReady(plain, started));
+    // WaitForReady sees EchoService's servers; the function picks among
+    // OtherEchoService's by index (sequence % candidates), so wait for all
+    // four there too, as for the first channel above.
+    ASSERT_TRUE(Eventually([&] {
+      return ReadyServers(plain, kOtherNamespace).size() == servers.size();
+    }));
     grpc::ClientContext context;
     SetGrouping(&context, "route_on_request");
     Ping request;
