@@ -227,9 +227,13 @@ TEST_F(StubFanOutTest, ErrorsPolicies) {
   ClusterChannelOptions options;
   options.method_groupings[kEcho] = "all";
   // No retries: with the default retry policy each call to the failing
-  // server counts three failures, and it is set aside (out of the fan-out)
-  // by the second call.
+  // server counts three failures. And no set-aside: every call that reaches
+  // the failing server, WaitForReady's included (how many depends on how
+  // soon the servers get READY, so on the machine's load), adds to its
+  // failure streak, and once set aside it is out of the fan-out, which this
+  // test needs it in. Set-aside has tests of its own (cluster_channel_test).
   options.service_config_json = "{}";
+  options.set_aside_after = 0;
   auto channel = Channel(options);
   ASSERT_TRUE(WaitForReady(channel, servers));
   auto stub = EchoService::NewStub(channel);
@@ -603,6 +607,12 @@ TEST_F(StubFanOutTest, AFunctionRoutesEachCallOnItsRequest) {
   {  // Per call, through SetGrouping.
     auto plain = Channel();
     ASSERT_TRUE(WaitForReady(plain, started));
+    // WaitForReady sees EchoService's servers; the function picks among
+    // OtherEchoService's by index (sequence % candidates), so wait for all
+    // four there too, as for the first channel above.
+    ASSERT_TRUE(Eventually([&] {
+      return ReadyServers(plain, kOtherNamespace).size() == servers.size();
+    }));
     grpc::ClientContext context;
     SetGrouping(&context, "route_on_request");
     Ping request;
