@@ -182,7 +182,9 @@ class ClusterLbPolicy : public SetAsideListener {
       : public SubchannelInterface::ConnectivityStateWatcherInterface {
    public:
     StateWatcher(ClusterLbPolicy* policy, std::string key)
-        : policy_(policy), key_(std::move(key)) {
+        : policy_(policy),
+          ref_(policy->Ref(DEBUG_LOCATION, "StateWatcher")),
+          key_(std::move(key)) {
       published_.store(true, std::memory_order_release);
     }
     void OnConnectivityStateChange(grpc_connectivity_state state,
@@ -196,7 +198,12 @@ class ClusterLbPolicy : public SetAsideListener {
     }
 
    private:
-    ClusterLbPolicy* policy_;  // Outlives the watch: cancelled at shutdown.
+    // Kept alive by ref_: a cancelled watch may still deliver one change
+    // that gRPC queued before the cancel (seen under ASan as a use after
+    // free once the policy's last other ref went); OnStateChangeLocked then
+    // finds no server and returns.
+    ClusterLbPolicy* policy_;
+    grpc_core::RefCountedPtr<grpc_core::LoadBalancingPolicy> ref_;
     std::string key_;
     // Made in the work serializer, called on another thread of it: gRPC's
     // ordering between the two is invisible to ThreadSanitizer, this is not.

@@ -47,9 +47,8 @@ CountersByCode* ServerCallMetrics::ForPath(absl::string_view path) {
   return result;
 }
 
-MethodMetrics::MethodMetrics(std::shared_ptr<ClientMetrics> owner,
-                             absl::string_view path)
-    : owner_(std::move(owner)),
+MethodMetrics::MethodMetrics(ClientMetrics* owner, absl::string_view path)
+    : owner_(owner),
       name_(SplitMethodPath(path)),
       latency_(&owner_->families().client_latency.Add(
           {{"cluster", owner_->cluster()},
@@ -105,7 +104,7 @@ MethodMetrics* ClientMetrics::ForMethod(absl::string_view path) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = methods_.find(path);
   if (it != methods_.end()) return it->second.get();
-  auto method = std::make_unique<MethodMetrics>(shared_from_this(), path);
+  auto method = std::make_unique<MethodMetrics>(this, path);
   MethodMetrics* result = method.get();
   methods_.emplace(std::string(path), std::move(method));
   return result;

@@ -81,10 +81,12 @@ class ServerCallMetrics {
       by_path_;  // ABSL_GUARDED_BY(mu_)
 };
 
-// The calls of one channel to one method, as the stub sees them.
+// The calls of one channel to one method, as the stub sees them. Owned by
+// its ClientMetrics (ForMethod), which outlives it: it holds a plain pointer
+// back, since a shared one would be a cycle that is never freed.
 class MethodMetrics {
  public:
-  MethodMetrics(std::shared_ptr<ClientMetrics> owner, absl::string_view path);
+  MethodMetrics(ClientMetrics* owner, absl::string_view path);
   void CallFinished(absl::Duration latency) {
     latency_->Observe(absl::ToDoubleSeconds(latency));
   }
@@ -93,7 +95,7 @@ class MethodMetrics {
   void FanOutOutcome(const std::string& server, int code);
 
  private:
-  const std::shared_ptr<ClientMetrics> owner_;
+  ClientMetrics* const owner_;
   const MethodName name_;
   prometheus::Histogram* const latency_;
   prometheus::Counter* const fan_out_;
