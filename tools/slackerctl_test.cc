@@ -431,11 +431,16 @@ TEST_F(SlackerctlTest, WaitsSayWhatTheyWaitForAndWaitBoundsThem) {
   CtlRun none = Ctl("call slacker.testing.EchoService/Echo '{}' --wait=500ms");
   EXPECT_EQ(none.exit_code, 3) << none.err;
   EXPECT_EQ(Lines(none.err), 1) << none.err;
+  // b's node may be gone by now (its 2 s session can end first on a slow
+  // machine): two publishers or one, none of them ready.
   EXPECT_TRUE(
-      absl::StartsWith(none.err,
-                       "slackerctl: waiting for 2 publishers of "
-                       "slacker.testing.EchoService: 0 ready; no publisher of "
-                       "slacker.testing.EchoService became ready within 500ms"))
+      absl::StartsWith(none.err, "slackerctl: waiting for 2 publishers") ||
+      absl::StartsWith(none.err, "slackerctl: waiting for 1 publisher "))
+      << none.err;
+  EXPECT_TRUE(absl::StrContains(
+      none.err,
+      " of slacker.testing.EchoService: 0 ready; no publisher of "
+      "slacker.testing.EchoService became ready within 500ms"))
       << none.err;
 }
 
