@@ -5,6 +5,8 @@
 #ifndef SLACKER_FRAMEWORK_GRPC_PLUGIN_CLUSTER_LB_CONFIG_H_
 #define SLACKER_FRAMEWORK_GRPC_PLUGIN_CLUSTER_LB_CONFIG_H_
 
+#include <atomic>
+
 #include "absl/status/statusor.h"
 #include "framework/internal/cluster_lb_options.h"
 #include "framework/internal/plugin_names.h"
@@ -14,15 +16,26 @@
 namespace slacker::internal {
 
 // Immutable once parsed; shared by the policy, its pickers and trackers.
+// Thread-safe: made on the view's thread, read and released on gRPC's.
 class ClusterLbConfig : public grpc_core::LoadBalancingPolicy::Config {
  public:
   explicit ClusterLbConfig(ClusterLbOptions options)
-      : options_(std::move(options)) {}
+      : options_(std::move(options)) {
+    published_.store(true, std::memory_order_release);
+  }
+  ~ClusterLbConfig() override { published_.load(std::memory_order_acquire); }
   absl::string_view name() const override { return kLbPolicyName; }
-  const ClusterLbOptions& options() const { return options_; }
+  const ClusterLbOptions& options() const {
+    published_.load(std::memory_order_acquire);
+    return options_;
+  }
 
  private:
   const ClusterLbOptions options_;
+  // gRPC hands the config between threads through its reference count,
+  // which is compiled without ThreadSanitizer, so the handover is invisible
+  // to it (it reported the destructor racing the parse); this pair is not.
+  std::atomic<bool> published_{false};
 };
 
 // InvalidArgument, naming the field, for a config that is not a JSON object
