@@ -28,6 +28,7 @@
 #include "gtest/gtest.h"
 #include "protos/grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "testing/child.h"
+#include "testing/run_command.h"
 #include "testing/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, server_program, "",
@@ -85,15 +86,7 @@ std::vector<std::string> ListServices(const std::string& address) {
 
 // What a program prints on stdout, run to its end.
 std::string Output(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0)
-    out.append(buffer, n);
-  pclose(pipe);
-  return out;
+  return slacker::testing::RunCommand(command).out;
 }
 
 class InspectionServicesTest : public slacker::testing::ZooKeeperTest {

@@ -39,6 +39,7 @@
 #include "gtest/gtest.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
 #include "testing/child.h"
+#include "testing/run_command.h"
 #include "testing/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, server_program, "",
@@ -71,10 +72,7 @@ double ThreadCpuMs() {
   return now.tv_sec * 1e3 + now.tv_nsec / 1e6;
 }
 
-struct CtlRun {
-  int exit_code = -1;
-  std::string out;
-};
+using CtlRun = slacker::testing::CommandRun;
 
 class RegistryTrustTest : public slacker::testing::ZooKeeperTest {
  protected:
@@ -158,18 +156,8 @@ class RegistryTrustTest : public slacker::testing::ZooKeeperTest {
   CtlRun Ctl(const std::string& args) {
     const std::string command =
         absl::StrCat(absl::GetFlag(FLAGS_slackerctl), " --zk=", ConnectString(),
-                     " --cluster=", kCluster, " ", args, " 2>/dev/null");
-    CtlRun run;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return run;
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
-      run.out.append(buffer, n);
-    }
-    const int status = pclose(pipe);
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return run;
+                     " --cluster=", kCluster, " ", args);
+    return slacker::testing::RunCommand(command);
   }
 
   std::unique_ptr<discovery::ZooKeeperClient> foreign_;

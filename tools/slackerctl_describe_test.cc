@@ -8,8 +8,7 @@
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/security/server_credentials.h>
-#include <stdio.h>
-#include <sys/wait.h>
+#include <stdlib.h>
 
 #include <fstream>
 #include <memory>
@@ -31,6 +30,7 @@
 #include "gtest/gtest.h"
 #include "protos/slacker/cluster/registry.pb.h"
 #include "testing/child.h"
+#include "testing/run_command.h"
 #include "testing/zookeeper_fixture.h"
 #include "tools/testdata/describe.grpc.pb.h"
 
@@ -46,11 +46,7 @@ using ::slacker::testing::Child;
 constexpr char kOrders[] = "slacker.testing.describe.Orders";
 constexpr char kEcho[] = "slacker.testing.EchoService";
 
-struct CtlRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using CtlRun = slacker::testing::CommandRun;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -63,21 +59,9 @@ std::string TmpPath(const std::string& name) {
   return absl::StrCat(getenv("TEST_TMPDIR"), "/", name);
 }
 
-// Runs `command` with /bin/sh; stdout captured, stderr to a file read back.
+// Runs `command` with /bin/sh; stdout and stderr captured.
 CtlRun Shell(const std::string& command) {
-  const std::string err_path = TmpPath("command.err");
-  CtlRun run;
-  FILE* pipe = popen(absl::StrCat("(", command, ") 2>", err_path).c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
-    run.out.append(buffer, n);
-  }
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.err = ReadFile(err_path);
-  return run;
+  return slacker::testing::RunCommand(command);
 }
 
 int Count(const std::string& text, const std::string& part) {

@@ -23,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "testing/child.h"
+#include "testing/run_command.h"
 #include "testing/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, slackerctl, "", "path of tools/slackerctl");
@@ -34,11 +35,7 @@ namespace {
 
 using ::slacker::testing::Child;
 
-struct CtlRun {
-  int exit_code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
+using CtlRun = slacker::testing::CommandRun;
 
 // Lines of `text` (each ending in a line break; a last one without counts).
 int Lines(const std::string& text) {
@@ -79,32 +76,12 @@ class SlackerctlTest : public slacker::testing::ZooKeeperTest {
 
   // Runs slackerctl with `args` (shell words, already quoted as needed).
   CtlRun Ctl(const std::string& args, bool with_cluster = true) {
-    const std::string err_path =
-        absl::StrCat(getenv("TEST_TMPDIR"), "/slackerctl.err");
-    const std::string command = absl::StrCat(
+    return slacker::testing::RunCommand(absl::StrCat(
         absl::GetFlag(FLAGS_slackerctl),
         with_cluster
             ? absl::StrCat(" --zk=", ConnectString(), " --cluster=demo")
             : "",
-        " ", args, " 2>", err_path);
-    CtlRun run;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return run;
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
-      run.out.append(buffer, n);
-    }
-    const int status = pclose(pipe);
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    FILE* err = fopen(err_path.c_str(), "r");
-    if (err != nullptr) {
-      while ((n = fread(buffer, 1, sizeof(buffer), err)) > 0) {
-        run.err.append(buffer, n);
-      }
-      fclose(err);
-    }
-    return run;
+        " ", args));
   }
 
   std::map<std::string, std::unique_ptr<Child>> servers_;

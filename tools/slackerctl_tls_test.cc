@@ -5,9 +5,7 @@
 // --cacert, --cert, --key and --servername on `call` and on a manager
 // command.
 
-#include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 
 #include <memory>
 #include <optional>
@@ -21,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "testing/certificates.h"
 #include "testing/child.h"
+#include "testing/run_command.h"
 #include "testing/zookeeper_fixture.h"
 
 ABSL_FLAG(std::string, slackerctl, "", "path of tools/slackerctl");
@@ -35,11 +34,7 @@ using ::slacker::testing::TestCertificateAuthority;
 
 constexpr char kCall[] = "call slacker.example.Api/Echo '{\"text\":\"hi\"}'";
 
-struct CtlRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using CtlRun = slacker::testing::CommandRun;
 
 class SlackerctlTlsTest : public slacker::testing::ZooKeeperTest {
  protected:
@@ -82,28 +77,9 @@ class SlackerctlTlsTest : public slacker::testing::ZooKeeperTest {
   }
 
   CtlRun Ctl(const std::string& args) {
-    const std::string err_path = absl::StrCat(dir_, "/slackerctl.err");
-    const std::string command =
+    return slacker::testing::RunCommand(
         absl::StrCat(absl::GetFlag(FLAGS_slackerctl), " --zk=", ConnectString(),
-                     " --cluster=tls --deadline=5s ", args, " 2>", err_path);
-    CtlRun run;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return run;
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
-      run.out.append(buffer, n);
-    }
-    const int status = pclose(pipe);
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    FILE* err = fopen(err_path.c_str(), "r");
-    if (err != nullptr) {
-      while ((n = fread(buffer, 1, sizeof(buffer), err)) > 0) {
-        run.err.append(buffer, n);
-      }
-      fclose(err);
-    }
-    return run;
+                     " --cluster=tls --deadline=5s ", args));
   }
 
   std::string CaFlag() const { return "--cacert=" + ca_->cert_path(); }
