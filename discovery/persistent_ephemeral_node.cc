@@ -184,6 +184,17 @@ class PersistentEphemeralNode::Impl
   bool IsClosedHoldingMu() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return phase_ != Phase::kRunning;
   }
+  // For a completion handler that finds the recipe closed: ends the
+  // operation in flight (busy_), unlocks, wakes Close()'s wait and returns
+  // true, and the handler returns. False, still locked, otherwise.
+  bool StopIfClosedHoldingMu(std::unique_lock<std::mutex>& lock)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!IsClosedHoldingMu()) return false;
+    busy_ = false;
+    lock.unlock();
+    changed_.notify_all();
+    return true;
+  }
   // node_: kHeld -> kLost; no change otherwise. Neither logs nor releases
   // the claim (LoseNodeHoldingMu does both).
   void LetGoHoldingMu() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -623,11 +634,7 @@ void PersistentEphemeralNode::Impl::OnCreated(
     ambiguous_data_ = std::move(data_sent);
     ambiguous_generation_ = generation;
   }
-  if (IsClosedHoldingMu()) {
-    lock.unlock();
-    changed_.notify_all();
-    return;
-  }
+  if (StopIfClosedHoldingMu(lock)) return;
   if (absl::IsAlreadyExists(status) && !options_.sequential) {
     busy_ = true;
     const uint64_t token = ++watch_token_;
@@ -650,11 +657,7 @@ void PersistentEphemeralNode::Impl::OnExistingRead(
   std::unique_lock<std::mutex> lock(mu_);
   if (epoch != epoch_) return;
   busy_ = false;
-  if (IsClosedHoldingMu()) {
-    lock.unlock();
-    changed_.notify_all();
-    return;
-  }
+  if (StopIfClosedHoldingMu(lock)) return;
   if (!result.ok()) {
     if (absl::IsNotFound(result.status())) {  // Gone meanwhile: create it.
       lock.unlock();
@@ -742,11 +745,7 @@ void PersistentEphemeralNode::Impl::OnTakenOver(
     return;
   }
   if (OutcomeUnknown(result.status())) ambiguous_ = true;
-  if (IsClosedHoldingMu()) {
-    lock.unlock();
-    changed_.notify_all();
-    return;
-  }
+  if (StopIfClosedHoldingMu(lock)) return;
   // NotFound: gone meanwhile; FailedPrecondition: changed since read. Either
   // way, look again.
   if (absl::IsNotFound(result.status()) ||
@@ -762,12 +761,7 @@ void PersistentEphemeralNode::Impl::OnOrphanCandidates(
     uint64_t epoch, absl::StatusOr<NodeChildren> result) {
   std::unique_lock<std::mutex> lock(mu_);
   if (epoch != epoch_) return;
-  if (IsClosedHoldingMu()) {
-    busy_ = false;
-    lock.unlock();
-    changed_.notify_all();
-    return;
-  }
+  if (StopIfClosedHoldingMu(lock)) return;
   if (!result.ok()) {
     busy_ = false;
     if (absl::IsNotFound(result.status())) {
@@ -825,12 +819,7 @@ void PersistentEphemeralNode::Impl::OnOrphanCandidateRead(
   const int64_t session = client_->session_id();
   std::unique_lock<std::mutex> lock(mu_);
   if (epoch != epoch_) return;
-  if (IsClosedHoldingMu()) {
-    busy_ = false;
-    lock.unlock();
-    changed_.notify_all();
-    return;
-  }
+  if (StopIfClosedHoldingMu(lock)) return;
   if (!result.ok() && !absl::IsNotFound(result.status())) {
     busy_ = false;
     FailHoldingMu(lock, "read a candidate for the node of a lost create at",
@@ -864,11 +853,7 @@ void PersistentEphemeralNode::Impl::OnWatchArmed(
   std::unique_lock<std::mutex> lock(mu_);
   if (epoch != epoch_) return;
   busy_ = false;
-  if (IsClosedHoldingMu()) {
-    lock.unlock();
-    changed_.notify_all();
-    return;
-  }
+  if (StopIfClosedHoldingMu(lock)) return;
   if (!result.ok()) {
     FailHoldingMu(lock, "watch", result.status());
     return;
@@ -894,11 +879,7 @@ void PersistentEphemeralNode::Impl::OnDataWatchArmed(
   std::unique_lock<std::mutex> lock(mu_);
   if (epoch != epoch_) return;
   busy_ = false;
-  if (IsClosedHoldingMu()) {
-    lock.unlock();
-    changed_.notify_all();
-    return;
-  }
+  if (StopIfClosedHoldingMu(lock)) return;
   if (!result.ok() && !absl::IsNotFound(result.status())) {
     FailHoldingMu(lock, "watch", result.status());
     return;
@@ -949,11 +930,7 @@ void PersistentEphemeralNode::Impl::OnDataWritten(
   std::unique_lock<std::mutex> lock(mu_);
   if (epoch != epoch_) return;
   busy_ = false;
-  if (IsClosedHoldingMu()) {
-    lock.unlock();
-    changed_.notify_all();
-    return;
-  }
+  if (StopIfClosedHoldingMu(lock)) return;
   if (result.ok()) {
     written_generation_ = std::max(written_generation_, generation);
     written_version_ = result->version;
