@@ -266,6 +266,7 @@ void TcpProxy::Loop() {
                                    std::min(room, sizeof(buffer)), 0);
             if (n > 0) {
               connection.pending[side].append(buffer, n);
+              bytes_read_[side].fetch_add(n, std::memory_order_relaxed);
             } else if (n == 0) {
               connection.eof[side] = true;
             } else if (errno != EAGAIN && errno != EINTR) {

@@ -12,6 +12,7 @@
 #ifndef SLACKER_TESTING_TCP_PROXY_H_
 #define SLACKER_TESTING_TCP_PROXY_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -58,6 +59,16 @@ class TcpProxy {
   // cut).
   int64_t forwarded_connections() const;
 
+  // Bytes read from the clients (forwarded to the target) and from the
+  // target (forwarded to the clients) since Start, over every connection:
+  // what the clients behind the proxy cost the network, for benchmarks.
+  int64_t bytes_from_clients() const {
+    return bytes_read_[0].load(std::memory_order_relaxed);
+  }
+  int64_t bytes_from_target() const {
+    return bytes_read_[1].load(std::memory_order_relaxed);
+  }
+
  private:
   struct Connection;
 
@@ -82,6 +93,7 @@ class TcpProxy {
   uint64_t requested_cuts_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t completed_cuts_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t forwarded_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<int64_t> bytes_read_[2] = {0, 0};  // By side: client, target.
 
   std::thread thread_;  // Last: starts once the members above exist.
 };
