@@ -255,32 +255,33 @@ class RecursiveTreeCache::Impl {
     return depth;
   }
 
-  // Reads `path`'s data and, when walking (a re-sync), its children too.
+  // Reads `path`'s data and, when walking (a re-sync), then its children if
+  // the data's stat says it has any. A child made after that read is not
+  // missed: the watch was set first, on this session, so its creation comes
+  // as an event. Leaves (every member, candidate and server node of a
+  // cluster) so cost one read, not two.
   void Read(const std::string& path, uint64_t generation, bool walk) {
     if (walk) {
       std::lock_guard<std::mutex> lock(mu_);
       ++walking_;
     }
-    session_->GetData(path, false,
-                      [this, path, generation](absl::StatusOr<NodeData> node) {
-                        OnData(path, generation, std::move(node));
-                      });
-    if (!walk) return;
-    session_->GetChildren(
+    session_->GetData(
         path, false,
-        [this, path, generation](absl::StatusOr<NodeChildren> children) {
-          OnChildren(path, generation, std::move(children));
+        [this, path, generation, walk](absl::StatusOr<NodeData> node) {
+          OnData(path, generation, walk, std::move(node));
         });
   }
 
-  void OnData(const std::string& path, uint64_t generation,
+  void OnData(const std::string& path, uint64_t generation, bool walk,
               absl::StatusOr<NodeData> node) {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     if (generation != generation_ || phase_ == Phase::kClosed) return;
     if (absl::IsUnavailable(node.status()) ||
         absl::IsCancelled(node.status())) {
-      return;  // The next connection re-syncs.
+      return;  // The next connection re-syncs (a walk never completes).
     }
+    const bool has_children = node.ok() && node->stat.num_children > 0 &&
+                              Depth(path) < options_.max_depth;
     if (!node.ok()) {
       if (!absl::IsNotFound(node.status())) {
         WarnOnceHoldingMu(path, node.status().message());
@@ -296,6 +297,18 @@ class RecursiveTreeCache::Impl {
       ApplyHoldingMu(path, *std::move(node));
     }
     ScheduleFlushHoldingMu();
+    if (!walk) return;
+    if (!has_children) {
+      --walking_;
+      if (walking_ == 0 && syncing_) FinishSyncHoldingMu();
+      return;
+    }
+    lock.unlock();
+    session_->GetChildren(
+        path, false,
+        [this, path, generation](absl::StatusOr<NodeChildren> children) {
+          OnChildren(path, generation, std::move(children));
+        });
   }
 
   void OnChildren(const std::string& path, uint64_t generation,
@@ -433,7 +446,7 @@ class RecursiveTreeCache::Impl {
   // One generation per connection; reads answered for an older one are
   // ignored.
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t walking_ ABSL_GUARDED_BY(mu_) = 0;  // Child lists awaited.
+  int64_t walking_ ABSL_GUARDED_BY(mu_) = 0;  // Walked nodes not done.
   bool syncing_ ABSL_GUARDED_BY(mu_) = false;
   int64_t syncs_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<std::string> warned_ ABSL_GUARDED_BY(mu_);
