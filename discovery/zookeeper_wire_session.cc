@@ -327,8 +327,7 @@ class ZooKeeperWireSession::Impl {
     const std::string address = absl::StrCat(host.name, ":", host.port);
     const absl::Duration timeout =
         std::max(absl::Seconds(1), options_.session_timeout / hosts_.size());
-    const absl::Time deadline = absl::Now() + timeout;
-    fd_ = Dial(host, deadline);
+    fd_ = Dial(host, absl::Now() + timeout);
     if (fd_ < 0) return false;
     in_.clear();
     out_.clear();
@@ -343,6 +342,14 @@ class ZooKeeperWireSession::Impl {
     request.Bool(false);  // readOnly: a read-only server would show a
                           // partitioned minority's stale tree.
     Send(request.Frame(), /*is_request=*/false);
+    // A serving ZooKeeper answers at once; one that is still starting (a
+    // restart) can take the connection and never answer it. Measured: with
+    // the whole per-host timeout (a 30 s session) as the wait, views stalled
+    // that long after a ZooKeeper restart; so the answer is awaited a tenth
+    // of the session (at least 2 s), then the next try.
+    const absl::Time deadline =
+        absl::Now() + std::min(timeout, std::max(absl::Seconds(2),
+                                                 options_.session_timeout / 10));
     absl::Status flushed = FlushBlocking(deadline);
     absl::StatusOr<std::string> frame =
         flushed.ok() ? ReadFrameBlocking(deadline) : flushed;
