@@ -181,6 +181,7 @@ class RecursiveTreeCache::Impl {
 
   void OnState(WireSessionState state) {
     { std::lock_guard<std::mutex> start(start_mu_); }  // session_ is set.
+    if (options_.on_session_state) options_.on_session_state(state);
     if (state == WireSessionState::kDisconnected ||
         state == WireSessionState::kExpired) {
       return;  // Kept as is until the next connection re-syncs.

@@ -74,6 +74,11 @@ struct RecursiveTreeCacheOptions {
   int max_depth = 6;
   size_t max_nodes = 200000;
   size_t max_node_bytes = 1 << 20;
+  // If set: told every change of the cache's session (connected,
+  // disconnected, reconnected, expired, new session), on the session's
+  // thread, before the cache acts on it. It must not block: the session
+  // waits for it. For metrics and logs.
+  std::function<void(WireSessionState state)> on_session_state;
 };
 
 enum class TreeChangeType { kAdded, kUpdated, kRemoved };

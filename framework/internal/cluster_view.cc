@@ -178,6 +178,31 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
     tree_options.session.session_timeout = options_.session_timeout;
     tree_options.session.digest = options_.digest;
     tree_options.root = layout_.ClusterPath();
+    if (options_.on_connection_state) {
+      // The tree's session is the view's only one in this mode: its states,
+      // named as the C client's are, go to the same listener.
+      tree_options.on_session_state =
+          [listener = options_.on_connection_state](
+              discovery::WireSessionState state) {
+            switch (state) {
+              case discovery::WireSessionState::kConnected:
+                listener(discovery::ConnectionState::kConnected);
+                break;
+              case discovery::WireSessionState::kDisconnected:
+                listener(discovery::ConnectionState::kSuspended);
+                break;
+              case discovery::WireSessionState::kReconnected:
+                listener(discovery::ConnectionState::kReconnected);
+                break;
+              case discovery::WireSessionState::kExpired:
+                listener(discovery::ConnectionState::kExpired);
+                break;
+              case discovery::WireSessionState::kNewSession:
+                listener(discovery::ConnectionState::kNewSession);
+                break;
+            }
+          };
+    }
     absl::StatusOr<std::unique_ptr<discovery::RecursiveTreeCache>> tree =
         discovery::RecursiveTreeCache::Start(tree_options);
     if (!tree.ok()) {

@@ -103,8 +103,11 @@ struct ClusterViewOptions {
   // deliver one when only they changed (for tools; a channel needs neither).
   bool report_ignored = false;
   // If set: told kConnected once the first session is up, then every change
-  // of the view's ZooKeeper connection (on the client's listener thread, one
-  // call at a time; it must not block). For the channel's metrics.
+  // of the view's ZooKeeper connection (on that session's thread: the C
+  // client's listener thread, or with the recursive watch the tree's own
+  // session thread, whose states are named as the C client's are: a lost
+  // connection is kSuspended; one call at a time; it must not block). For
+  // the channel's metrics.
   std::function<void(discovery::ConnectionState)> on_connection_state;
   DiscoveryMode mode = DiscoveryMode::kWatches;
 };
