@@ -167,10 +167,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
   if (!options.zookeeper_digest.empty()) {
     args.SetString(internal::kDigestArg, options.zookeeper_digest);
   }
-  if (options.discovery != ClusterChannelOptions::Discovery::kWatches) {
-    args.SetInt(internal::kDiscoveryModeArg,
-                static_cast<int>(options.discovery));
-  }
+  args.SetInt(internal::kDiscoveryModeArg,
+              static_cast<int>(options.discovery));
   SetKeepalive(options, &args);
   if (!options.service_config_json.empty()) {
     args.SetString(internal::kServiceConfigArg, options.service_config_json);

@@ -257,18 +257,19 @@ struct ClusterChannelOptions {
 
   // How the channel follows the cluster in ZooKeeper (README.md, "Discovery
   // at scale"):
-  //   kWatches (the default): one-shot watches through the ZooKeeper C
-  //     client, about one per server; works with every ZooKeeper.
+  //   kWatches: one-shot watches through the ZooKeeper C client, about one
+  //     per server; works with every ZooKeeper.
   //   kPersistentRecursive: one persistent recursive watch on the cluster's
   //     node (ZooKeeper 3.6+), through a second, small session of the
   //     framework's own: one event and at most one read per change whatever
   //     the cluster's size. Against an older ZooKeeper the channel finds no
   //     servers and its calls fail UNAVAILABLE saying so.
-  //   kAuto: kPersistentRecursive where ZooKeeper supports it, else kWatches.
-  // The trust rules are the same in every mode. In the recursive modes the
-  // metrics' ZooKeeper session gauges follow the C client's session only.
+  //   kAuto (the default, also of zk:// channels): kPersistentRecursive
+  //     where ZooKeeper supports it, else kWatches.
+  // The trust rules are the same in every mode, and so are the metrics'
+  // ZooKeeper session gauges (they follow whichever session the view uses).
   enum class Discovery { kWatches = 0, kPersistentRecursive = 1, kAuto = 2 };
-  Discovery discovery = Discovery::kWatches;
+  Discovery discovery = Discovery::kAuto;
 
   // Called when a server's data changes (and when servers join or leave
   // with data), on the channel's ZooKeeper thread, one call at a time; it

@@ -406,16 +406,19 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
     if (absl::optional<std::string> digest = args.GetOwnedString(kDigestArg)) {
       settings.view.digest = *digest;
     }
+    // A channel's default, as ClusterChannelOptions::discovery's: the
+    // recursive watch where ZooKeeper has it.
+    settings.view.mode = DiscoveryMode::kAuto;
     if (absl::optional<int> mode = args.GetInt(kDiscoveryModeArg)) {
       switch (*mode) {
         case static_cast<int>(DiscoveryMode::kPersistentRecursive):
           settings.view.mode = DiscoveryMode::kPersistentRecursive;
           break;
-        case static_cast<int>(DiscoveryMode::kAuto):
-          settings.view.mode = DiscoveryMode::kAuto;
+        case static_cast<int>(DiscoveryMode::kWatches):
+          settings.view.mode = DiscoveryMode::kWatches;
           break;
         default:
-          settings.view.mode = DiscoveryMode::kWatches;
+          settings.view.mode = DiscoveryMode::kAuto;
       }
     }
     if (absl::optional<absl::string_view> json =
