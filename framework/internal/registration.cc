@@ -273,7 +273,9 @@ absl::Status Registration::PublishHoldingMu(const std::string& ns,
   election_options.write_leader_data = true;
   if (config_.on_leadership) {
     election_options.on_taken = [this, ns] { config_.on_leadership(ns, true); };
-    election_options.on_lost = [this, ns] { config_.on_leadership(ns, false); };
+    election_options.on_lost = [this, ns](const discovery::LeadershipLoss&) {
+      config_.on_leadership(ns, false);
+    };
   }
   absl::StatusOr<std::unique_ptr<discovery::LeaderElection>> election =
       discovery::LeaderElection::Create(client_, layout_.LeaderPath(ns),
