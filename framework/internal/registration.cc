@@ -480,6 +480,9 @@ void Registration::Close() {
     // recipes refuse to delete their nodes on this thread and log it too.
     Log(LogLevel::kError, checked.message());
   }
+  // Destroyed after mu_ is released: a destroyed election waits for its
+  // callback, which may be calling back into this object (IsLeader).
+  std::vector<std::unique_ptr<discovery::LeaderElection>> retired;
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) return;
   closed_ = true;
@@ -495,7 +498,7 @@ void Registration::Close() {
     }
     server_node_.reset();
   }
-  retired_.clear();  // Their candidates are deleted in the background.
+  retired.swap(retired_);  // Candidates are deleted in the background.
 }
 
 }  // namespace slacker::internal
