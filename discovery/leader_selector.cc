@@ -187,19 +187,24 @@ void LeaderSelector::OnTaken(uint64_t stay) {
 }
 
 void LeaderSelector::OnLost(uint64_t stay, const LeadershipLoss& loss) {
+  std::shared_ptr<LeadershipToken> token;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stay != stay_) return;
     taken_ = false;
     if (!running_) return;  // It never ran on this leadership.
-    token_->RequestStop(LeadershipStopReason::kLost);
+    token = token_;
   }
   Log(LogLevel::kInfo,
       absl::StrCat("leader selector ", election_path_, " (participant ",
                    participant_id_, "): leadership lost (",
                    LeadershipLossReasonName(loss.reason),
-                   ") while take_leadership runs; its stop is requested"));
+                   ") while take_leadership runs; stopping it"));
+  // As Curator's stateChanged comes before the interrupt: on_lost first,
+  // so the function sees the stop after on_lost has returned. Should the
+  // function have returned meanwhile, its token is stopped unseen.
   if (options_.on_lost) options_.on_lost(loss);
+  token->RequestStop(LeadershipStopReason::kLost);
 }
 
 void LeaderSelector::Run() {

@@ -20,7 +20,7 @@
 //     of the queue; without, it stays out until Requeue().
 //   - The function gets a LeadershipToken. A stop is requested on the token
 //     when leadership is lost under it (connection suspended, session
-//     expired, client closed, candidate deleted: on_lost is called too), on
+//     expired, client closed, candidate deleted: on_lost is called first), on
 //     InterruptLeadership() and on Close(). The function should return soon
 //     after: it no longer leads (or will not for long), and nothing can force
 //     it to return. Curator interrupts its thread instead; C++ has no
@@ -107,8 +107,9 @@ struct LeaderSelectorOptions {
   // take_leadership runs, other than by its return: the connection was
   // suspended (before anyone else can win: see leader_election.h), the
   // session expired, the client closed, or someone deleted the candidate.
-  // The token's stop is requested before on_lost runs. It must not block
-  // (it shares the listener thread with the client's other listeners).
+  // The token's stop is requested once on_lost has returned (as Curator's
+  // stateChanged precedes its interrupt). It must not block (it shares the
+  // listener thread with the client's other listeners).
   // Empty: nothing runs (the token is stopped all the same).
   std::function<void(const LeadershipLoss& loss)> on_lost;
 

@@ -444,6 +444,41 @@ TEST_F(LeaderSelectorTest, CutOffLeaderHearsTheLossBeforeAnotherWins) {
   EXPECT_FALSE(a->selector->IsQueued());
 }
 
+// The leader's session expires under its function: on_lost, the function
+// stopped, the next participant leads; with auto_requeue the old leader joins
+// again with its new session, at the back, and leads again in turn.
+TEST_F(LeaderSelectorTest, ExpiredLeaderStopsAndRequeuesInItsNewSession) {
+  MemberOptions requeued;
+  requeued.auto_requeue = true;
+  auto a = Join("a", requeued);
+  auto b = Join("b");
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(events_.WaitFor("+a"));
+  const auto [session, password] = a->client->session_credentials();
+  ASSERT_TRUE(zookeeper().ExpireSession(session, password).ok());
+  // Expired by the server at once (not by a cut connection), so b may win
+  // before a's client hears of it: no order between "-a" and "+b" here.
+  ASSERT_TRUE(events_.WaitFor("-a"));
+  ASSERT_TRUE(events_.WaitFor("+b"));
+  ASSERT_GE(a->losses.size(), 1u);
+  // The session is stolen before it ends: the client may see the connection
+  // drop first.
+  EXPECT_THAT(a->losses[0].reason,
+              ::testing::AnyOf(LeadershipLossReason::kConnectionSuspended,
+                               LeadershipLossReason::kSessionExpired));
+  EXPECT_EQ(a->last_stop, LeadershipStopReason::kLost);
+  auto observer = Observer();
+  ASSERT_NE(observer, nullptr);
+  ASSERT_TRUE(Eventually(
+      [&] { return Ids(*observer) == std::vector<std::string>{"b", "a"}; },
+      kWait))
+      << absl::StrJoin(Ids(*observer), ",");
+  b->gate->Open();
+  ASSERT_TRUE(events_.WaitFor("+a", 2));
+  EXPECT_THAT(events_.ToString(), ::testing::EndsWith("-b +a"));
+  EXPECT_EQ(events_.Count("!a"), 1) << events_.ToString();
+}
+
 // Whatever else sits under the election path (a latch candidate, a node
 // named almost like a lock, hostile data) is not a participant and does not
 // stop the election.
