@@ -55,7 +55,8 @@ std::optional<int64_t> LockSequence(absl::string_view name) {
     }
   }
   name.remove_prefix(kUuidLength);
-  if (!absl::ConsumePrefix(&name, "-") || !absl::ConsumePrefix(&name, kLockName)) {
+  if (!absl::ConsumePrefix(&name, "-") ||
+      !absl::ConsumePrefix(&name, kLockName)) {
     return std::nullopt;
   }
   int64_t sequence = 0;
@@ -82,9 +83,8 @@ std::vector<Candidate> SortedCandidates(NodeKind kind,
                                         const std::vector<std::string>& names) {
   std::vector<Candidate> candidates;
   for (const std::string& name : names) {
-    std::optional<int64_t> sequence = kind == NodeKind::kLatch
-                                          ? CandidateSequence(name)
-                                          : LockSequence(name);
+    std::optional<int64_t> sequence =
+        kind == NodeKind::kLatch ? CandidateSequence(name) : LockSequence(name);
     if (!sequence.has_value()) continue;
     candidates.push_back({*sequence, name});
   }
@@ -765,16 +765,16 @@ void LeaderElection::Impl::LoseLeadership(LeadershipLossReason reason) {
 
 void LeaderElection::Impl::DeliverToUser(std::optional<LeadershipLoss> loss,
                                          bool report_back) {
-  client_->RunOnListenerThread([self = shared_from_this(),
-                                loss = std::move(loss), report_back] {
-    self->RunUserCallback(loss);
-    if (report_back) {
-      self->client_->RunOnEventThread([self] {
-        self->OnHandoffDone();
-        self->Publish();
+  client_->RunOnListenerThread(
+      [self = shared_from_this(), loss = std::move(loss), report_back] {
+        self->RunUserCallback(loss);
+        if (report_back) {
+          self->client_->RunOnEventThread([self] {
+            self->OnHandoffDone();
+            self->Publish();
+          });
+        }
       });
-    }
-  });
 }
 
 void LeaderElection::Impl::RunUserCallback(

@@ -243,16 +243,16 @@ class LeaderElectionTest : public ZooKeeperTest {
         [states](ConnectionState state) { states->Add(state); });
     LeaderElectionOptions election_options;
     election_options.on_taken = [this, id] { timeline_.Add(true, id); };
-    election_options.on_lost = [this, id, hook = options.on_lost](
-                                   const LeadershipLoss& loss) {
-      EXPECT_EQ(loss.participant_id, id);
-      {
-        std::lock_guard<std::mutex> lock(losses_mu_);
-        losses_.push_back(loss);
-      }
-      timeline_.Add(false, id);
-      if (hook) hook();
-    };
+    election_options.on_lost =
+        [this, id, hook = options.on_lost](const LeadershipLoss& loss) {
+          EXPECT_EQ(loss.participant_id, id);
+          {
+            std::lock_guard<std::mutex> lock(losses_mu_);
+            losses_.push_back(loss);
+          }
+          timeline_.Add(false, id);
+          if (hook) hook();
+        };
     election_options.write_leader_data = options.write_leader_data;
     absl::StatusOr<std::unique_ptr<LeaderElection>> election =
         LeaderElection::Create(member->client.get(), kElection, id,

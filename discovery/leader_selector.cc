@@ -234,9 +234,8 @@ void LeaderSelector::Run() {
       if (absl::Status joined = JoinHoldingMu(); !joined.ok()) {
         Log(LogLevel::kError,
             absl::StrCat("leader selector ", election_path_, " (participant ",
-                         participant_id_,
-                         "): cannot join the queue again: ", joined.message(),
-                         "; call Requeue() to retry"));
+                         participant_id_, "): cannot join the queue again: ",
+                         joined.message(), "; call Requeue() to retry"));
       }
     }
     lock.unlock();
@@ -247,9 +246,9 @@ void LeaderSelector::Run() {
 
 absl::StatusOr<std::vector<Participant>> LeaderSelector::Participants(
     ZooKeeperClient& client, const std::string& election_path) {
-  return LeaderElection::ReadParticipantsOfKind(
-      LeaderElection::NodeKind::kLock, client, election_path,
-      /*first_only=*/false);
+  return LeaderElection::ReadParticipantsOfKind(LeaderElection::NodeKind::kLock,
+                                                client, election_path,
+                                                /*first_only=*/false);
 }
 
 absl::StatusOr<std::string> LeaderSelector::CurrentLeader(

@@ -67,10 +67,10 @@ namespace slacker::discovery {
 
 // Why a leadership function was asked to stop.
 enum class LeadershipStopReason {
-  kNone,          // Not asked.
-  kLost,          // Leadership was lost (on_lost says how).
-  kInterrupted,   // InterruptLeadership().
-  kClosed,        // Close() or the selector's destruction.
+  kNone,         // Not asked.
+  kLost,         // Leadership was lost (on_lost says how).
+  kInterrupted,  // InterruptLeadership().
+  kClosed,       // Close() or the selector's destruction.
 };
 
 // Handed to take_leadership: tells it when to give leadership up.
@@ -212,7 +212,7 @@ class LeaderSelector {
   std::condition_variable cv_;
   Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kCreated;
   std::unique_ptr<LeaderElection> election_ ABSL_GUARDED_BY(mu_);
-  uint64_t stay_ ABSL_GUARDED_BY(mu_) = 0;  // Of election_.
+  uint64_t stay_ ABSL_GUARDED_BY(mu_) = 0;   // Of election_.
   bool taken_ ABSL_GUARDED_BY(mu_) = false;  // Led, not yet run.
   bool running_ ABSL_GUARDED_BY(mu_) = false;
   int64_t times_led_ ABSL_GUARDED_BY(mu_) = 0;

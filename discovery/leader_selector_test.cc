@@ -61,9 +61,8 @@ class Events {
   // Waits until `event` happened `count` times.
   bool WaitFor(const std::string& event, int count = 1) {
     std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, absl::ToChronoNanoseconds(kWait), [&] {
-      return CountHoldingMu(event) >= count;
-    });
+    return cv_.wait_for(lock, absl::ToChronoNanoseconds(kWait),
+                        [&] { return CountHoldingMu(event) >= count; });
   }
   int Count(const std::string& event) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -283,7 +282,9 @@ TEST_F(LeaderSelectorTest, FunctionLeadsWhileItRunsAndReturningHandsOver) {
   EXPECT_EQ(a->last_stop, LeadershipStopReason::kNone);
   ASSERT_TRUE(Eventually([&] { return !a->selector->IsQueued(); }, kWait));
   ASSERT_TRUE(Eventually(
-      [&] { return Ids(*observer) == std::vector<std::string>{"b", "c"}; },
+      [&] {
+        return Ids(*observer) == std::vector<std::string>{"b", "c"};
+      },
       kWait))
       << absl::StrJoin(Ids(*observer), ",");
   absl::StatusOr<std::string> leader =
@@ -301,8 +302,7 @@ TEST_F(LeaderSelectorTest, FunctionLeadsWhileItRunsAndReturningHandsOver) {
   c->gate->Open();
   ASSERT_TRUE(events_.WaitFor("+a", 2));
   EXPECT_EQ(events_.ToString(), "+a -a +b -b +c -c +a");
-  EXPECT_EQ(events_.Count("!a") + events_.Count("!b") + events_.Count("!c"),
-            0);
+  EXPECT_EQ(events_.Count("!a") + events_.Count("!b") + events_.Count("!c"), 0);
 }
 
 // With auto_requeue two participants whose functions return at once take
@@ -470,7 +470,9 @@ TEST_F(LeaderSelectorTest, ExpiredLeaderStopsAndRequeuesInItsNewSession) {
   auto observer = Observer();
   ASSERT_NE(observer, nullptr);
   ASSERT_TRUE(Eventually(
-      [&] { return Ids(*observer) == std::vector<std::string>{"b", "a"}; },
+      [&] {
+        return Ids(*observer) == std::vector<std::string>{"b", "a"};
+      },
       kWait))
       << absl::StrJoin(Ids(*observer), ",");
   b->gate->Open();
@@ -491,7 +493,8 @@ TEST_F(LeaderSelectorTest, ForeignChildrenAreNoParticipants) {
                   .ok());
   for (const std::string name :
        {"_c_00000000-0000-0000-0000-000000000000-latch-0000000000",
-        "lock-0000000000", "_c_zzzzzzzz-0000-0000-0000-000000000000-lock-0000000000",
+        "lock-0000000000",
+        "_c_zzzzzzzz-0000-0000-0000-000000000000-lock-0000000000",
         "_c_00000000-0000-0000-0000-000000000000-lock-00000000x0", "junk"}) {
     ASSERT_TRUE(observer
                     ->Create(absl::StrCat(kElection, "/", name),
@@ -540,9 +543,8 @@ TEST_F(LeaderSelectorTest, KilledLeaderProcessIsReplacedWithinTheTimeout) {
             << std::endl;
   EXPECT_LE(takeover, 3 * kSessionTimeout);
   EXPECT_THAT(Ids(*observer), ElementsAre("p1", "p2"));
-  EXPECT_FALSE(children["p2"]
-                   ->WaitForLine("TAKEN", absl::ZeroDuration())
-                   .has_value());
+  EXPECT_FALSE(
+      children["p2"]->WaitForLine("TAKEN", absl::ZeroDuration()).has_value());
 }
 
 }  // namespace
