@@ -547,6 +547,38 @@ TEST_F(LeaderSelectorTest, KilledLeaderProcessIsReplacedWithinTheTimeout) {
       children["p2"]->WaitForLine("TAKEN", absl::ZeroDuration()).has_value());
 }
 
+// A leader process stopped with SIGSTOP cannot hear anything: its session
+// expires and the next participant leads; once continued, it hears the loss
+// (LOST) and its function is stopped, so it does not go on as a leader.
+TEST_F(LeaderSelectorTest, StoppedLeaderProcessHearsTheLossWhenContinued) {
+  const std::string program = absl::GetFlag(FLAGS_participant);
+  ASSERT_FALSE(program.empty()) << "pass --participant=<program>";
+  constexpr absl::Duration kSessionTimeout = absl::Seconds(2);
+  auto observer = Observer();
+  ASSERT_NE(observer, nullptr);
+  std::map<std::string, std::unique_ptr<Child>> children;
+  for (const std::string id : {"p0", "p1"}) {
+    children[id] = std::make_unique<Child>(std::vector<std::string>{
+        program, absl::StrCat("--zookeeper=", ConnectString()),
+        absl::StrCat("--path=", kElection), absl::StrCat("--id=", id),
+        absl::StrCat("--session_timeout=",
+                     absl::FormatDuration(kSessionTimeout)),
+        "--selector"});
+    ASSERT_TRUE(WaitForQueue(*observer, kElection, id));
+  }
+  ASSERT_TRUE(children["p0"]->WaitForLine("TAKEN p0").has_value());
+  ASSERT_EQ(kill(children["p0"]->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(children["p1"]->WaitForLine("TAKEN p1").has_value());
+  EXPECT_THAT(Ids(*observer), ElementsAre("p1"));
+  ASSERT_EQ(kill(children["p0"]->pid(), SIGCONT), 0);
+  EXPECT_TRUE(children["p0"]->WaitForLine("LOST p0").has_value());
+  // Without auto_requeue it stays out; p1 leads on.
+  absl::StatusOr<std::string> leader =
+      LeaderSelector::CurrentLeader(*observer, kElection);
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  EXPECT_EQ(*leader, "p1");
+}
+
 }  // namespace
 }  // namespace slacker::discovery
 
