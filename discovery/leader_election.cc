@@ -1,6 +1,7 @@
 #include "discovery/leader_election.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
@@ -10,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/backoff.h"
 #include "common/logging.h"
 #include "discovery/cluster_rules.h"
@@ -20,25 +22,69 @@ namespace {
 
 using slacker::internal::Log;
 
-// Curator's LeaderLatch names its candidates "_c_<uuid>-latch-<sequence>"
-// (protected mode adds the "_c_<uuid>-"); using the same names lets Curator
-// participants and ours share an election.
+using NodeKind = election_internal::NodeKind;
+
+// Curator's LeaderLatch names its candidates "_c_<uuid>-latch-<sequence>",
+// its LeaderSelector (through InterProcessMutex and
+// StandardLockInternalsDriver) "_c_<uuid>-lock-<sequence>" (protected mode
+// adds the "_c_<uuid>-"); using the same names lets Curator participants and
+// ours share an election.
 constexpr absl::string_view kProtectedPrefix = "_c_";
 constexpr absl::string_view kLatchName = "latch-";
+constexpr absl::string_view kLockName = "lock-";
+constexpr size_t kUuidLength = 36;
+constexpr size_t kSequenceLength = 10;
+
+absl::string_view NodeName(NodeKind kind) {
+  return kind == NodeKind::kLatch ? kLatchName : kLockName;
+}
+
+// "_c_<uuid>-lock-<10 digits>": the sequence, or nullopt.
+std::optional<int64_t> LockSequence(absl::string_view name) {
+  if (name.size() != kProtectedPrefix.size() + kUuidLength + 1 +
+                         kLockName.size() + kSequenceLength ||
+      !absl::StartsWith(name, kProtectedPrefix)) {
+    return std::nullopt;
+  }
+  name.remove_prefix(kProtectedPrefix.size());
+  for (size_t i = 0; i < kUuidLength; ++i) {
+    const char c = name[i];
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? c != '-' : !std::isxdigit(static_cast<unsigned char>(c))) {
+      return std::nullopt;
+    }
+  }
+  name.remove_prefix(kUuidLength);
+  if (!absl::ConsumePrefix(&name, "-") ||
+      !absl::ConsumePrefix(&name, kLockName)) {
+    return std::nullopt;
+  }
+  int64_t sequence = 0;
+  for (char c : name) {
+    if (c < '0' || c > '9') return std::nullopt;
+    sequence = sequence * 10 + (c - '0');
+  }
+  return sequence;
+}
 
 struct Candidate {
   int64_t sequence;
   std::string name;
 };
 
-// The candidates among `names`, lowest sequence (the leader) first. Other
-// children are not candidates and are skipped: whatever else sits under the
-// election path cannot disturb it. What a candidate's name is, is the
-// cluster's rule (discovery/cluster_rules.h), shared with every reader.
-std::vector<Candidate> SortedCandidates(const std::vector<std::string>& names) {
+// The candidates among `names`, lowest sequence (the leader) first, as
+// Curator's StandardLockInternalsDriver sorts them (by the part after
+// "latch-" / "lock-": the sequence). Other children are not candidates and
+// are skipped: whatever else sits under the election path cannot disturb it
+// (Curator would sort them in by their whole name). What a latch
+// candidate's name is, is the cluster's rule (discovery/cluster_rules.h),
+// shared with every reader.
+std::vector<Candidate> SortedCandidates(NodeKind kind,
+                                        const std::vector<std::string>& names) {
   std::vector<Candidate> candidates;
   for (const std::string& name : names) {
-    std::optional<int64_t> sequence = CandidateSequence(name);
+    std::optional<int64_t> sequence =
+        kind == NodeKind::kLatch ? CandidateSequence(name) : LockSequence(name);
     if (!sequence.has_value()) continue;
     candidates.push_back({*sequence, name});
   }
@@ -71,32 +117,52 @@ std::string NewGuid() {
   return guid;
 }
 
-// The participants' ids in order; only the first if `first_only`.
-absl::StatusOr<std::vector<std::string>> ReadParticipants(
-    ZooKeeperClient& client, const std::string& election_path,
+}  // namespace
+
+absl::string_view LeadershipLossReasonName(LeadershipLossReason reason) {
+  switch (reason) {
+    case LeadershipLossReason::kGaveUp:
+      return "gave up";
+    case LeadershipLossReason::kConnectionSuspended:
+      return "connection suspended";
+    case LeadershipLossReason::kSessionExpired:
+      return "session expired";
+    case LeadershipLossReason::kClientClosed:
+      return "client closed";
+    case LeadershipLossReason::kCandidateDeleted:
+      return "candidate deleted by someone else";
+    case LeadershipLossReason::kOvertaken:
+      return "overtaken by a candidate ahead";
+  }
+  return "unknown";
+}
+
+// The participants in order, the first one the leader; only the first if
+// `first_only`.
+absl::StatusOr<std::vector<Participant>> LeaderElection::ReadParticipantsOfKind(
+    NodeKind kind, ZooKeeperClient& client, const std::string& election_path,
     bool first_only) {
   if (absl::Status valid = ValidatePath(election_path); !valid.ok()) {
     return valid;
   }
   absl::StatusOr<NodeChildren> children = client.GetChildren(election_path);
   if (absl::IsNotFound(children.status())) {
-    return std::vector<std::string>();
+    return std::vector<Participant>();
   }
   if (!children.ok()) return children.status();
-  std::vector<std::string> ids;
-  for (const Candidate& candidate : SortedCandidates(children->names)) {
+  std::vector<Participant> participants;
+  for (const Candidate& candidate : SortedCandidates(kind, children->names)) {
     absl::StatusOr<NodeData> data =
         client.Get(JoinPath(election_path, candidate.name));
-    // Gone since the listing: that participant left; the next one counts.
+    // Gone since the listing: that participant left; the next one counts
+    // (as in Curator's LeaderSelector.getParticipants).
     if (absl::IsNotFound(data.status())) continue;
     if (!data.ok()) return data.status();
-    ids.push_back(std::move(data->data));
+    participants.push_back({std::move(data->data), participants.empty()});
     if (first_only) break;
   }
-  return ids;
+  return participants;
 }
-
-}  // namespace
 
 // The election's state machine. Everything it does with ZooKeeper happens on
 // the client's event thread, one step at a time: at most one "pass" is in
@@ -107,10 +173,11 @@ absl::StatusOr<std::vector<std::string>> ReadParticipants(
 // never fire, and must not keep the Impl alive).
 class LeaderElection::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Impl(ZooKeeperClient* client, std::string election_path,
+  Impl(NodeKind kind, ZooKeeperClient* client, std::string election_path,
        std::string participant_id, LeaderElectionOptions options)
       : election_path(std::move(election_path)),
         participant_id(std::move(participant_id)),
+        kind_(kind),
         client_(client),
         options_(std::move(options)),
         guid_prefix_(absl::StrCat(kProtectedPrefix, NewGuid(), "-")) {
@@ -164,18 +231,19 @@ class LeaderElection::Impl : public std::enable_shared_from_this<Impl> {
   // Left the election and no candidate is left behind.
   void Finish();
   void TakeLeadership();
-  // `voluntary`: the candidate stays (and no pass deletes it) until on_lost
-  // has returned, so nobody else can lead while on_lost still runs.
-  void LoseLeadership(bool voluntary);
-  void DeliverToUser(bool taken, bool report_back);
+  // kGaveUp (voluntary): the candidate stays (and no pass deletes it) until
+  // on_lost has returned, so nobody else can lead while on_lost still runs.
+  void LoseLeadership(LeadershipLossReason reason);
+  void DeliverToUser(std::optional<LeadershipLoss> loss, bool report_back);
   // Copies what stats() shows from the event thread's state.
   void Publish();
   void Count(int64_t LeaderElectionStats::*counter);
   std::string Describe() const;
 
-  // --- Listener thread.
-  void RunUserCallback(bool taken);
+  // --- Listener thread. `loss` empty: on_taken.
+  void RunUserCallback(const std::optional<LeadershipLoss>& loss);
 
+  const NodeKind kind_;
   ZooKeeperClient* const client_;
   const LeaderElectionOptions options_;
   // "_c_<guid>-": every candidate this participant makes starts with it.
@@ -226,6 +294,7 @@ class LeaderElection::Impl : public std::enable_shared_from_this<Impl> {
     return fixed;
   }()};
   bool leading_ = false;
+  ConnectionState last_state_ = ConnectionState::kConnected;
   // Bumped when the session ends: results of the old session's operations
   // describe nodes that are gone, and are dropped.
   uint64_t epoch_ = 0;
@@ -315,6 +384,7 @@ void LeaderElection::Impl::Detach() {
 
 void LeaderElection::Impl::OnStart() {
   const ConnectionState state = client_->state();
+  last_state_ = state;
   running_ = state != ConnectionState::kClosed;
   connected_ = state == ConnectionState::kConnected ||
                state == ConnectionState::kReconnected ||
@@ -325,6 +395,7 @@ void LeaderElection::Impl::OnStart() {
 void LeaderElection::Impl::OnConnectionState(ConnectionState state) {
   // Before OnStart the subscription is ignored: OnStart reads the state.
   if (!running_) return;
+  last_state_ = state;
   switch (state) {
     case ConnectionState::kConnected:
     case ConnectionState::kReconnected:
@@ -340,7 +411,7 @@ void LeaderElection::Impl::OnConnectionState(ConnectionState state) {
       // The session may expire any moment, and with it our candidate; the
       // others can win only after that, so giving up now is always in time.
       connected_ = false;
-      LoseLeadership(/*voluntary=*/false);
+      LoseLeadership(LeadershipLossReason::kConnectionSuspended);
       break;
     case ConnectionState::kExpired:
       connected_ = false;
@@ -350,14 +421,14 @@ void LeaderElection::Impl::OnConnectionState(ConnectionState state) {
       node_.clear();
       own_watched_.clear();
       watched_predecessor_.clear();
-      LoseLeadership(/*voluntary=*/false);
+      LoseLeadership(LeadershipLossReason::kSessionExpired);
       break;
     case ConnectionState::kClosed:
       running_ = false;
       connected_ = false;
       ++epoch_;
       busy_ = false;
-      LoseLeadership(/*voluntary=*/false);
+      LoseLeadership(LeadershipLossReason::kClientClosed);
       keep_alive_.reset();  // The caller holds a reference until it returns.
       break;
   }
@@ -366,7 +437,7 @@ void LeaderElection::Impl::OnConnectionState(ConnectionState state) {
 void LeaderElection::Impl::OnRequeue() {
   if (membership_ != Membership::kJoined) return;
   requeue_pending_ = true;
-  LoseLeadership(/*voluntary=*/true);
+  LoseLeadership(LeadershipLossReason::kGaveUp);
   Kick();
 }
 
@@ -375,7 +446,7 @@ void LeaderElection::Impl::OnLeave() {
   requeue_pending_ = false;
   if (!running_) return;  // Never ran, or the client is closed.
   keep_alive_ = shared_from_this();
-  LoseLeadership(/*voluntary=*/true);
+  LoseLeadership(LeadershipLossReason::kGaveUp);
   Kick();
 }
 
@@ -410,7 +481,7 @@ void LeaderElection::Impl::ReadCandidates() {
 void LeaderElection::Impl::OnCandidates(absl::StatusOr<NodeChildren> children) {
   std::vector<Candidate> candidates;
   if (children.ok()) {
-    candidates = SortedCandidates(children->names);
+    candidates = SortedCandidates(kind_, children->names);
   } else if (!absl::IsNotFound(children.status())) {
     // NotFound: no election path yet; the creation makes it.
     FailPass(children.status(), "list the candidates");
@@ -455,7 +526,7 @@ void LeaderElection::Impl::OnCandidates(absl::StatusOr<NodeChildren> children) {
                        " was deleted by someone else; joining again"));
       node_.clear();
       watched_predecessor_.clear();
-      LoseLeadership(/*voluntary=*/false);
+      LoseLeadership(LeadershipLossReason::kCandidateDeleted);
     }
     CreateCandidate();
     return;
@@ -473,7 +544,7 @@ void LeaderElection::Impl::OnCandidates(absl::StatusOr<NodeChildren> children) {
   }
   // Sequences only grow, so nobody gets ahead of a leader; should it happen
   // all the same, that one leads now.
-  LoseLeadership(/*voluntary=*/false);
+  LoseLeadership(LeadershipLossReason::kOvertaken);
   const std::string& predecessor = candidates[index - 1].name;
   if (predecessor == watched_predecessor_) {
     EndPass(/*again=*/false);  // Its watch is still armed.
@@ -485,7 +556,7 @@ void LeaderElection::Impl::OnCandidates(absl::StatusOr<NodeChildren> children) {
 void LeaderElection::Impl::CreateCandidate() {
   Count(&LeaderElectionStats::candidates_created);
   client_->CreateAsync(
-      JoinPath(election_path, absl::StrCat(guid_prefix_, kLatchName)),
+      JoinPath(election_path, absl::StrCat(guid_prefix_, NodeName(kind_))),
       participant_id, CreateMode::kEphemeralSequential,
       /*create_parents=*/true,
       [self = shared_from_this(),
@@ -672,11 +743,12 @@ void LeaderElection::Impl::TakeLeadership() {
                            stat.status().ToString()));
         });
   }
-  DeliverToUser(/*taken=*/true, /*report_back=*/false);
+  DeliverToUser(std::nullopt, /*report_back=*/false);
 }
 
-void LeaderElection::Impl::LoseLeadership(bool voluntary) {
+void LeaderElection::Impl::LoseLeadership(LeadershipLossReason reason) {
   if (!leading_) return;
+  const bool voluntary = reason == LeadershipLossReason::kGaveUp;
   leading_ = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -684,32 +756,39 @@ void LeaderElection::Impl::LoseLeadership(bool voluntary) {
   }
   Log(LogLevel::kInfo,
       absl::StrCat("leader election ", Describe(), ": leadership ",
-                   voluntary ? "given up" : "lost"));
+                   voluntary ? "given up" : "lost", " (",
+                   LeadershipLossReasonName(reason), ")"));
   if (voluntary) handoff_pending_ = true;
-  DeliverToUser(/*taken=*/false, /*report_back=*/voluntary);
+  DeliverToUser(LeadershipLoss{reason, last_state_, participant_id},
+                /*report_back=*/voluntary);
 }
 
-void LeaderElection::Impl::DeliverToUser(bool taken, bool report_back) {
-  client_->RunOnListenerThread([self = shared_from_this(), taken, report_back] {
-    self->RunUserCallback(taken);
-    if (report_back) {
-      self->client_->RunOnEventThread([self] {
-        self->OnHandoffDone();
-        self->Publish();
+void LeaderElection::Impl::DeliverToUser(std::optional<LeadershipLoss> loss,
+                                         bool report_back) {
+  client_->RunOnListenerThread(
+      [self = shared_from_this(), loss = std::move(loss), report_back] {
+        self->RunUserCallback(loss);
+        if (report_back) {
+          self->client_->RunOnEventThread([self] {
+            self->OnHandoffDone();
+            self->Publish();
+          });
+        }
       });
-    }
-  });
 }
 
-void LeaderElection::Impl::RunUserCallback(bool taken) {
+void LeaderElection::Impl::RunUserCallback(
+    const std::optional<LeadershipLoss>& loss) {
   std::lock_guard<std::mutex> callback_lock(callback_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!callbacks_enabled_) return;
   }
-  const std::function<void()>& callback =
-      taken ? options_.on_taken : options_.on_lost;
-  if (callback) callback();
+  if (!loss.has_value()) {
+    if (options_.on_taken) options_.on_taken();
+  } else if (options_.on_lost) {
+    options_.on_lost(*loss);
+  }
 }
 
 void LeaderElection::Impl::Publish() {
@@ -732,6 +811,13 @@ std::string LeaderElection::Impl::Describe() const {
 
 absl::StatusOr<std::unique_ptr<LeaderElection>> LeaderElection::Create(
     ZooKeeperClient* client, std::string election_path,
+    std::string participant_id, LeaderElectionOptions options) {
+  return CreateOfKind(NodeKind::kLatch, client, std::move(election_path),
+                      std::move(participant_id), std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<LeaderElection>> LeaderElection::CreateOfKind(
+    NodeKind kind, ZooKeeperClient* client, std::string election_path,
     std::string participant_id, LeaderElectionOptions options) {
   if (client == nullptr) {
     return absl::InvalidArgumentError(
@@ -766,7 +852,7 @@ absl::StatusOr<std::unique_ptr<LeaderElection>> LeaderElection::Create(
                      absl::FormatDuration(options.retry_delay)));
   }
   return std::unique_ptr<LeaderElection>(new LeaderElection(
-      std::make_shared<Impl>(client, std::move(election_path),
+      std::make_shared<Impl>(kind, client, std::move(election_path),
                              std::move(participant_id), std::move(options))));
 }
 
@@ -795,20 +881,21 @@ LeaderElectionStats LeaderElection::stats() const { return impl_->stats(); }
 
 absl::StatusOr<std::string> LeaderElection::CurrentLeader(
     ZooKeeperClient& client, const std::string& election_path) {
-  absl::StatusOr<std::vector<std::string>> ids =
-      ReadParticipants(client, election_path, /*first_only=*/true);
+  absl::StatusOr<std::vector<Participant>> ids = ReadParticipantsOfKind(
+      NodeKind::kLatch, client, election_path, /*first_only=*/true);
   if (!ids.ok()) return ids.status();
   if (ids->empty()) {
     return absl::NotFoundError(absl::StrCat(
         "leader election ", election_path,
         ": no participant, so no leader (has any participant started?)"));
   }
-  return std::move(ids->front());
+  return std::move(ids->front().id);
 }
 
-absl::StatusOr<std::vector<std::string>> LeaderElection::Participants(
+absl::StatusOr<std::vector<Participant>> LeaderElection::Participants(
     ZooKeeperClient& client, const std::string& election_path) {
-  return ReadParticipants(client, election_path, /*first_only=*/false);
+  return ReadParticipantsOfKind(NodeKind::kLatch, client, election_path,
+                                /*first_only=*/false);
 }
 
 }  // namespace slacker::discovery

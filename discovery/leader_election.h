@@ -26,10 +26,15 @@
 // made; the <guid> in its name (unique to each LeaderElection, as in Curator's
 // protected mode) lets the participant find it instead of leaving it behind.
 //
+// on_taken and on_lost run on the client's listener thread, which every other
+// listener of that client shares: they must hand long work to a thread of
+// their own. For leadership held while a function runs (Curator's
+// LeaderSelector), see discovery/leader_selector.h.
+//
 // Example:
 //   LeaderElectionOptions options;
 //   options.on_taken = [] { StartLeaderWork(); };
-//   options.on_lost = [] { StopLeaderWork(); };
+//   options.on_lost = [](const LeadershipLoss&) { StopLeaderWork(); };
 //   absl::StatusOr<std::unique_ptr<LeaderElection>> election =
 //       LeaderElection::Create(client, "/app/_leader", "10.0.0.7:8080",
 //                               std::move(options));
@@ -52,6 +57,44 @@
 
 namespace slacker::discovery {
 
+// Why a participant stopped leading.
+enum class LeadershipLossReason {
+  kGaveUp,               // Leave() or Requeue().
+  kConnectionSuspended,  // The connection dropped; the session may live on.
+  kSessionExpired,       // The session ended: its candidate is gone.
+  kClientClosed,         // The ZooKeeper client was closed.
+  kCandidateDeleted,     // Someone else deleted its candidate.
+  kOvertaken,            // A candidate ahead of it appeared (not made by
+                         // this recipe, whose sequences only grow).
+};
+// "gave up", "connection suspended", ...: for logs and messages.
+absl::string_view LeadershipLossReasonName(LeadershipLossReason reason);
+
+// What on_lost is told (Curator's stateChanged hands over the same facts).
+struct LeadershipLoss {
+  LeadershipLossReason reason = LeadershipLossReason::kGaveUp;
+  // The client's connection state as the election last saw it.
+  ConnectionState state = ConnectionState::kConnected;
+  // The participant that lost (the id given to Create).
+  std::string participant_id;
+};
+
+namespace election_internal {
+// How candidates are named: Curator's LeaderLatch ("latch-") or its
+// LeaderSelector, whose InterProcessMutex names them "lock-". Not for users.
+enum class NodeKind { kLatch, kLock };
+}  // namespace election_internal
+
+// One participant of an election, as Participants() lists them (Curator's
+// Participant: id and isLeader).
+struct Participant {
+  std::string id;
+  bool is_leader = false;
+  bool operator==(const Participant& other) const {
+    return id == other.id && is_leader == other.is_leader;
+  }
+};
+
 struct LeaderElectionOptions {
   // Runs on the client's listener thread when this participant becomes the
   // leader. Empty: nothing runs.
@@ -59,9 +102,10 @@ struct LeaderElectionOptions {
 
   // Runs on the listener thread when this participant stops leading: its
   // connection was suspended, its session expired, its candidate was deleted
-  // by someone else, or it gave leadership up (Leave, Requeue). Calls of
+  // by someone else, or it gave leadership up (Leave, Requeue); the argument
+  // says which, with the connection state and the participant id. Calls of
   // on_taken and on_lost strictly alternate, starting with on_taken.
-  std::function<void()> on_lost;
+  std::function<void(const LeadershipLoss&)> on_lost;
 
   // Whether a new leader also writes its id into the election path's own data
   // (slacker-cluster's `_leader` node), for tools and for compatibility. That
@@ -144,13 +188,22 @@ class LeaderElection {
   static absl::StatusOr<std::string> CurrentLeader(
       ZooKeeperClient& client, const std::string& election_path);
 
-  // The participants' ids, leader first, then in the order they would lead.
-  // Empty when there is no candidate (or no election path).
-  static absl::StatusOr<std::vector<std::string>> Participants(
+  // The participants, leader first (the only one with is_leader), then in
+  // the order they would lead. Empty when there is no candidate (or no
+  // election path).
+  static absl::StatusOr<std::vector<Participant>> Participants(
       ZooKeeperClient& client, const std::string& election_path);
 
  private:
+  friend class LeaderSelector;
   class Impl;
+  using NodeKind = election_internal::NodeKind;
+  static absl::StatusOr<std::unique_ptr<LeaderElection>> CreateOfKind(
+      NodeKind kind, ZooKeeperClient* client, std::string election_path,
+      std::string participant_id, LeaderElectionOptions options);
+  static absl::StatusOr<std::vector<Participant>> ReadParticipantsOfKind(
+      NodeKind kind, ZooKeeperClient& client, const std::string& election_path,
+      bool first_only);
   explicit LeaderElection(std::shared_ptr<Impl> impl);
 
   // Shared with the callbacks handed to the client: it lives until the last

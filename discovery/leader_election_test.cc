@@ -197,6 +197,16 @@ MemberOptions WritingLeaderData() {
   return options;
 }
 
+// The ids of `participants` in order, and that only the first leads.
+std::vector<std::string> Ids(const std::vector<Participant>& participants) {
+  std::vector<std::string> ids;
+  for (const Participant& participant : participants) {
+    EXPECT_EQ(participant.is_leader, ids.empty()) << participant.id;
+    ids.push_back(participant.id);
+  }
+  return ids;
+}
+
 class LeaderElectionTest : public ZooKeeperTest {
  protected:
   std::unique_ptr<ZooKeeperClient> NewClient(
@@ -233,10 +243,16 @@ class LeaderElectionTest : public ZooKeeperTest {
         [states](ConnectionState state) { states->Add(state); });
     LeaderElectionOptions election_options;
     election_options.on_taken = [this, id] { timeline_.Add(true, id); };
-    election_options.on_lost = [this, id, hook = options.on_lost] {
-      timeline_.Add(false, id);
-      if (hook) hook();
-    };
+    election_options.on_lost =
+        [this, id, hook = options.on_lost](const LeadershipLoss& loss) {
+          EXPECT_EQ(loss.participant_id, id);
+          {
+            std::lock_guard<std::mutex> lock(losses_mu_);
+            losses_.push_back(loss);
+          }
+          timeline_.Add(false, id);
+          if (hook) hook();
+        };
     election_options.write_leader_data = options.write_leader_data;
     absl::StatusOr<std::unique_ptr<LeaderElection>> election =
         LeaderElection::Create(member->client.get(), kElection, id,
@@ -293,17 +309,25 @@ class LeaderElectionTest : public ZooKeeperTest {
           LeaderElection::CurrentLeader(*member->client, kElection);
       ASSERT_TRUE(current.ok()) << current.status();
       EXPECT_EQ(*current, leader) << "as read by " << member->id;
-      absl::StatusOr<std::vector<std::string>> participants =
+      absl::StatusOr<std::vector<Participant>> participants =
           LeaderElection::Participants(*member->client, kElection);
       ASSERT_TRUE(participants.ok()) << participants.status();
-      EXPECT_THAT(*participants, ElementsAreArray(queue))
+      EXPECT_THAT(Ids(*participants), ElementsAreArray(queue))
           << "as read by " << member->id;
       EXPECT_EQ(member->election->IsLeader(), member->id == leader)
           << member->id;
     }
   }
 
+  // Every on_lost's argument, in order.
+  std::vector<LeadershipLoss> Losses() {
+    std::lock_guard<std::mutex> lock(losses_mu_);
+    return losses_;
+  }
+
   Timeline timeline_;
+  std::mutex losses_mu_;
+  std::vector<LeadershipLoss> losses_;
 };
 
 TEST_F(LeaderElectionTest, RejectsBadInput) {
@@ -334,7 +358,7 @@ TEST_F(LeaderElectionTest, RejectsBadInput) {
   // Nobody yet: no leader, nobody queued.
   EXPECT_TRUE(absl::IsNotFound(
       LeaderElection::CurrentLeader(*client, kElection).status()));
-  absl::StatusOr<std::vector<std::string>> nobody =
+  absl::StatusOr<std::vector<Participant>> nobody =
       LeaderElection::Participants(*client, kElection);
   ASSERT_TRUE(nobody.ok()) << nobody.status();
   EXPECT_TRUE(nobody->empty());
@@ -372,7 +396,7 @@ TEST_F(LeaderElectionTest, FiveParticipantsAgreeOnOneLeaderAtATime) {
   Member& last = *members.back();
   ASSERT_TRUE(Eventually(
       [&] {
-        absl::StatusOr<std::vector<std::string>> ids =
+        absl::StatusOr<std::vector<Participant>> ids =
             LeaderElection::Participants(*last.client, kElection);
         return ids.ok() && ids->empty();
       },
@@ -478,10 +502,10 @@ TEST_F(LeaderElectionTest, DestroyedLeaderHandsOverWithoutCallbacks) {
   p0->election.reset();
   ASSERT_TRUE(timeline_.WaitFor(true, "p1"));
   EXPECT_EQ(timeline_.ToString(), "+p0 +p1");
-  absl::StatusOr<std::vector<std::string>> ids =
+  absl::StatusOr<std::vector<Participant>> ids =
       LeaderElection::Participants(*p1->client, kElection);
   ASSERT_TRUE(ids.ok()) << ids.status();
-  EXPECT_THAT(*ids, ElementsAre("p1"));
+  EXPECT_THAT(Ids(*ids), ElementsAre("p1"));
 }
 
 // The leader's connection is cut: it hears on_lost at once, and only once its
@@ -503,6 +527,11 @@ TEST_F(LeaderElectionTest, CutOffLeaderLosesBeforeAnotherWins) {
   ASSERT_TRUE(timeline_.WaitFor(true, "p1")) << timeline_.ToString();
   std::vector<Timeline::Entry> entries = timeline_.entries();
   ASSERT_EQ(timeline_.ToString(), "+p0 -p0 +p1");
+  // on_lost said why, in which connection state, and who.
+  ASSERT_EQ(Losses().size(), 1u);
+  EXPECT_EQ(Losses()[0].reason, LeadershipLossReason::kConnectionSuspended);
+  EXPECT_EQ(Losses()[0].state, ConnectionState::kSuspended);
+  EXPECT_EQ(Losses()[0].participant_id, "p0");
   const absl::Duration lost_after = entries[1].at - cut;
   const absl::Duration taken_after = entries[2].at - cut;
   std::cout << "measured: cut-off leader lost after " << lost_after
@@ -734,7 +763,7 @@ TEST_F(LeaderElectionTest, KilledLeaderProcessIsReplacedWithinTheTimeout) {
     // One at a time, so that they queue in order.
     ASSERT_TRUE(Eventually(
         [&] {
-          absl::StatusOr<std::vector<std::string>> queued =
+          absl::StatusOr<std::vector<Participant>> queued =
               LeaderElection::Participants(*observer, kElection);
           return queued.ok() && queued->size() == ids.size();
         },
@@ -744,10 +773,10 @@ TEST_F(LeaderElectionTest, KilledLeaderProcessIsReplacedWithinTheTimeout) {
   ASSERT_TRUE(output.WaitFor([](const std::string& line) {
     return line == "TAKEN p0";
   })) << output.Dump();
-  absl::StatusOr<std::vector<std::string>> queue =
+  absl::StatusOr<std::vector<Participant>> queue =
       LeaderElection::Participants(*observer, kElection);
   ASSERT_TRUE(queue.ok()) << queue.status();
-  EXPECT_THAT(*queue, ElementsAreArray(ids));
+  EXPECT_THAT(Ids(*queue), ElementsAreArray(ids));
 
   const size_t seen = output.size();
   const absl::Time killed = absl::Now();
@@ -769,7 +798,7 @@ TEST_F(LeaderElectionTest, KilledLeaderProcessIsReplacedWithinTheTimeout) {
   EXPECT_EQ(*leader, "p1");
   queue = LeaderElection::Participants(*observer, kElection);
   ASSERT_TRUE(queue.ok()) << queue.status();
-  EXPECT_THAT(*queue, ElementsAre("p1", "p2", "p3", "p4"));
+  EXPECT_THAT(Ids(*queue), ElementsAre("p1", "p2", "p3", "p4"));
   children.clear();  // Kills and reaps the others.
   // Nobody else took over, not even for a moment.
   const std::vector<std::string> lines =

@@ -297,10 +297,12 @@ ClusterServerBuilder::BuildAndStart() {
   config.timeout = options_.connect_timeout;
   config.squatter_wait = options_.squatter_wait;
   config.curator = options_.curator;
-  if (server->metrics_ != nullptr) {
-    config.on_leadership = [metrics = server->metrics_](const std::string& ns,
-                                                        bool leader) {
-      metrics->SetLeader(ns, leader);
+  if (server->metrics_ != nullptr || options_.on_leadership) {
+    config.on_leadership = [metrics = server->metrics_,
+                            user = options_.on_leadership](
+                               const std::string& ns, bool leader) {
+      if (metrics != nullptr) metrics->SetLeader(ns, leader);
+      if (user) user(ns, leader);
     };
   }
   server->registration_ = std::make_unique<internal::Registration>(
@@ -393,6 +395,27 @@ absl::Status ClusterServer::Publish(const std::string& ns) {
     if (metrics_ != nullptr) metrics_->SetPublished(ns, true);
   }
   return published;
+}
+
+absl::Status ClusterServer::ResignLeadership(const std::string& ns) {
+  internal::Registration* registration = this->registration();
+  if (registration == nullptr) {
+    return absl::UnavailableError("the cluster server is still starting");
+  }
+  return registration->ResignLeadership(ns);
+}
+
+absl::Status ClusterServer::JoinLeaderElection(const std::string& ns) {
+  internal::Registration* registration = this->registration();
+  if (registration == nullptr) {
+    return absl::UnavailableError("the cluster server is still starting");
+  }
+  return registration->JoinLeaderElection(ns);
+}
+
+bool ClusterServer::InLeaderElection(const std::string& ns) const {
+  internal::Registration* registration = this->registration();
+  return registration != nullptr && registration->InLeaderElection(ns);
 }
 
 absl::Status ClusterServer::Offline() {

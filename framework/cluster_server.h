@@ -48,6 +48,7 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -196,6 +197,20 @@ struct ClusterOptions {
   // experimental().SetInterceptorCreators, which replaces any set through
   // grpc_builder(). Shared with the server for its lifetime.
   std::shared_ptr<Metrics> metrics;
+
+  // --- Leadership of namespaces (issue 22). Each published namespace has a
+  // leader election (LeaderLatch semantics: discovery/leader_election.h).
+  //
+  // Told when this server becomes (leader = true) or stops being (false) the
+  // leader of namespace `ns`: connection suspended or session expired (it
+  // steps down before another server can win), Unpublish, Offline,
+  // ResignLeadership, Shutdown. Calls for one namespace alternate, starting
+  // with true. Runs on the ZooKeeper client's listener thread, shared with
+  // the server's other ZooKeeper listeners: it must not block (hand long
+  // leader work to a thread of yours, or use discovery::LeaderSelector
+  // directly). It may call IsLeader, ResignLeadership and JoinLeaderElection.
+  // Default (empty): nothing is called; IsLeader still answers.
+  std::function<void(const std::string& ns, bool leader)> on_leadership;
 };
 
 class ClusterServer;
@@ -292,6 +307,22 @@ class ClusterServer {
   bool IsPublished(const std::string& ns) const;
   // Whether this server leads the namespace's election.
   bool IsLeader(const std::string& ns) const;
+
+  // --- Leadership while published (ClusterOptions::on_leadership).
+  // Gives up the leadership of `ns` and leaves its election while staying
+  // published: calls keep coming (groupings other than `leader` still pick
+  // this server), the next candidate leads (on_leadership(ns, false) here
+  // first, if it led). The server stays out of that election, across
+  // Unpublish/Publish and Offline/Online, until JoinLeaderElection. OK if
+  // already out. NotFound for a namespace this server does not serve;
+  // Unavailable while starting.
+  absl::Status ResignLeadership(const std::string& ns);
+  // Takes part in the election of `ns` again, at the back of the queue (at
+  // once if published, else when published). OK if already in it. Same
+  // errors, and FailedPrecondition once shutting down.
+  absl::Status JoinLeaderElection(const std::string& ns);
+  // Published and taking part in the election of `ns` (leading or queued).
+  bool InLeaderElection(const std::string& ns) const;
 
   // Replaces the server data (JSON, at most kMaxServerDataBytes): written into
   // the server node, which clients watch. InvalidArgument if not JSON, too

@@ -34,6 +34,8 @@ readonly PACKAGES=(
   default-jdk-headless libcurator-discovery-java libcurator-framework-java libcurator-client-java
   libzookeeper-java libguava-java libjackson2-databind-java libjackson2-core-java
   libjackson2-annotations-java
+  # LeaderSelector interop test: Curator's recipes (tests/curator/LeaderSelectorProbe.java).
+  libcurator-recipes-java
   # slackerctl dashboard: civetweb's HTTP server; its browser test drives Debian's
   # chromium through chromedriver with Python's selenium.
   libcivetweb-dev chromium chromium-driver python3-selenium

@@ -269,18 +269,6 @@ absl::Status Registration::PublishHoldingMu(const std::string& ns,
           OwnNodeOptions());
   if (!node.ok()) return node.status();
   entry.node = *std::move(node);
-  discovery::LeaderElectionOptions election_options;
-  election_options.write_leader_data = true;
-  if (config_.on_leadership) {
-    election_options.on_taken = [this, ns] { config_.on_leadership(ns, true); };
-    election_options.on_lost = [this, ns] { config_.on_leadership(ns, false); };
-  }
-  absl::StatusOr<std::unique_ptr<discovery::LeaderElection>> election =
-      discovery::LeaderElection::Create(client_, layout_.LeaderPath(ns),
-                                        config_.address,
-                                        std::move(election_options));
-  if (!election.ok()) return election.status();
-  entry.election = *std::move(election);
   absl::Status created = WaitForOwnNodeHoldingMu(
       *entry.node, absl::StrCat("member node of namespace ", ns),
       squatter_wait);
@@ -289,10 +277,93 @@ absl::Status Registration::PublishHoldingMu(const std::string& ns,
         created.code(),
         absl::StrCat("cannot publish namespace ", ns, ": ", created.message()));
   }
-  absl::Status started = entry.election->Start();
-  if (!started.ok()) return started;
+  if (resigned_.count(ns) == 0) {
+    if (absl::Status joined = JoinElectionHoldingMu(ns, entry); !joined.ok()) {
+      return joined;
+    }
+  }
   published_.emplace(ns, std::move(entry));
   return absl::OkStatus();
+}
+
+absl::Status Registration::JoinElectionHoldingMu(const std::string& ns,
+                                                 Published& entry) {
+  discovery::LeaderElectionOptions election_options;
+  election_options.write_leader_data = true;
+  if (config_.on_leadership) {
+    election_options.on_taken = [this, ns] { config_.on_leadership(ns, true); };
+    election_options.on_lost = [this, ns](const discovery::LeadershipLoss&) {
+      config_.on_leadership(ns, false);
+    };
+  }
+  absl::StatusOr<std::unique_ptr<discovery::LeaderElection>> election =
+      discovery::LeaderElection::Create(client_, layout_.LeaderPath(ns),
+                                        config_.address,
+                                        std::move(election_options));
+  if (!election.ok()) return election.status();
+  if (absl::Status started = (*election)->Start(); !started.ok()) {
+    return started;
+  }
+  entry.election = *std::move(election);
+  return absl::OkStatus();
+}
+
+absl::Status Registration::ResignLeadership(const std::string& ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status known = CheckKnownHoldingMu(ns); !known.ok()) return known;
+  resigned_.insert(ns);
+  auto it = published_.find(ns);
+  if (it != published_.end() && it->second.election != nullptr) {
+    RetireElectionHoldingMu(std::move(it->second.election));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Registration::JoinLeaderElection(const std::string& ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status known = CheckKnownHoldingMu(ns); !known.ok()) return known;
+  if (closed_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot join the election of namespace ", ns,
+                     ": the server is shutting down"));
+  }
+  resigned_.erase(ns);
+  auto it = published_.find(ns);
+  if (it == published_.end() || it->second.election != nullptr) {
+    return absl::OkStatus();  // Joins when published; or in it already.
+  }
+  return JoinElectionHoldingMu(ns, it->second);
+}
+
+bool Registration::InLeaderElection(const std::string& ns) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = published_.find(ns);
+  return it != published_.end() && it->second.election != nullptr;
+}
+
+void Registration::RetireElectionHoldingMu(
+    std::unique_ptr<discovery::LeaderElection> election) {
+  // Leave() tells on_lost (a leader gives up at once), then deletes the
+  // candidate in the background; the election is kept until then, as its
+  // destructor would silence on_lost. Those that are done go now.
+  election->Leave();
+  retired_.erase(
+      std::remove_if(retired_.begin(), retired_.end(),
+                     [](const std::unique_ptr<discovery::LeaderElection>& e) {
+                       const discovery::LeaderElectionStats stats = e->stats();
+                       return stats.settled && stats.candidate.empty() &&
+                              !e->IsLeader();
+                     }),
+      retired_.end());
+  retired_.push_back(std::move(election));
+}
+
+absl::Status Registration::CheckKnownHoldingMu(const std::string& ns) const {
+  for (const std::string& name : config_.namespaces) {
+    if (name == ns) return absl::OkStatus();
+  }
+  return absl::NotFoundError(
+      absl::StrCat("namespace ", ns, " is not served by this server"));
 }
 
 absl::Status Registration::Unpublish(const std::string& ns) {
@@ -315,7 +386,9 @@ absl::Status Registration::Unpublish(const std::string& ns) {
 void Registration::UnpublishHoldingMu(const std::string& ns) {
   auto it = published_.find(ns);
   if (it == published_.end()) return;
-  it->second.election->Leave();
+  if (it->second.election != nullptr) {
+    RetireElectionHoldingMu(std::move(it->second.election));
+  }
   absl::Status closed = it->second.node->Close();
   if (!closed.ok()) {
     // The node goes when the session ends; clients may see it until then.
@@ -357,7 +430,8 @@ bool Registration::IsPublished(const std::string& ns) const {
 bool Registration::IsLeader(const std::string& ns) const {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (published_.count(ns) == 0) return false;
+    auto it = published_.find(ns);
+    if (it == published_.end() || it->second.election == nullptr) return false;
   }
   // The cluster's one rule (discovery/cluster_rules.h), as channels apply it:
   // a foreign or stale candidate ahead of this server's does not count.
@@ -368,7 +442,8 @@ bool Registration::IsLeader(const std::string& ns) const {
   // view, which ignores the same non-candidate children.
   std::lock_guard<std::mutex> lock(mu_);
   auto it = published_.find(ns);
-  return it != published_.end() && it->second.election->IsLeader();
+  return it != published_.end() && it->second.election != nullptr &&
+         it->second.election->IsLeader();
 }
 
 std::string Registration::ServerInfoJsonHoldingMu() const {
@@ -405,6 +480,9 @@ void Registration::Close() {
     // recipes refuse to delete their nodes on this thread and log it too.
     Log(LogLevel::kError, checked.message());
   }
+  // Destroyed after mu_ is released: a destroyed election waits for its
+  // callback, which may be calling back into this object (IsLeader).
+  std::vector<std::unique_ptr<discovery::LeaderElection>> retired;
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) return;
   closed_ = true;
@@ -420,6 +498,7 @@ void Registration::Close() {
     }
     server_node_.reset();
   }
+  retired.swap(retired_);  // Candidates are deleted in the background.
 }
 
 }  // namespace slacker::internal

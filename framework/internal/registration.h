@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,16 @@ class Registration {
   // leadership). OK if not published. NotFound for an unknown namespace.
   absl::Status Unpublish(const std::string& ns);
 
+  // Leadership while published (ClusterServer::ResignLeadership). Resign:
+  // leaves the namespace's election (a leader gives up at once) and stays
+  // out of it, across Unpublish and Publish, until JoinLeaderElection, which
+  // joins at the back of the queue (once published). NotFound for an
+  // unknown namespace; JoinLeaderElection: FailedPrecondition after Close().
+  absl::Status ResignLeadership(const std::string& ns);
+  absl::Status JoinLeaderElection(const std::string& ns);
+  // Published and taking part in its election.
+  bool InLeaderElection(const std::string& ns) const;
+
   // Makes `data` the server data in the server node (now and on every
   // re-creation).
   absl::Status SetServerData(google::protobuf::Value data);
@@ -111,7 +122,7 @@ class Registration {
  private:
   struct Published {
     std::unique_ptr<discovery::PersistentEphemeralNode> node;
-    std::unique_ptr<discovery::LeaderElection> election;
+    std::unique_ptr<discovery::LeaderElection> election;  // Null: resigned.
   };
 
   // FailedPrecondition naming `method` if called on the client's event
@@ -130,6 +141,11 @@ class Registration {
   std::string SquatterMessage(const std::string& path, absl::string_view what,
                               int64_t owner) const;
   void UnpublishHoldingMu(const std::string& ns);
+  // Makes and starts entry.election.
+  absl::Status JoinElectionHoldingMu(const std::string& ns, Published& entry);
+  absl::Status CheckKnownHoldingMu(const std::string& ns) const;
+  void RetireElectionHoldingMu(
+      std::unique_ptr<discovery::LeaderElection> election);
   std::string ServerInfoJsonHoldingMu() const;
   void UpdateServerNodeHoldingMu();
   // Registers in, or removes from, Curator discovery as publish state says.
@@ -146,6 +162,10 @@ class Registration {
   google::protobuf::Value server_data_;
   std::unique_ptr<discovery::PersistentEphemeralNode> server_node_;
   std::map<std::string, Published> published_;
+  // Namespaces whose election this server stays out of.
+  std::set<std::string> resigned_;
+  // Elections left, kept until their on_lost has run.
+  std::vector<std::unique_ptr<discovery::LeaderElection>> retired_;
 };
 
 }  // namespace slacker::internal
