@@ -112,11 +112,13 @@ struct CuratorInstance {
   std::string Uri() const;
 };
 
-// What an instance's text may cost before it is parsed: a little more than a
-// writer's largest payload (CuratorServiceInstance::kMaxPayloadBytes is 64 KiB;
-// JVM writers have no limit, and nodes above this are refused).
+// What an instance's text may cost before it is parsed: room for anything
+// CuratorServiceInstance writes (a payload of up to 64 KiB nested up to 100
+// levels, in a wrapper array, in the instance's object). JVM writers have no
+// limit; nodes past these are refused. The reader never recurses, so its cost
+// is linear in the size whatever the depth.
 inline constexpr internal::JsonBounds kCuratorInstanceBounds{
-    /*max_bytes=*/256 * 1024, /*max_depth=*/64, /*max_items=*/64 * 1024};
+    /*max_bytes=*/256 * 1024, /*max_depth=*/102, /*max_items=*/96 * 1024};
 
 // Parses one instance. InvalidArgument saying what is wrong (too large or
 // deep, not JSON, not an object, a duplicate member, a member of the wrong

@@ -93,6 +93,18 @@ TEST(ParseCuratorInstanceTest, PayloadsOfEveryKindKeptAsWritten) {
   }
 }
 
+TEST(ParseCuratorInstanceTest, ReadsTheDeepestPayloadAWriterWrites) {
+  // CuratorServiceInstance accepts 100 levels; a List adds a wrapper array.
+  const std::string deepest = absl::StrCat(
+      R"(["java.util.ArrayList",)", std::string(100, '['),
+      std::string(100, ']'), "]");
+  absl::StatusOr<CuratorInstance> instance =
+      ParseCuratorInstance(Written(deepest));
+  ASSERT_TRUE(instance.ok()) << instance.status();
+  EXPECT_EQ(instance->payload_value_json,
+            absl::StrCat(std::string(100, '['), std::string(100, ']')));
+}
+
 TEST(ParseCuratorInstanceTest, NullsAbsentMembersAndUnknownOnes) {
   absl::StatusOr<CuratorInstance> instance = ParseCuratorInstance(
       R"({"name":"api","id":"i","address":null,"port":null,"sslPort":8443,)"
@@ -161,7 +173,7 @@ TEST(ParseCuratorInstanceTest, HostileOrMalformedTextRefusedWithAReason) {
       {R"({"name":"a","id":"b","uriSpec":"{scheme}"})", "uriSpec"},
       {R"({"name":"a","id":"b","enabled":1})", "not a boolean"},
       {absl::StrCat(R"({"name":"a","id":"b","payload":)",
-                    std::string(100, '['), std::string(100, ']'), "}"),
+                    std::string(102, '['), std::string(102, ']'), "}"),
        "deep"},
       {absl::StrCat(R"({"name":"a","id":"b","payload":")",
                     std::string(300 * 1024, 'x'), "\"}"),
