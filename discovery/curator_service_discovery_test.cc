@@ -244,25 +244,31 @@ TEST_F(CuratorServiceDiscoveryTest, CacheFollowsChangesExpiryAndRestart) {
   EXPECT_EQ(heard.initialized(), 1);
 }
 
-TEST_F(CuratorServiceDiscoveryTest, ClosedWriterSessionTakesItsInstanceOut) {
+TEST_F(CuratorServiceDiscoveryTest, EndedWriterSessionTakesItsInstanceOut) {
   auto reader = NewClient();
   auto writer = NewClient();
   ASSERT_NE(reader, nullptr);
   ASSERT_NE(writer, nullptr);
-  auto a = Register(writer.get(), "api", 1001);
-  ASSERT_NE(a, nullptr);
+  // The node as a crashed process leaves it: ephemeral, no recipe to bring
+  // it back.
+  CuratorServiceInstanceOptions options;
+  options.service_name = "api";
+  options.address = "127.0.0.1";
+  options.port = 1001;
+  absl::StatusOr<std::string> json =
+      CuratorServiceInstance::ToJson(options, absl::Now());
+  ASSERT_TRUE(json.ok()) << json.status();
+  ASSERT_TRUE(writer
+                  ->Create(CuratorServiceInstance::PathFor(options), *json,
+                           CreateMode::kEphemeral, /*create_parents=*/true)
+                  .ok());
   absl::StatusOr<std::unique_ptr<CuratorServiceProvider>> provider =
       CuratorServiceProvider::Create(reader.get(), "/services", "api");
   ASSERT_TRUE(provider.ok()) << provider.status();
   ASSERT_TRUE((*provider)->cache().WaitUntilInitialized(absl::Seconds(30)));
   ASSERT_TRUE(Eventually([&] { return (*provider)->GetInstance().ok(); }));
-  // The writer's session ends without a delete (as a crashed process's).
-  {
-    auto [id, password] = writer->session_credentials();
-    a.release();  // Its node would come back otherwise; the process "died".
-    writer.release();
-    ASSERT_TRUE(zookeeper().ExpireSession(id, password).ok());
-  }
+  auto [id, password] = writer->session_credentials();
+  ASSERT_TRUE(zookeeper().ExpireSession(id, password).ok());
   ASSERT_TRUE(Eventually([&] { return !(*provider)->GetInstance().ok(); }));
   EXPECT_THAT((*provider)->GetInstance().status().message(),
               HasSubstr("0 listed"));
