@@ -235,9 +235,10 @@ TEST_F(CuratorServiceDiscoveryTest, CacheFollowsChangesExpiryAndRestart) {
   auto c = Register(writer.get(), "api", 1003);
   ASSERT_TRUE(sees({"127.0.0.1:1001", "127.0.0.1:1002", "127.0.0.1:1003"}));
 
-  // ZooKeeper restarts; c unregisters while it is down is impossible, so
-  // after the restart: c closes, and the cache, reconnected, sees it go.
+  // ZooKeeper restarts. Once the writer is back (Close needs ZooKeeper to
+  // delete), c unregisters, and the cache, reconnected, sees it go.
   ASSERT_TRUE(zookeeper().RestartNode(0).ok());
+  ASSERT_TRUE(Eventually([&] { return writer->Exists(c->path()).ok(); }));
   ASSERT_TRUE(c->Close().ok());
   ASSERT_TRUE(sees({"127.0.0.1:1001", "127.0.0.1:1002"}));
   EXPECT_THAT(heard.errors(), ::testing::IsEmpty());
