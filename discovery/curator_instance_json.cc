@@ -158,18 +158,16 @@ absl::StatusOr<CuratorServiceType> ServiceTypeOf(const Member& member) {
   for (CuratorServiceType type : kTypes) {
     if (*name == CuratorServiceTypeName(type)) return type;
   }
-  return Invalid(absl::StrCat("unknown \"serviceType\" \"",
-                              name->substr(0, 40),
+  return Invalid(absl::StrCat("unknown \"serviceType\" \"", name->substr(0, 40),
                               "\" (DYNAMIC, STATIC, PERMANENT or "
                               "DYNAMIC_SEQUENTIAL)"));
 }
 
-absl::StatusOr<std::optional<CuratorUriSpec>> UriSpecOf(
-    const Member& member) {
+absl::StatusOr<std::optional<CuratorUriSpec>> UriSpecOf(const Member& member) {
   if (member.value == "null") return std::optional<CuratorUriSpec>();
-  const absl::Status bad =
-      Invalid("\"uriSpec\" is not Curator's {\"parts\":[{\"value\":...,"
-              "\"variable\":...},...]} or null");
+  const absl::Status bad = Invalid(
+      "\"uriSpec\" is not Curator's {\"parts\":[{\"value\":...,"
+      "\"variable\":...},...]} or null");
   if (member.value.front() != '{') return bad;
   CuratorUriSpec spec;
   for (const Member& field : MembersOf(member.value)) {

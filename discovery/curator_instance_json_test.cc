@@ -81,7 +81,8 @@ TEST(ParseCuratorInstanceTest, PayloadsOfEveryKindKeptAsWritten) {
        "com.example.Details", R"({"z":1,"a":{"n":123456789012345678901}})"},
       {R"({ "@class" : "M" , "b" : [ 1 ] })", "M", R"({"b" : [ 1 ] })"},
       // An object some other writer wrote without a type id: untagged.
-      {R"({"zone":"a","@class":"late"})", "", R"({"zone":"a","@class":"late"})"},
+      {R"({"zone":"a","@class":"late"})", "",
+       R"({"zone":"a","@class":"late"})"},
   };
   for (const auto& c : cases) {
     absl::StatusOr<CuratorInstance> instance =
@@ -95,9 +96,9 @@ TEST(ParseCuratorInstanceTest, PayloadsOfEveryKindKeptAsWritten) {
 
 TEST(ParseCuratorInstanceTest, ReadsTheDeepestPayloadAWriterWrites) {
   // CuratorServiceInstance accepts 100 levels; a List adds a wrapper array.
-  const std::string deepest = absl::StrCat(
-      R"(["java.util.ArrayList",)", std::string(100, '['),
-      std::string(100, ']'), "]");
+  const std::string deepest =
+      absl::StrCat(R"(["java.util.ArrayList",)", std::string(100, '['),
+                   std::string(100, ']'), "]");
   absl::StatusOr<CuratorInstance> instance =
       ParseCuratorInstance(Written(deepest));
   ASSERT_TRUE(instance.ok()) << instance.status();
@@ -123,8 +124,8 @@ TEST(ParseCuratorInstanceTest, NullsAbsentMembersAndUnknownOnes) {
 }
 
 TEST(CuratorUriSpecTest, TemplateSplitAndBuiltAsCuratorDoes) {
-  absl::StatusOr<CuratorUriSpec> spec =
-      CuratorUriSpec::FromTemplate("{scheme}://{address}:{ssl-port}/{[}x{]}{nope}");
+  absl::StatusOr<CuratorUriSpec> spec = CuratorUriSpec::FromTemplate(
+      "{scheme}://{address}:{ssl-port}/{[}x{]}{nope}");
   ASSERT_TRUE(spec.ok()) << spec.status();
   ASSERT_EQ(spec->parts.size(), 10u);
   EXPECT_EQ(spec->parts[0], (CuratorUriSpecPart{"scheme", true}));
@@ -172,8 +173,8 @@ TEST(ParseCuratorInstanceTest, HostileOrMalformedTextRefusedWithAReason) {
       {R"({"name":"a","id":"b","uriSpec":{"parts":[7]}})", "uriSpec"},
       {R"({"name":"a","id":"b","uriSpec":"{scheme}"})", "uriSpec"},
       {R"({"name":"a","id":"b","enabled":1})", "not a boolean"},
-      {absl::StrCat(R"({"name":"a","id":"b","payload":)",
-                    std::string(102, '['), std::string(102, ']'), "}"),
+      {absl::StrCat(R"({"name":"a","id":"b","payload":)", std::string(102, '['),
+                    std::string(102, ']'), "}"),
        "deep"},
       {absl::StrCat(R"({"name":"a","id":"b","payload":")",
                     std::string(300 * 1024, 'x'), "\"}"),

@@ -51,7 +51,8 @@ TEST(CuratorInstancePickerTest, RoundRobinWalksTheList) {
 TEST(CuratorInstancePickerTest, RandomReachesEveryInstance) {
   CuratorInstancePicker picker(CuratorProviderStrategy::kRandom);
   std::map<std::string, int> counts;
-  for (const std::string& id : PickIds(picker, Instances({"a", "b", "c"}), 3000)) {
+  for (const std::string& id :
+       PickIds(picker, Instances({"a", "b", "c"}), 3000)) {
     ++counts[id];
   }
   ASSERT_EQ(counts.size(), 3u);

@@ -42,9 +42,8 @@ absl::Status CheckClient(ZooKeeperClient* client, absl::string_view what) {
 }
 
 void LogRefused(absl::string_view path, const absl::Status& why) {
-  internal::Log(LogLevel::kWarning,
-                absl::StrCat("Curator instance node ", path,
-                             " skipped: ", why.message()));
+  internal::Log(LogLevel::kWarning, absl::StrCat("Curator instance node ", path,
+                                                 " skipped: ", why.message()));
 }
 
 bool ById(const CuratorInstance& a, const CuratorInstance& b) {
@@ -90,9 +89,8 @@ absl::StatusOr<std::optional<CuratorInstance>> QueryCuratorInstance(
   if (!node.ok()) return node.status();
   absl::StatusOr<CuratorInstance> instance = ParseCuratorInstance(node->data);
   if (!instance.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Curator instance node ", path, ": ",
-                     instance.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Curator instance node ", path, ": ", instance.status().message()));
   }
   return std::optional<CuratorInstance>(*std::move(instance));
 }
@@ -141,8 +139,8 @@ CuratorServiceCache::Create(ZooKeeperClient* client,
   absl::StatusOr<std::unique_ptr<ChildrenCache>> cache =
       ChildrenCache::Create(client, *service);
   if (!cache.ok()) return cache.status();
-  return std::unique_ptr<CuratorServiceCache>(new CuratorServiceCache(
-      std::string(service_name), *std::move(cache)));
+  return std::unique_ptr<CuratorServiceCache>(
+      new CuratorServiceCache(std::string(service_name), *std::move(cache)));
 }
 
 CuratorServiceCache::CuratorServiceCache(std::string service_name,

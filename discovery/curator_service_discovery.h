@@ -6,14 +6,14 @@
 //
 // as Curator's ServiceDiscovery, ServiceCache and ServiceProvider read them.
 //
-//   Curator (Java)                       here
-//   discovery.queryForNames()            QueryCuratorServiceNames(client, base)
-//   discovery.queryForInstances(name)    QueryCuratorInstances(client, base, name)
-//   discovery.queryForInstance(name,id)  QueryCuratorInstance(client, base, name, id)
-//   serviceCache(name), .getInstances()  CuratorServiceCache::Create, Instances()
-//   ServiceCacheListener.cacheChanged    CuratorServiceCache::AddListener
-//   serviceProvider(name).getInstance()  CuratorServiceProvider::GetInstance()
-//   provider.noteError(instance)         CuratorServiceProvider::NoteError(id)
+//   Curator (Java)                     here (client, base path, ...)
+//   discovery.queryForNames()          QueryCuratorServiceNames
+//   discovery.queryForInstances(name)  QueryCuratorInstances
+//   discovery.queryForInstance(n, id)  QueryCuratorInstance
+//   serviceCache(name).getInstances()  CuratorServiceCache::Instances
+//   ServiceCacheListener               CuratorServiceCache::AddListener
+//   serviceProvider(..).getInstance()  CuratorServiceProvider::GetInstance
+//   provider.noteError(instance)       CuratorServiceProvider::NoteError(id)
 //
 //   CuratorServiceProviderOptions options;
 //   options.strategy = CuratorProviderStrategy::kRandom;
@@ -26,9 +26,9 @@
 //   }
 //
 // Every node read is untrusted: ParseCuratorInstance bounds it before parsing,
-// and an instance node that it refuses is skipped (logged once per version of
-// the node, with its path and what is wrong), never a failure of the whole
-// query or cache. A node listed but gone before its read is skipped, as
+// and an instance node that it refuses is skipped and logged with its path and
+// what is wrong (by the cache once per version of the node, by a query each
+// time), never a failure of the whole query or cache. A node listed but gone before its read is skipped, as
 // Curator skips it.
 //
 // Ownership: `client` is not owned and must outlive every object here.
@@ -173,7 +173,8 @@ class CuratorServiceProvider {
   // Same errors as CuratorServiceCache::Create.
   static absl::StatusOr<std::unique_ptr<CuratorServiceProvider>> Create(
       ZooKeeperClient* client, absl::string_view base_path,
-      absl::string_view service_name, CuratorServiceProviderOptions options = {});
+      absl::string_view service_name,
+      CuratorServiceProviderOptions options = {});
 
   // An instance by the strategy, among the enabled ones not down.
   // Unavailable if there is none, saying how many are listed and how many

@@ -132,11 +132,12 @@ TEST_F(CuratorServiceDiscoveryTest, QueriesListNamesAndInstancesSkipHostile) {
   auto c = Register(writer.get(), "web", 1003);
   ASSERT_TRUE(a && b && c);
   // Hostile nodes among them: not JSON, too deep, too large, wrong types.
-  for (const auto& [name, data] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [name, data] :
+       std::vector<std::pair<std::string, std::string>>{
            {"junk", "\x01\x02not json"},
-           {"deep", absl::StrCat(R"({"name":"api","id":"deep","payload":)",
-                                 std::string(5000, '['), std::string(5000, ']'),
-                                 "}")},
+           {"deep",
+            absl::StrCat(R"({"name":"api","id":"deep","payload":)",
+                         std::string(5000, '['), std::string(5000, ']'), "}")},
            {"large", absl::StrCat(R"({"name":"api","id":"large","payload":")",
                                   std::string(600 * 1024, 'x'), "\"}")},
            {"port", R"({"name":"api","id":"port","port":"80"})"},
@@ -150,8 +151,7 @@ TEST_F(CuratorServiceDiscoveryTest, QueriesListNamesAndInstancesSkipHostile) {
   absl::StatusOr<std::vector<CuratorInstance>> instances =
       QueryCuratorInstances(reader.get(), "/services", "api");
   ASSERT_TRUE(instances.ok()) << instances.status();
-  EXPECT_THAT(Ids(*instances),
-              ElementsAre("127.0.0.1:1001", "127.0.0.1:1002"));
+  EXPECT_THAT(Ids(*instances), ElementsAre("127.0.0.1:1001", "127.0.0.1:1002"));
   EXPECT_EQ((*instances)[0].payload_value_json, R"({"zone":"a"})");
   EXPECT_EQ((*instances)[0].payload_class, "java.util.LinkedHashMap");
   EXPECT_EQ((*instances)[1].payload_json, R"("plain text")");
@@ -169,10 +169,9 @@ TEST_F(CuratorServiceDiscoveryTest, QueriesListNamesAndInstancesSkipHostile) {
   EXPECT_EQ(one.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(one.status().message(), HasSubstr("/services/api/port"));
 
-  EXPECT_EQ(QueryCuratorInstances(reader.get(), "services", "api")
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      QueryCuratorInstances(reader.get(), "services", "api").status().code(),
+      absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(
       QueryCuratorInstances(reader.get(), "/services", "a/b").status().code(),
       absl::StatusCode::kInvalidArgument);
@@ -290,8 +289,8 @@ TEST_F(CuratorServiceDiscoveryTest, NoteErrorSkipsAnInstanceForThePolicysTime) {
   absl::StatusOr<std::unique_ptr<CuratorServiceProvider>> provider =
       CuratorServiceProvider::Create(reader.get(), "/services", "api", options);
   ASSERT_TRUE(provider.ok()) << provider.status();
-  ASSERT_TRUE(Eventually(
-      [&] { return (*provider)->GetAllInstances().size() == 2; }));
+  ASSERT_TRUE(
+      Eventually([&] { return (*provider)->GetAllInstances().size() == 2; }));
 
   (*provider)->NoteError("127.0.0.1:1001");
   (*provider)->NoteError("127.0.0.1:1001");
@@ -312,11 +311,11 @@ TEST_F(CuratorServiceDiscoveryTest, NoteErrorSkipsAnInstanceForThePolicysTime) {
   // With a window that cannot pass during the test: both down is
   // Unavailable, saying why.
   options.down_instance_policy.timeout = absl::Hours(1);
-  provider = CuratorServiceProvider::Create(reader.get(), "/services", "api",
-                                            options);
+  provider =
+      CuratorServiceProvider::Create(reader.get(), "/services", "api", options);
   ASSERT_TRUE(provider.ok()) << provider.status();
-  ASSERT_TRUE(Eventually(
-      [&] { return (*provider)->GetAllInstances().size() == 2; }));
+  ASSERT_TRUE(
+      Eventually([&] { return (*provider)->GetAllInstances().size() == 2; }));
   for (const char* id : {"127.0.0.1:1001", "127.0.0.1:1002"}) {
     (*provider)->NoteError(id);
     (*provider)->NoteError(id);

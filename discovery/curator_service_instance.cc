@@ -246,8 +246,8 @@ absl::StatusOr<std::string> RenderPayload(absl::string_view payload) {
             "payload's Java type");
       }
       // The reader accepted it: one object, so '{' and '}' bound it.
-      const absl::string_view members = absl::StripLeadingAsciiWhitespace(
-          value.substr(1, value.size() - 1));
+      const absl::string_view members =
+          absl::StripLeadingAsciiWhitespace(value.substr(1, value.size() - 1));
       if (names.empty()) return absl::StrCat("{", kPayloadTypeId, "}");
       return absl::StrCat("{", kPayloadTypeId, ",", members);
     }
@@ -323,7 +323,7 @@ std::vector<std::string> CuratorServiceInstance::LocalAddresses() {
       const in_addr& address =
           reinterpret_cast<const sockaddr_in*>(it->ifa_addr)->sin_addr;
       const uint32_t host = ntohl(address.s_addr);
-      if ((host >> 24) == 127) continue;  // Loopback.
+      if ((host >> 24) == 127) continue;                        // Loopback.
       if ((host >> 16) == 0xA9FE && !point_to_point) continue;  // 169.254/16.
       if (inet_ntop(AF_INET, &address, text, sizeof(text)) != nullptr) {
         v4.push_back(text);

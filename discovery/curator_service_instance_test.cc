@@ -77,16 +77,16 @@ TEST(CuratorServiceInstanceJsonTest, AnyJsonPayloadAsJacksonWritesItsJavaType) {
     std::string given;
     std::string written;
   } cases[] = {
-      {R"("text")", R"("text")"},                  // String
-      {R"("é\/")", "\"\xC3\xA9/\""},          // As Jackson escapes.
-      {"5", "5"},                                  // Integer
-      {"-2147483648", "-2147483648"},              // Integer
+      {R"("text")", R"("text")"},      // String
+      {R"("é\/")", "\"\xC3\xA9/\""},   // As Jackson escapes.
+      {"5", "5"},                      // Integer
+      {"-2147483648", "-2147483648"},  // Integer
       {"2147483648", R"(["java.lang.Long",2147483648])"},
       {"5000000000", R"(["java.lang.Long",5000000000])"},
       {"123456789012345678901234",
        R"(["java.math.BigInteger",123456789012345678901234])"},
-      {"1.5", "1.5"},                              // Double
-      {"true", "true"},                            // Boolean
+      {"1.5", "1.5"},    // Double
+      {"true", "true"},  // Boolean
       {"null", "null"},
       {" [1,2] ", R"(["java.util.ArrayList",[1,2]])"},  // List
   };
@@ -121,7 +121,8 @@ TEST(CuratorServiceInstanceJsonTest, AnyJsonPayloadAsJacksonWritesItsJavaType) {
 }
 
 TEST(CuratorServiceInstanceJsonTest, AddressDetectedWhenNotGiven) {
-  const std::vector<std::string> local = CuratorServiceInstance::LocalAddresses();
+  const std::vector<std::string> local =
+      CuratorServiceInstance::LocalAddresses();
   for (const std::string& address : local) {
     EXPECT_NE(address, "127.0.0.1");
     EXPECT_NE(address, "::1");
@@ -136,8 +137,8 @@ TEST(CuratorServiceInstanceJsonTest, AddressDetectedWhenNotGiven) {
     return;
   }
   ASSERT_TRUE(json.ok()) << json.status();
-  EXPECT_THAT(*json, HasSubstr(absl::StrCat("\"address\":\"", local.front(),
-                                            "\"")));
+  EXPECT_THAT(*json,
+              HasSubstr(absl::StrCat("\"address\":\"", local.front(), "\"")));
   EXPECT_THAT(CuratorServiceInstance::PathFor(options),
               HasSubstr(local.front()));
 }
@@ -215,8 +216,7 @@ TEST(CuratorServiceInstanceJsonTest, BadOptionsAreRefusedByName) {
       {"ssl port", [](auto& o) { o.ssl_port = -1; }, "SSL port -1"},
       {"not a value", [](auto& o) { o.payload_json = "zone=a"; },
        "not a JSON value"},
-      {"bad URI spec", [](auto& o) { o.uri_spec = "{scheme"; },
-       "URI spec"},
+      {"bad URI spec", [](auto& o) { o.uri_spec = "{scheme"; }, "URI spec"},
       {"bad JSON", [](auto& o) { o.payload_json = R"({"a":})"; },
        "not valid JSON"},
       {"trailing garbage", [](auto& o) { o.payload_json = R"({"a":1} x)"; },

@@ -105,9 +105,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::StatusOr<slacker::discovery::CuratorInstance> read =
       slacker::discovery::ParseCuratorInstance(*json);
   FUZZ_CHECK(read.ok());
-  FUZZ_CHECK(read->payload_class.empty() == !(reference.is_object() ||
-                                              reference.is_array() ||
-                                              read->payload_json[0] == '['));
+  FUZZ_CHECK(read->payload_class.empty() ==
+             !(reference.is_object() || reference.is_array() ||
+               read->payload_json[0] == '['));
   FUZZ_CHECK(Json::parse(read->payload_value_json) == reference);
   return 0;
 }

@@ -104,9 +104,9 @@ class CuratorReadInteropTest : public ZooKeeperTest {
   // A JVM registering `specs` ("<id>:<port>:<kind>") under /services/api.
   std::unique_ptr<Child> StartJvm(const std::vector<std::string>& specs) {
     std::vector<std::string> args = {
-        "/usr/bin/java",   "-cp",       ClassPath() + ":" + Classes(),
+        "/usr/bin/java",    "-cp",      ClassPath() + ":" + Classes(),
         "CuratorRegistrar", "register", ConnectString(),
-        "/services",       "api",       absl::StrCat(kJvmSessionMs)};
+        "/services",        "api",      absl::StrCat(kJvmSessionMs)};
     args.insert(args.end(), specs.begin(), specs.end());
     auto jvm = std::make_unique<Child>(args);
     EXPECT_TRUE(jvm->WaitForLine("READY", absl::Seconds(60)).has_value())
@@ -115,7 +115,8 @@ class CuratorReadInteropTest : public ZooKeeperTest {
   }
 };
 
-TEST_F(CuratorReadInteropTest, JvmInstancesListedCachedAndPickedByEachStrategy) {
+TEST_F(CuratorReadInteropTest,
+       JvmInstancesListedCachedAndPickedByEachStrategy) {
   auto jvm = StartJvm({"s1:7001:string", "m1:7002:map", "l1:7003:long"});
   auto reader = NewClient();
   ASSERT_NE(reader, nullptr);
@@ -163,8 +164,9 @@ TEST_F(CuratorReadInteropTest, JvmInstancesListedCachedAndPickedByEachStrategy) 
     const std::set<std::string> distinct(picked.begin(), picked.end());
     switch (strategy) {
       case CuratorProviderStrategy::kRoundRobin:
-        EXPECT_THAT(std::vector<std::string>(picked.begin(), picked.begin() + 6),
-                    ElementsAre("l1", "m1", "s1", "l1", "m1", "s1"));
+        EXPECT_THAT(
+            std::vector<std::string>(picked.begin(), picked.begin() + 6),
+            ElementsAre("l1", "m1", "s1", "l1", "m1", "s1"));
         break;
       case CuratorProviderStrategy::kRandom:
         EXPECT_EQ(distinct.size(), 3u);  // Each missed: (2/3)^300.
@@ -228,8 +230,8 @@ TEST_F(CuratorReadInteropTest, KilledJvmLeavesTheCacheWithinItsSession) {
     removed.push_back(event.instance.id);
     if (!removed_at.has_value()) removed_at = absl::Now();
   });
-  ASSERT_TRUE(Eventually(
-      [&] { return Ids((*cache)->Instances()).size() == 2; }));
+  ASSERT_TRUE(
+      Eventually([&] { return Ids((*cache)->Instances()).size() == 2; }));
 
   const absl::Time killed_at = absl::Now();
   victim->Kill(SIGKILL);
@@ -286,9 +288,11 @@ TEST_F(CuratorReadInteropTest, JvmReadsCppPayloadsOfEachKindByteForByte) {
   Child list({"/usr/bin/java", "-cp", ClassPath() + ":" + Classes(),
               "CuratorRegistrar", "list", ConnectString(), "/services", "api"});
   const std::map<std::string, std::string> expected = {
-      {"cpp-string", R"(java.lang.String "from \"c++\"" same http://127.0.0.1:8001)"},
+      {"cpp-string",
+       R"(java.lang.String "from \"c++\"" same http://127.0.0.1:8001)"},
       {"cpp-long", "java.lang.Long 5000000000 same http://127.0.0.1:8002"},
-      {"cpp-list", R"(java.util.ArrayList [1,"two"] same http://127.0.0.1:8003)"},
+      {"cpp-list",
+       R"(java.util.ArrayList [1,"two"] same http://127.0.0.1:8003)"},
       {"cpp-map",
        R"(java.util.LinkedHashMap {"zone":"b","big":9007199254740993} same http://127.0.0.1:8004)"},
       {"cpp-int", "java.lang.Integer 7 same http://127.0.0.1:8005"},
