@@ -3,7 +3,9 @@
 // here at test time) registers instances with string, map and Long payloads;
 // C++ lists them, caches them and picks them with each strategy; NoteError
 // skips one until the policy's time has passed; a JVM killed with SIGKILL
-// leaves the cache when its session expires. The other direction: the JVM
+// leaves the cache when its session expires; a SIGSTOP'd JVM leaves and,
+// continued, comes back; the cache follows a ZooKeeper restart and the
+// expiry of its own session. The other direction: the JVM
 // reads C++-registered string, Long, list and map payloads as the matching
 // Java types, with their uriSpec, byte for byte as Curator writes them.
 
@@ -252,6 +254,42 @@ TEST_F(CuratorReadInteropTest, KilledJvmLeavesTheCacheWithinItsSession) {
   // Not sooner than a session can expire: the node went because the session
   // did, not because something else deleted it.
   EXPECT_GE(gone, absl::Milliseconds(kJvmSessionMs / 2));
+}
+
+TEST_F(CuratorReadInteropTest, CacheFollowsJvmThroughStopRestartAndExpiry) {
+  auto jvm = StartJvm({"j1:7001:map"});
+  auto reader = NewClient();
+  ASSERT_NE(reader, nullptr);
+  absl::StatusOr<std::unique_ptr<CuratorServiceCache>> cache =
+      CuratorServiceCache::Create(reader.get(), "/services", "api");
+  ASSERT_TRUE(cache.ok()) << cache.status();
+  auto listed = [&] { return Ids((*cache)->Instances()); };
+  const std::vector<std::string> j1 = {"j1"};
+  ASSERT_TRUE(Eventually([&] { return listed() == j1; }));
+
+  // SIGSTOP: the JVM stops pinging, its session expires, its node goes.
+  // SIGCONT: Curator finds its session lost and registers again.
+  ASSERT_EQ(kill(jvm->pid(), SIGSTOP), 0);
+  EXPECT_TRUE(Eventually([&] { return listed().empty(); }))
+      << "the stopped JVM's instance is still listed";
+  ASSERT_EQ(kill(jvm->pid(), SIGCONT), 0);
+  EXPECT_TRUE(Eventually([&] { return listed() == j1; }, absl::Seconds(60)))
+      << "the JVM's instance did not come back after SIGCONT";
+
+  // ZooKeeper restarts (the JVM's and the reader's sessions may expire
+  // meanwhile; Curator registers again, the cache re-reads). A JVM that
+  // registers after the restart is seen, and j1 is listed in the end.
+  ASSERT_TRUE(zookeeper().RestartNode(0).ok());
+  auto late = StartJvm({"j2:7002:string"});
+  const std::vector<std::string> both = {"j1", "j2"};
+  EXPECT_TRUE(Eventually([&] { return listed() == both; }, absl::Seconds(60)));
+
+  // The reader's own session expires and j2 is killed meanwhile: the cache,
+  // in its new session, reads everything again and drops j2.
+  auto [id, password] = reader->session_credentials();
+  ASSERT_TRUE(zookeeper().ExpireSession(id, password).ok());
+  late->Kill(SIGKILL);
+  EXPECT_TRUE(Eventually([&] { return listed() == j1; }, absl::Seconds(60)));
 }
 
 TEST_F(CuratorReadInteropTest, JvmReadsCppPayloadsOfEachKindByteForByte) {
