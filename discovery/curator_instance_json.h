@@ -100,8 +100,9 @@ struct CuratorInstance {
   std::optional<absl::Time> registration_time;  // "registrationTimeUTC" (ms).
   CuratorServiceType service_type = CuratorServiceType::kDynamic;
   std::optional<CuratorUriSpec> uri_spec;  // "uriSpec"; absent when null.
-  // "enabled" (Curator 4.1+): a disabled instance is listed but never chosen
-  // by a provider. Curator writes it only when false; true when absent.
+  // "enabled": true when absent. Curator 5.4's serializer never writes it
+  // (other writers may) and its provider does not look at it; a provider
+  // filter (CuratorServiceProviderOptions::filter) can.
   bool enabled = true;
 
   // The URI as Curator's UriSpec.build(instance) makes it: {scheme} is

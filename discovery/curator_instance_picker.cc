@@ -60,12 +60,14 @@ void CuratorInstancePicker::NoteError(absl::string_view id, absl::Time now) {
 }
 
 std::optional<CuratorInstance> CuratorInstancePicker::Pick(
-    const std::vector<CuratorInstance>& instances, absl::Time now) {
+    const std::vector<CuratorInstance>& instances, absl::Time now,
+    const Filter& filter) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<const CuratorInstance*> candidates;
   candidates.reserve(instances.size());
   for (const CuratorInstance& instance : instances) {
-    if (instance.enabled && !IsDownHoldingMu(instance.id, now)) {
+    if ((filter == nullptr || filter(instance)) &&
+        !IsDownHoldingMu(instance.id, now)) {
       candidates.push_back(&instance);
     }
   }

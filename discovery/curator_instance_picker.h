@@ -1,7 +1,7 @@
 // CuratorInstancePicker: how a Curator ServiceProvider chooses one instance
 // of a service, without ZooKeeper: the strategy (Curator's RandomStrategy,
 // RoundRobinStrategy, StickyStrategy) applied to the instances that pass the
-// filters (enabled, and not "down" by Curator's DownInstancePolicy).
+// filters (the caller's, and not "down" by Curator's DownInstancePolicy).
 //
 // The down-instance policy is Curator's DownInstanceManager: NoteError(id)
 // counts an error against an instance; once it has `error_threshold` errors
@@ -20,6 +20,7 @@
 #define SLACKER_DISCOVERY_CURATOR_INSTANCE_PICKER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -57,10 +58,15 @@ class CuratorInstancePicker {
       CuratorProviderStrategy strategy = CuratorProviderStrategy::kRoundRobin,
       CuratorDownInstancePolicy policy = {});
 
+  // Curator's InstanceFilter: true keeps the instance.
+  using Filter = std::function<bool(const CuratorInstance& instance)>;
+
   // One of `instances` (in the order the caller lists them: round robin
-  // walks that order) that is enabled and not down at `now`; nullopt if none.
+  // walks that order) that passes `filter` (if set) and is not down at
+  // `now`; nullopt if none.
   std::optional<CuratorInstance> Pick(
-      const std::vector<CuratorInstance>& instances, absl::Time now);
+      const std::vector<CuratorInstance>& instances, absl::Time now,
+      const Filter& filter = nullptr);
 
   // Counts an error against instance `id` at `now` (Curator's noteError).
   void NoteError(absl::string_view id, absl::Time now);

@@ -74,12 +74,21 @@ TEST(CuratorInstancePickerTest, StickyKeepsItsInstanceUntilItGoes) {
   EXPECT_NE(ids[0], first);
 }
 
-TEST(CuratorInstancePickerTest, NothingToPick) {
+TEST(CuratorInstancePickerTest, NothingToPickAndFilters) {
   CuratorInstancePicker picker;
   EXPECT_EQ(picker.Pick({}, kT0), std::nullopt);
-  std::vector<CuratorInstance> disabled = Instances({"a"});
-  disabled[0].enabled = false;
-  EXPECT_EQ(picker.Pick(disabled, kT0), std::nullopt);
+  std::vector<CuratorInstance> instances = Instances({"a", "b"});
+  instances[0].enabled = false;
+  // As Curator's provider: "enabled" alone filters nothing; a filter can.
+  EXPECT_THAT(PickIds(picker, instances, 2), ElementsAre("a", "b"));
+  const CuratorInstancePicker::Filter enabled_only =
+      [](const CuratorInstance& instance) { return instance.enabled; };
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(picker.Pick(instances, kT0, enabled_only)->id, "b");
+  }
+  EXPECT_EQ(
+      picker.Pick(instances, kT0, [](const CuratorInstance&) { return false; }),
+      std::nullopt);
 }
 
 TEST(CuratorInstancePickerTest, DownAfterThresholdErrorsBackAfterTimeout) {

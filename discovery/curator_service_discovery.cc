@@ -272,30 +272,32 @@ CuratorServiceProvider::CuratorServiceProvider(
     std::unique_ptr<CuratorServiceCache> cache,
     const CuratorServiceProviderOptions& options)
     : cache_(std::move(cache)),
+      filter_(options.filter),
       picker_(options.strategy, options.down_instance_policy) {}
 
 absl::StatusOr<CuratorInstance> CuratorServiceProvider::GetInstance() {
   const absl::Time now = absl::Now();
   std::vector<CuratorInstance> instances = cache_->Instances();
-  std::optional<CuratorInstance> picked = picker_.Pick(instances, now);
+  std::optional<CuratorInstance> picked = picker_.Pick(instances, now, filter_);
   if (picked.has_value()) return *std::move(picked);
   int down = 0;
-  int disabled = 0;
+  int filtered = 0;
   for (const CuratorInstance& instance : instances) {
-    if (!instance.enabled) {
-      ++disabled;
+    if (filter_ != nullptr && !filter_(instance)) {
+      ++filtered;
     } else if (picker_.IsDown(instance.id, now)) {
       ++down;
     }
   }
-  return absl::UnavailableError(absl::StrCat(
-      "no instance of Curator service \"", cache_->service_name(), "\" at ",
-      cache_->path(), " to choose: ", instances.size(), " listed, ", down,
-      " down after errors (back ",
-      absl::FormatDuration(picker_.policy().timeout),
-      " after their first error), ", disabled,
-      " disabled; start an instance of the service, or check the base path "
-      "and name"));
+  return absl::UnavailableError(
+      absl::StrCat("no instance of Curator service \"", cache_->service_name(),
+                   "\" at ", cache_->path(), " to choose: ", instances.size(),
+                   " listed, ", down, " down after errors (back ",
+                   absl::FormatDuration(picker_.policy().timeout),
+                   " after their first error), ", filtered,
+                   " refused by the provider's filter; start an instance of "
+                   "the service, or check the base path "
+                   "and name"));
 }
 
 std::vector<CuratorInstance> CuratorServiceProvider::GetAllInstances() const {

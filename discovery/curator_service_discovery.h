@@ -28,8 +28,8 @@
 // Every node read is untrusted: ParseCuratorInstance bounds it before parsing,
 // and an instance node that it refuses is skipped and logged with its path and
 // what is wrong (by the cache once per version of the node, by a query each
-// time), never a failure of the whole query or cache. A node listed but gone before its read is skipped, as
-// Curator skips it.
+// time), never a failure of the whole query or cache. A node listed but gone
+// before its read is skipped, as Curator skips it.
 //
 // Ownership: `client` is not owned and must outlive every object here.
 
@@ -164,6 +164,10 @@ struct CuratorServiceProviderOptions {
   // When NoteError takes an instance out, and for how long (Curator's
   // defaults: 2 errors, 30 s after the first).
   CuratorDownInstancePolicy down_instance_policy;
+  // Curator's additionalFilter: only instances it returns true for are
+  // chosen (e.g. by payload, or `enabled`). Called on the GetInstance
+  // caller's thread; it must be thread-safe. Default: every instance.
+  CuratorInstancePicker::Filter filter;
 };
 
 // A CuratorServiceCache and a CuratorInstancePicker. Thread-safe, as the
@@ -176,10 +180,10 @@ class CuratorServiceProvider {
       absl::string_view service_name,
       CuratorServiceProviderOptions options = {});
 
-  // An instance by the strategy, among the enabled ones not down.
-  // Unavailable if there is none, saying how many are listed and how many
-  // are down (until the cache has loaded, none may be listed yet: call
-  // cache().WaitUntilInitialized first).
+  // An instance by the strategy, among those that pass the filter and are
+  // not down. Unavailable if there is none, saying how many are listed, how
+  // many are down and how many the filter refused (until the cache has loaded,
+  // none may be listed yet: call cache().WaitUntilInitialized first).
   absl::StatusOr<CuratorInstance> GetInstance();
   // Every instance the cache holds (down ones included, as Curator's
   // getAllInstances).
@@ -195,6 +199,7 @@ class CuratorServiceProvider {
                          const CuratorServiceProviderOptions& options);
 
   const std::unique_ptr<CuratorServiceCache> cache_;
+  const CuratorInstancePicker::Filter filter_;
   CuratorInstancePicker picker_;
 };
 

@@ -323,6 +323,24 @@ TEST_F(CuratorServiceDiscoveryTest, NoteErrorSkipsAnInstanceForThePolicysTime) {
   absl::StatusOr<CuratorInstance> none = (*provider)->GetInstance();
   EXPECT_EQ(none.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(none.status().message(), HasSubstr("2 listed, 2 down"));
+
+  // A filter (Curator's additionalFilter) keeps only port 1002.
+  options.filter = [](const CuratorInstance& instance) {
+    return instance.port == 1002;
+  };
+  provider =
+      CuratorServiceProvider::Create(reader.get(), "/services", "api", options);
+  ASSERT_TRUE(provider.ok()) << provider.status();
+  ASSERT_TRUE(
+      Eventually([&] { return (*provider)->GetAllInstances().size() == 2; }));
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ((*provider)->GetInstance()->id, "127.0.0.1:1002");
+  }
+  (*provider)->NoteError("127.0.0.1:1002");
+  (*provider)->NoteError("127.0.0.1:1002");
+  EXPECT_THAT((*provider)->GetInstance().status().message(),
+              HasSubstr("2 listed, 1 down after errors (back 1h after their "
+                        "first error), 1 refused by the provider's filter"));
 }
 
 }  // namespace
