@@ -184,10 +184,10 @@ TEST_F(CuratorServiceDiscoveryTest, CacheFollowsChangesExpiryAndRestart) {
   auto reader = NewClient();
   ASSERT_NE(writer, nullptr);
   ASSERT_NE(reader, nullptr);
+  Heard heard;  // Outlives the cache, whose listener it is.
   absl::StatusOr<std::unique_ptr<CuratorServiceCache>> cache =
       CuratorServiceCache::Create(reader.get(), "/services", "api");
   ASSERT_TRUE(cache.ok()) << cache.status();
-  Heard heard;
   (*cache)->AddListener(heard.Listener());
   ASSERT_TRUE((*cache)->WaitUntilInitialized(absl::Seconds(30)));
   EXPECT_TRUE((*cache)->Instances().empty());

@@ -220,12 +220,13 @@ TEST_F(CuratorReadInteropTest, KilledJvmLeavesTheCacheWithinItsSession) {
   auto victim = StartJvm({"killed:7002:string"});
   auto reader = NewClient();
   ASSERT_NE(reader, nullptr);
-  absl::StatusOr<std::unique_ptr<CuratorServiceCache>> cache =
-      CuratorServiceCache::Create(reader.get(), "/services", "api");
-  ASSERT_TRUE(cache.ok()) << cache.status();
+  // What the listener heard: declared first, to outlive the cache.
   std::mutex mu;
   std::optional<absl::Time> removed_at;
   std::vector<std::string> removed;
+  absl::StatusOr<std::unique_ptr<CuratorServiceCache>> cache =
+      CuratorServiceCache::Create(reader.get(), "/services", "api");
+  ASSERT_TRUE(cache.ok()) << cache.status();
   (*cache)->AddListener([&](const CuratorServiceCacheEvent& event) {
     if (event.type != CuratorServiceCacheEventType::kRemoved) return;
     std::lock_guard<std::mutex> lock(mu);
