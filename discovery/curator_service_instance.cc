@@ -1,5 +1,10 @@
 #include "discovery/curator_service_instance.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -12,9 +17,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/logging.h"
+#include "discovery/curator_instance_json.h"
 #include "discovery/zookeeper_paths.h"
 
 namespace slacker::discovery {
@@ -61,8 +68,9 @@ absl::Status CheckPort(int port, absl::string_view what) {
 absl::Status CheckAddress(absl::string_view address) {
   if (address.empty()) {
     return absl::InvalidArgumentError(
-        "no Curator instance address: set options.address to the host name "
-        "or IP address JVM clients connect to");
+        "no Curator instance address: none given, and no interface of this "
+        "host has a non-loopback IP address to detect; set options.address "
+        "to the host name or IP address JVM clients connect to");
   }
   for (unsigned char c : address) {
     if (c <= 0x20 || c >= 0x7f) {
@@ -134,15 +142,16 @@ std::string DescribeJsonError(absl::string_view what) {
 // recursively), and the top-level member names are kept.
 class PayloadReader final : public nlohmann::ordered_json::json_sax_t {
  public:
-  // OK if `text` is one JSON object (with JSON whitespace around it); `names`
-  // gets the names of its members. InvalidArgument otherwise, saying what is
-  // wrong where. REQUIRES: `text` is valid UTF-8.
-  static absl::Status ReadObject(absl::string_view text,
-                                 std::vector<std::string>* names) {
+  // OK if `text` is one JSON value (with JSON whitespace around it); if it
+  // is an object, `names` gets the names of its members. InvalidArgument
+  // otherwise, saying what is wrong where. REQUIRES: `text` is valid UTF-8.
+  static absl::Status ReadValue(absl::string_view text,
+                                std::vector<std::string>* names) {
     // Before parsing, and stricter than nlohmann, which skips a UTF-8 BOM.
     const size_t first = text.find_first_not_of(" \t\n\r");
-    if (first == text.npos || text[first] != '{') {
-      return absl::InvalidArgumentError("it is not a JSON object");
+    if (first == text.npos ||
+        !absl::StrContains("{[\"-0123456789tfn", text[first])) {
+      return absl::InvalidArgumentError("it is not a JSON value");
     }
     // nlohmann's lexer takes a NUL byte for the end of the text, so what
     // follows one would be written unread; JSON text holds none.
@@ -202,15 +211,21 @@ class PayloadReader final : public nlohmann::ordered_json::json_sax_t {
   std::string error_;
 };
 
-// `payload` (a JSON object, or empty for null) as Curator writes a Map
-// payload: the same members, as given, after Jackson's type id.
+// `payload` (any JSON value, or empty for null) as Jackson writes Curator's
+// payload of the matching Java type (see curator_instance_json.h): an object
+// as a Map, after its type id; a string, a number in int range, a
+// fractional number, true, false and null as themselves; a larger integer
+// as a Long or BigInteger and an array as a List, in a wrapper array with
+// the type id. The value's own text is kept as given (a string is written
+// as Jackson writes it: only '"', '\\' and control characters escaped).
 absl::StatusOr<std::string> RenderPayload(absl::string_view payload) {
   if (payload.empty()) return std::string("null");
   auto invalid = [](absl::string_view why) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid Curator payload: ", why,
-                     "; give a JSON object (read in Java as a Map), or an "
-                     "empty string for a null payload"));
+                     "; give a JSON value (an object is read in Java as a "
+                     "Map, a string as a String), or an empty string for a "
+                     "null payload"));
   };
   if (payload.size() > CuratorServiceInstance::kMaxPayloadBytes) {
     return invalid(absl::StrCat("it has ", payload.size(), " bytes, over ",
@@ -218,22 +233,47 @@ absl::StatusOr<std::string> RenderPayload(absl::string_view payload) {
   }
   if (!IsValidUtf8(payload)) return invalid("it is not valid UTF-8");
   std::vector<std::string> names;
-  if (absl::Status checked = PayloadReader::ReadObject(payload, &names);
+  if (absl::Status checked = PayloadReader::ReadValue(payload, &names);
       !checked.ok()) {
     return invalid(checked.message());
   }
-  if (std::find(names.begin(), names.end(), "@class") != names.end()) {
-    return invalid(
-        "it has an \"@class\" member, which Jackson would take for the "
-        "payload's Java type");
+  const absl::string_view value = absl::StripAsciiWhitespace(payload);
+  switch (value.front()) {
+    case '{': {
+      if (std::find(names.begin(), names.end(), "@class") != names.end()) {
+        return invalid(
+            "it has an \"@class\" member, which Jackson would take for the "
+            "payload's Java type");
+      }
+      // The reader accepted it: one object, so '{' and '}' bound it.
+      const absl::string_view members =
+          absl::StripLeadingAsciiWhitespace(value.substr(1, value.size() - 1));
+      if (names.empty()) return absl::StrCat("{", kPayloadTypeId, "}");
+      return absl::StrCat("{", kPayloadTypeId, ",", members);
+    }
+    case '[':
+      return absl::StrCat("[\"java.util.ArrayList\",", value, "]");
+    case '"':
+      // Re-written as Jackson writes a String ("\u00e9" becomes the UTF-8
+      // bytes), so that Curator's own serialization is the same bytes.
+      return nlohmann::ordered_json::parse(value).dump();
+    case 't':
+    case 'f':
+    case 'n':
+      return std::string(value);
+    default:
+      break;
   }
-  // The reader accepted it: one object, so '{' and '}' bound it.
-  const size_t open = payload.find('{');
-  const size_t close = payload.rfind('}');
-  const absl::string_view members =
-      absl::StripLeadingAsciiWhitespace(payload.substr(open + 1, close - open));
-  if (names.empty()) return absl::StrCat("{", kPayloadTypeId, "}");
-  return absl::StrCat("{", kPayloadTypeId, ",", members);
+  // A number. Jackson reads an integer as the smallest of Integer, Long and
+  // BigInteger that holds it, and tags all but Integer.
+  if (value.find_first_of(".eE") != value.npos) return std::string(value);
+  int32_t small;
+  if (absl::SimpleAtoi(value, &small)) return std::string(value);
+  int64_t large;
+  if (absl::SimpleAtoi(value, &large)) {
+    return absl::StrCat("[\"java.lang.Long\",", value, "]");
+  }
+  return absl::StrCat("[\"java.math.BigInteger\",", value, "]");
 }
 
 // A JSON string holding `s`, which the checks above made valid UTF-8 without
@@ -250,15 +290,63 @@ std::string DefaultId(const CuratorServiceInstanceOptions& options) {
   return absl::StrCat(options.address, ":", options.port);
 }
 
+// `options` with the address detected when none is given.
+CuratorServiceInstanceOptions WithAddress(
+    const CuratorServiceInstanceOptions& options) {
+  CuratorServiceInstanceOptions resolved = options;
+  if (resolved.address.empty()) {
+    std::vector<std::string> local = CuratorServiceInstance::LocalAddresses();
+    if (!local.empty()) resolved.address = local.front();
+  }
+  return resolved;
+}
+
 std::string ResolvedId(const CuratorServiceInstanceOptions& options) {
   return options.id.empty() ? DefaultId(options) : options.id;
 }
 
 }  // namespace
 
+std::vector<std::string> CuratorServiceInstance::LocalAddresses() {
+  std::vector<std::string> v4;
+  std::vector<std::string> v6;
+  struct ifaddrs* interfaces = nullptr;
+  if (getifaddrs(&interfaces) != 0) return {};
+  for (const struct ifaddrs* it = interfaces; it != nullptr;
+       it = it->ifa_next) {
+    if (it->ifa_addr == nullptr || (it->ifa_flags & IFF_LOOPBACK) != 0) {
+      continue;
+    }
+    const bool point_to_point = (it->ifa_flags & IFF_POINTOPOINT) != 0;
+    char text[INET6_ADDRSTRLEN] = {};
+    if (it->ifa_addr->sa_family == AF_INET) {
+      const in_addr& address =
+          reinterpret_cast<const sockaddr_in*>(it->ifa_addr)->sin_addr;
+      const uint32_t host = ntohl(address.s_addr);
+      if ((host >> 24) == 127) continue;                        // Loopback.
+      if ((host >> 16) == 0xA9FE && !point_to_point) continue;  // 169.254/16.
+      if (inet_ntop(AF_INET, &address, text, sizeof(text)) != nullptr) {
+        v4.push_back(text);
+      }
+    } else if (it->ifa_addr->sa_family == AF_INET6) {
+      const in6_addr& address =
+          reinterpret_cast<const sockaddr_in6*>(it->ifa_addr)->sin6_addr;
+      if (IN6_IS_ADDR_LOOPBACK(&address)) continue;
+      if (IN6_IS_ADDR_LINKLOCAL(&address) && !point_to_point) continue;
+      if (inet_ntop(AF_INET6, &address, text, sizeof(text)) != nullptr) {
+        v6.push_back(text);
+      }
+    }
+  }
+  freeifaddrs(interfaces);
+  v4.insert(v4.end(), v6.begin(), v6.end());
+  return v4;
+}
+
 absl::StatusOr<std::string> CuratorServiceInstance::ToJson(
-    const CuratorServiceInstanceOptions& options,
+    const CuratorServiceInstanceOptions& given_options,
     absl::Time registration_time) {
+  const CuratorServiceInstanceOptions options = WithAddress(given_options);
   absl::Status status = ValidatePath(options.base_path);
   if (!status.ok()) {
     return absl::InvalidArgumentError(
@@ -269,6 +357,13 @@ absl::StatusOr<std::string> CuratorServiceInstance::ToJson(
     return status;
   }
   if (status = CheckAddress(options.address); !status.ok()) return status;
+  std::string uri_spec = "null";
+  if (!options.uri_spec.empty()) {
+    absl::StatusOr<CuratorUriSpec> spec =
+        CuratorUriSpec::FromTemplate(options.uri_spec);
+    if (!spec.ok()) return spec.status();
+    uri_spec = spec->ToJson();
+  }
   if (status = CheckPort(options.port, "instance port"); !status.ok()) {
     return status;
   }
@@ -291,11 +386,12 @@ absl::StatusOr<std::string> CuratorServiceInstance::ToJson(
       options.ssl_port.has_value() ? absl::StrCat(*options.ssl_port) : "null",
       ",\"payload\":", *payload,
       ",\"registrationTimeUTC\":", absl::ToUnixMillis(registration_time),
-      ",\"serviceType\":\"DYNAMIC\",\"uriSpec\":null}");
+      ",\"serviceType\":\"DYNAMIC\",\"uriSpec\":", uri_spec, "}");
 }
 
 std::string CuratorServiceInstance::PathFor(
-    const CuratorServiceInstanceOptions& options) {
+    const CuratorServiceInstanceOptions& given_options) {
+  const CuratorServiceInstanceOptions options = WithAddress(given_options);
   return JoinPath(JoinPath(options.base_path, options.service_name),
                   ResolvedId(options));
 }
@@ -315,7 +411,9 @@ std::string CuratorServiceInstance::RandomId() {
 
 absl::StatusOr<std::unique_ptr<CuratorServiceInstance>>
 CuratorServiceInstance::Start(ZooKeeperClient* client,
-                              CuratorServiceInstanceOptions options) {
+                              CuratorServiceInstanceOptions given_options) {
+  // Detected once: the node keeps this address for the instance's life.
+  CuratorServiceInstanceOptions options = WithAddress(given_options);
   if (client == nullptr) {
     return absl::InvalidArgumentError(
         "CuratorServiceInstance::Start: the ZooKeeper client is null");

@@ -15,7 +15,11 @@
 //    "registrationTimeUTC":1700000000000,"serviceType":"DYNAMIC",
 //    "uriSpec":null}
 //
-// The Java side reads it with the payload class Map (or Object):
+// (uriSpec, when given, is Curator's {"parts":[...]} form; a payload may be
+// any JSON value, see payload_json.) The reader's side is
+// curator_service_discovery.h.
+//
+// The Java side reads a Map payload with the payload class Map (or Object):
 //
 //   ServiceDiscovery<Map> discovery =
 //   ServiceDiscoveryBuilder.builder(Map.class)
@@ -25,9 +29,10 @@
 //
 // "@class" is the type id Jackson writes for the payload (Curator annotates it
 // with @JsonTypeInfo(use = CLASS)); it is written so the node is byte for byte
-// what Curator itself would write. A payload class other than Map or Object
-// fails there with a ClassCastException, so the payload is a JSON object or
-// absent (null).
+// what Curator itself would write. A Java reader whose payload class does not
+// fit the payload (Map for a string payload) fails with a
+// ClassCastException: all instances of a service should carry payloads of
+// one kind, and a reader of mixed kinds declares Object.
 //
 // The node is kept by a PersistentEphemeralNode: it comes back, with the same
 // JSON, after a session expiry or a deletion, as Curator's ServiceDiscovery
@@ -59,6 +64,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -88,7 +94,8 @@ struct CuratorServiceInstanceOptions {
   std::string id;
 
   // ServiceInstance.address: the host name or IP address JVM clients connect
-  // to. Required; printable ASCII without spaces.
+  // to; printable ASCII without spaces. Empty means detected, as Curator's
+  // ServiceInstanceBuilder does: the first of LocalAddresses().
   std::string address;
 
   // ServiceInstance.port. Required: 1 to 65535.
@@ -97,10 +104,23 @@ struct CuratorServiceInstanceOptions {
   // ServiceInstance.sslPort: absent (null) or 1 to 65535.
   std::optional<int> ssl_port;
 
-  // ServiceInstance.payload: empty for null, or a JSON object (RFC 8259, valid
-  // UTF-8, nested at most 100 levels) without an "@class" member, written
-  // verbatim with Curator's type id added. At most kMaxPayloadBytes.
+  // ServiceInstance.payload: empty for null, or one JSON value (RFC 8259,
+  // valid UTF-8, nested at most 100 levels), at most kMaxPayloadBytes,
+  // written as Jackson writes a payload of the matching Java type:
+  //   {"zone":"a"}   a Map: {"@class":"java.util.LinkedHashMap","zone":"a"}
+  //                  (members verbatim; no "@class" member of its own)
+  //   "text"         a String, as itself (as Jackson escapes it)
+  //   42, 1.5, true  an Integer, a Double, a Boolean, as themselves
+  //   5000000000     a Long: ["java.lang.Long",5000000000] (a BigInteger
+  //                  past 64 bits); the digits are kept, never rounded
+  //   [1,2]          a List: ["java.util.ArrayList",[1,2]]
+  // A JVM reader declares the payload class Object, or the one class its
+  // services use (Map for objects, String for strings).
   std::string payload_json;
+
+  // ServiceInstance.uriSpec as Curator's UriSpec template, e.g.
+  // "{scheme}://{address}:{port}" (see CuratorUriSpec); empty for null.
+  std::string uri_spec;
 
   // Delays between attempts to re-create the node, as in
   // PersistentEphemeralNodeOptions.
@@ -133,6 +153,13 @@ class CuratorServiceInstance {
   // The node's path for `options` (with the default id resolved). Does not
   // validate.
   static std::string PathFor(const CuratorServiceInstanceOptions& options);
+
+  // This host's IP addresses as Curator's ServiceInstanceBuilder lists them
+  // (getAllLocalIPs): every interface's, without loopback ones, and without
+  // link-local ones except on point-to-point links; IPv4 first (Curator takes
+  // the JVM's interface order, which may put IPv6 first), IPv6 without a
+  // scope. Empty if there is none. Thread-safe.
+  static std::vector<std::string> LocalAddresses();
 
   // A random (version 4) UUID in Curator's form,
   // "1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b": what Curator's

@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -67,6 +68,79 @@ TEST(CuratorServiceInstanceJsonTest, NullPayloadSslPortAndGivenId) {
             R"("port":50051,"sslPort":443,"payload":null,)"
             R"("registrationTimeUTC":1700000000000,"serviceType":"DYNAMIC",)"
             R"("uriSpec":null})");
+}
+
+// Jackson's text for ServiceInstance<Object> payloads of each Java type and a
+// UriSpec, as Curator 5.4 serializes them (captured with Debian's jars).
+TEST(CuratorServiceInstanceJsonTest, AnyJsonPayloadAsJacksonWritesItsJavaType) {
+  const struct {
+    std::string given;
+    std::string written;
+  } cases[] = {
+      {R"("text")", R"("text")"},      // String
+      {R"("é\/")", "\"\xC3\xA9/\""},   // As Jackson escapes.
+      {"5", "5"},                      // Integer
+      {"-2147483648", "-2147483648"},  // Integer
+      {"2147483648", R"(["java.lang.Long",2147483648])"},
+      {"5000000000", R"(["java.lang.Long",5000000000])"},
+      {"123456789012345678901234",
+       R"(["java.math.BigInteger",123456789012345678901234])"},
+      {"1.5", "1.5"},    // Double
+      {"true", "true"},  // Boolean
+      {"null", "null"},
+      {" [1,2] ", R"(["java.util.ArrayList",[1,2]])"},  // List
+  };
+  for (const auto& c : cases) {
+    CuratorServiceInstanceOptions options = Api();
+    options.payload_json = c.given;
+    absl::StatusOr<std::string> json =
+        CuratorServiceInstance::ToJson(options, kRegistered);
+    ASSERT_TRUE(json.ok()) << c.given << ": " << json.status();
+    EXPECT_THAT(*json, HasSubstr(absl::StrCat(",\"payload\":", c.written,
+                                              ",\"registrationTimeUTC\"")))
+        << c.given;
+  }
+  CuratorServiceInstanceOptions options = Api();
+  options.payload_json = R"("text")";
+  options.uri_spec = "{scheme}://{address}:{port}";
+  options.id = "x";
+  options.address = "1.2.3.4";
+  options.port = 80;
+  absl::StatusOr<std::string> json =
+      CuratorServiceInstance::ToJson(options, kRegistered);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(*json,
+            R"({"name":"api","id":"x","address":"1.2.3.4","port":80,)"
+            R"("sslPort":null,"payload":"text",)"
+            R"("registrationTimeUTC":1700000000000,"serviceType":"DYNAMIC",)"
+            R"("uriSpec":{"parts":[{"value":"scheme","variable":true},)"
+            R"({"value":"://","variable":false},)"
+            R"({"value":"address","variable":true},)"
+            R"({"value":":","variable":false},)"
+            R"({"value":"port","variable":true}]}})");
+}
+
+TEST(CuratorServiceInstanceJsonTest, AddressDetectedWhenNotGiven) {
+  const std::vector<std::string> local =
+      CuratorServiceInstance::LocalAddresses();
+  for (const std::string& address : local) {
+    EXPECT_NE(address, "127.0.0.1");
+    EXPECT_NE(address, "::1");
+  }
+  CuratorServiceInstanceOptions options = Api();
+  options.address = "";
+  absl::StatusOr<std::string> json =
+      CuratorServiceInstance::ToJson(options, kRegistered);
+  if (local.empty()) {
+    // A host with loopback only: the error says to set the address.
+    EXPECT_THAT(json.status().message(), HasSubstr("options.address"));
+    return;
+  }
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_THAT(*json,
+              HasSubstr(absl::StrCat("\"address\":\"", local.front(), "\"")));
+  EXPECT_THAT(CuratorServiceInstance::PathFor(options),
+              HasSubstr(local.front()));
 }
 
 TEST(CuratorServiceInstanceJsonTest, PayloadKeptVerbatimAfterTheTypeId) {
@@ -135,16 +209,14 @@ TEST(CuratorServiceInstanceJsonTest, BadOptionsAreRefusedByName) {
       {"overlong UTF-8 id", [](auto& o) { o.id = "\xC0\xAF"; },
        "not valid UTF-8"},
       {"dot id", [](auto& o) { o.id = ".."; }, "instance id"},
-      {"no address", [](auto& o) { o.address = ""; }, "options.address"},
       {"space in address", [](auto& o) { o.address = "a b"; },
        "instance address"},
       {"port 0", [](auto& o) { o.port = 0; }, "instance port 0"},
       {"port too big", [](auto& o) { o.port = 65536; }, "instance port"},
       {"ssl port", [](auto& o) { o.ssl_port = -1; }, "SSL port -1"},
-      {"array payload", [](auto& o) { o.payload_json = "[1]"; },
-       "not a JSON object"},
-      {"string payload", [](auto& o) { o.payload_json = R"("s")"; },
-       "not a JSON object"},
+      {"not a value", [](auto& o) { o.payload_json = "zone=a"; },
+       "not a JSON value"},
+      {"bad URI spec", [](auto& o) { o.uri_spec = "{scheme"; }, "URI spec"},
       {"bad JSON", [](auto& o) { o.payload_json = R"({"a":})"; },
        "not valid JSON"},
       {"trailing garbage", [](auto& o) { o.payload_json = R"({"a":1} x)"; },
@@ -200,7 +272,7 @@ TEST(CuratorServiceInstanceJsonTest, PayloadReaderStaysStrict) {
     std::string payload;
     std::string message;
   } refused[] = {
-      {"\xEF\xBB\xBF{}", "not a JSON object"},  // A UTF-8 BOM.
+      {"\xEF\xBB\xBF{}", "not a JSON value"},  // A UTF-8 BOM.
       {"{\"a\" 1}", "':' is expected after a member name"},
       {"{\"a\":[1 2]}", "',' or ']' is expected in an array"},
       {"{\"a\":1 \"b\":2}", "',' or '}' is expected in an object"},
@@ -219,7 +291,7 @@ TEST(CuratorServiceInstanceJsonTest, PayloadReaderStaysStrict) {
       {std::string("{\"a\":1}\0,\"@class\":\"x\"}", 22), "a NUL byte"},
       {std::string("{\"a\":\"\0\"}", 9), "a NUL byte"},
       {absl::StrCat(std::string(101, '['), std::string(101, ']')),
-       "not a JSON object"},
+       "nested too deeply"},
       {absl::StrCat("{\"a\":", std::string(100, '['), std::string(100, ']'),
                     "}"),
        "nested too deeply"},
@@ -340,7 +412,7 @@ TEST_F(CuratorServiceInstanceTest, SetPayloadKeepsTheRegistrationTime) {
     return DataOf(*reader, instance->path(), client->session_id()) == *expected;
   })) << "the new payload never reached ZooKeeper";
 
-  absl::Status bad = instance->SetPayload("[]");
+  absl::Status bad = instance->SetPayload("[1,");
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument) << bad;
   EXPECT_EQ(instance->json(), *expected) << "a refused payload changed data";
 

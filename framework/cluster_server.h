@@ -185,8 +185,9 @@ struct ClusterOptions {
   // node <base_path>/<service_name>/<host:port> (see
   // discovery/curator_service_instance.h), present while at least one
   // namespace is published. Set `service_name` (required), and optionally
-  // `base_path` (default "/services"), `id` and `payload_json`; address and
-  // port are the server's own. Default (nullopt): no Curator registration.
+  // `base_path` (default "/services"), `id`, `payload_json` (any JSON value)
+  // and `uri_spec`; address and port are the server's own. Default (nullopt):
+  // no Curator registration.
   std::optional<discovery::CuratorServiceInstanceOptions> curator;
 
   // Prometheus metrics (framework/metrics.h): calls by namespace, method and

@@ -3,10 +3,11 @@
 // payload before it is written where Java's Jackson will read it.
 //
 // Beyond not crashing, checked against nlohmann's own strict parser: the
-// payload is accepted exactly when it is one JSON object of at most 64 KiB,
-// nested at most 100 levels, in valid UTF-8 without a byte-order mark, with no
-// "@class" member; the instance JSON written is then valid JSON whose payload
-// is the given object after Jackson's "@class" type id.
+// payload is accepted exactly when it is one JSON value of at most 64 KiB,
+// nested at most 100 levels, in valid UTF-8 without a byte-order mark, and
+// not an object with an "@class" member; the instance JSON written is then
+// valid JSON that ParseCuratorInstance reads back, whose payload without
+// Jackson's type id is the given value.
 
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "discovery/curator_instance_json.h"
 #include "discovery/curator_service_instance.h"
 #include "fuzz/fuzz_check.h"
 
@@ -31,7 +33,7 @@ int Depth(const Json& value) {
   return 0;
 }
 
-// What nlohmann says of `text` as a payload: an object, or discarded.
+// What nlohmann says of `text` as a payload: a value, or discarded.
 Json Reference(const std::string& text) {
   if (text.size() >
       slacker::discovery::CuratorServiceInstance::kMaxPayloadBytes) {
@@ -67,7 +69,9 @@ Json Reference(const std::string& text) {
   }
   if (deepest > 100) return Json::value_t::discarded;
   Json parsed = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!parsed.is_object() || parsed.contains("@class") || Depth(parsed) > 100) {
+  if (parsed.is_discarded() ||
+      (parsed.is_object() && parsed.contains("@class")) ||
+      Depth(parsed) > 100) {
     return Json::value_t::discarded;
   }
   return parsed;
@@ -98,10 +102,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(!reference.is_discarded());
   Json written = Json::parse(*json, nullptr, /*allow_exceptions=*/false);
   FUZZ_CHECK(written.is_object());
-  Json& written_payload = written["payload"];
-  FUZZ_CHECK(written_payload.is_object());
-  FUZZ_CHECK(written_payload.begin().key() == "@class");
-  written_payload.erase("@class");
-  FUZZ_CHECK(written_payload == reference);
+  const absl::StatusOr<slacker::discovery::CuratorInstance> read =
+      slacker::discovery::ParseCuratorInstance(*json);
+  FUZZ_CHECK(read.ok());
+  FUZZ_CHECK(read->payload_class.empty() ==
+             !(reference.is_object() || reference.is_array() ||
+               read->payload_json[0] == '['));
+  FUZZ_CHECK(Json::parse(read->payload_value_json) == reference);
   return 0;
 }
