@@ -22,6 +22,21 @@ inline constexpr char kHashKeyMetadata[] = "slacker-hash-key";
 // LB policy's.
 inline constexpr char kAllGrouping[] = "all";
 
+// The namespace a server of a channel over Curator services or ServerSets
+// publishes when the channel's options name none (foreign_snapshot.h): it
+// serves every call whose namespace no server publishes by name.
+inline constexpr char kAnyNamespace[] = "*";
+
+// Channel arguments of a cluster channel over Curator services or
+// ServerSets (ClusterChannelOptions::announcement): the format (an int,
+// AnnouncementFormat in cluster_view.h), the namespaces its servers serve
+// (comma-separated), a ServerSet's additional endpoint, and whether Curator's
+// sslPort is used.
+inline constexpr char kAnnouncementArg[] = "slacker.announcement";
+inline constexpr char kAnnouncedServicesArg[] = "slacker.announced_services";
+inline constexpr char kServerSetEndpointArg[] = "slacker.serverset_endpoint";
+inline constexpr char kCuratorSslPortArg[] = "slacker.curator_ssl_port";
+
 }  // namespace slacker::internal
 
 #endif  // SLACKER_FRAMEWORK_INTERNAL_PLUGIN_NAMES_H_
