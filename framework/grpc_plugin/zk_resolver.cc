@@ -12,6 +12,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/logging.h"
 #include "discovery/registry_layout.h"
@@ -381,6 +382,19 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
     return id;
   }
 
+  static absl::Status SetFormat(int format, ForeignSource* source) {
+    switch (format) {
+      case static_cast<int>(AnnouncementFormat::kSlacker):
+      case static_cast<int>(AnnouncementFormat::kCurator):
+      case static_cast<int>(AnnouncementFormat::kServerSet):
+        source->format = static_cast<AnnouncementFormat>(format);
+        return absl::OkStatus();
+      default:
+        return absl::InvalidArgumentError(
+            "announcement must be slacker, curator or serverset");
+    }
+  }
+
   static absl::StatusOr<Settings> Parse(const grpc_core::URI& uri,
                                         const ChannelArgs& args) {
     Settings settings;
@@ -418,6 +432,22 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
           settings.view.mode = DiscoveryMode::kWatches;
       }
     }
+    if (absl::optional<int> format = args.GetInt(kAnnouncementArg)) {
+      absl::Status set = SetFormat(*format, &settings.view.foreign);
+      if (!set.ok()) return error(set.message());
+    }
+    if (absl::optional<absl::string_view> services =
+            args.GetString(kAnnouncedServicesArg)) {
+      settings.view.foreign.namespaces =
+          absl::StrSplit(*services, ',', absl::SkipEmpty());
+    }
+    if (absl::optional<std::string> endpoint =
+            args.GetOwnedString(kServerSetEndpointArg)) {
+      settings.view.foreign.endpoint = *endpoint;
+    }
+    if (absl::optional<int> ssl = args.GetInt(kCuratorSslPortArg)) {
+      settings.view.foreign.use_ssl_port = *ssl != 0;
+    }
     if (absl::optional<absl::string_view> json =
             args.GetString(kClusterConfigArg)) {
       absl::StatusOr<Json> parsed = Json::Parse(*json);
@@ -438,10 +468,28 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
         }
         (key == "session_timeout" ? settings.view.session_timeout
                                   : settings.view.connect_timeout) = *duration;
+      } else if (key == "announcement") {
+        const int format = value == "slacker"     ? 0
+                           : value == "curator"   ? 1
+                           : value == "serverset" ? 2
+                                                  : -1;
+        absl::Status set = SetFormat(format, &settings.view.foreign);
+        if (!set.ok()) return error(set.message());
+      } else if (key == "services") {
+        settings.view.foreign.namespaces =
+            absl::StrSplit(value, ',', absl::SkipEmpty());
+      } else if (key == "endpoint") {
+        settings.view.foreign.endpoint = std::string(value);
+      } else if (key == "ssl_port") {
+        if (value != "true" && value != "false") {
+          return error("ssl_port must be true or false");
+        }
+        settings.view.foreign.use_ssl_port = value == "true";
       } else {
         return error(absl::StrCat(
             "unknown query parameter '", key,
-            "' (known: root, grouping, session_timeout, connect_timeout)"));
+            "' (known: root, grouping, session_timeout, connect_timeout, "
+            "announcement, services, endpoint, ssl_port)"));
       }
     }
     auto root = settings.lb.find("root");
@@ -451,9 +499,21 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
     }
     settings.lb[kLbConfigCluster] = settings.view.cluster;
     settings.lb[kLbConfigTarget] = target;
-    settings.lb[kLbConfigNamespacesPath] =
-        discovery::RegistryLayout(settings.view.root, settings.view.cluster)
-            .NamespacesPath();
+    const discovery::RegistryLayout layout(settings.view.root,
+                                           settings.view.cluster);
+    settings.lb[kLbConfigNamespacesPath] = layout.NamespacesPath();
+    switch (settings.view.foreign.format) {
+      case AnnouncementFormat::kSlacker:
+        break;
+      case AnnouncementFormat::kCurator:
+        settings.lb[kLbConfigAnnouncedPath] = absl::StrCat(
+            layout.ClusterPath(), " (Curator service instances)");
+        break;
+      case AnnouncementFormat::kServerSet:
+        settings.lb[kLbConfigAnnouncedPath] =
+            absl::StrCat(layout.ClusterPath(), " (ServerSet members)");
+        break;
+    }
     return settings;
   }
 };
