@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "framework/internal/plugin_names.h"
 #include "gtest/gtest.h"
 
 namespace slacker::internal {
