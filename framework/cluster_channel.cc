@@ -174,9 +174,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
     for (const std::string& service : options.announced_services) {
       if (service.empty() ||
           service.find_first_of(",/ ") != std::string::npos) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "bad announced service '", service,
-            "': a gRPC service's full name, e.g. pkg.Service"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("bad announced service '", service,
+                         "': a gRPC service's full name, e.g. pkg.Service"));
       }
       absl::StrAppend(&services, services.empty() ? "" : ",", service);
     }

@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -317,9 +318,25 @@ absl::optional<absl::Duration> ParseMillis(absl::string_view text) {
   return absl::Milliseconds(ms);
 }
 
+// The resolver of one scheme: zk:// (the Slacker layout, or the format its
+// `announcement` says), curator:// or serverset:// (that format, the path
+// being the ZooKeeper path of the servers' parent node).
 class ZkResolverFactory : public grpc_core::ResolverFactory {
  public:
-  absl::string_view scheme() const override { return kResolverScheme; }
+  explicit ZkResolverFactory(AnnouncementFormat scheme_format)
+      : scheme_format_(scheme_format) {}
+
+  absl::string_view scheme() const override {
+    switch (scheme_format_) {
+      case AnnouncementFormat::kCurator:
+        return kCuratorResolverScheme;
+      case AnnouncementFormat::kServerSet:
+        return kServerSetResolverScheme;
+      case AnnouncementFormat::kSlacker:
+        break;
+    }
+    return kResolverScheme;
+  }
 
   bool IsValidUri(const grpc_core::URI& uri) const override {
     return Parse(uri, ChannelArgs()).ok();
@@ -327,7 +344,7 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
 
   grpc_core::OrphanablePtr<grpc_core::Resolver> CreateResolver(
       grpc_core::ResolverArgs args) const override {
-    absl::StatusOr<Settings> settings = Parse(args.uri, args.args);
+    absl::StatusOr<Settings> settings = Parse(args.uri, args.args);  // NOLINT
     if (!settings.ok()) {
       Log(LogLevel::kError, std::string(settings.status().message()));
       return nullptr;
@@ -382,6 +399,8 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
     return id;
   }
 
+  const AnnouncementFormat scheme_format_;
+
   static absl::Status SetFormat(int format, ForeignSource* source) {
     switch (format) {
       case static_cast<int>(AnnouncementFormat::kSlacker):
@@ -395,21 +414,38 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
     }
   }
 
-  static absl::StatusOr<Settings> Parse(const grpc_core::URI& uri,
-                                        const ChannelArgs& args) {
+  absl::StatusOr<Settings> Parse(const grpc_core::URI& uri,
+                                 const ChannelArgs& args) const {
     Settings settings;
+    const bool zk = scheme_format_ == AnnouncementFormat::kSlacker;
     const std::string target =
-        absl::StrCat("zk://", uri.authority(), uri.path());
+        absl::StrCat(scheme(), "://", uri.authority(), uri.path());
     auto error = [&](absl::string_view what) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("bad cluster target '", target, "': ", what,
-                       " (expected zk://host:port[,host:port...]/cluster)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad cluster target '", target, "': ", what, " (expected ",
+          zk ? "zk://host:port[,host:port...]/cluster"
+          : scheme_format_ == AnnouncementFormat::kCurator
+              ? "curator://host:port[,host:port...]/<base path>/<service name>"
+              : "serverset://host:port[,host:port...]/<serverset path>",
+          ")"));
     };
     if (uri.authority().empty()) return error("no ZooKeeper hosts");
     absl::string_view cluster = uri.path();
-    if (!absl::ConsumePrefix(&cluster, "/") || cluster.empty() ||
-        cluster.find('/') != absl::string_view::npos) {
-      return error("the path must be /<cluster name>");
+    if (zk) {
+      if (!absl::ConsumePrefix(&cluster, "/") || cluster.empty() ||
+          cluster.find('/') != absl::string_view::npos) {
+        return error("the path must be /<cluster name>");
+      }
+    } else {
+      // <root>/<cluster>: the last node is the "cluster", its parent the root.
+      const size_t last = cluster.rfind('/');
+      if (!absl::StartsWith(cluster, "/") || last == 0 ||
+          last == absl::string_view::npos || last + 1 == cluster.size()) {
+        return error("the path must have at least two nodes, e.g. /a/b");
+      }
+      settings.lb["root"] = std::string(cluster.substr(0, last));
+      settings.view.foreign.format = scheme_format_;
+      cluster = cluster.substr(last + 1);
     }
     settings.target = target;
     settings.view.zookeeper = uri.authority();
@@ -432,7 +468,8 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
           settings.view.mode = DiscoveryMode::kWatches;
       }
     }
-    if (absl::optional<int> format = args.GetInt(kAnnouncementArg)) {
+    if (absl::optional<int> format = args.GetInt(kAnnouncementArg);
+        zk && format.has_value()) {
       absl::Status set = SetFormat(*format, &settings.view.foreign);
       if (!set.ok()) return error(set.message());
     }
@@ -457,7 +494,7 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
       settings.lb = parsed->object_value();
     }
     for (const auto& [key, value] : uri.query_parameter_map()) {
-      if (key == "root") {
+      if (key == "root" && zk) {
         settings.lb["root"] = std::string(value);
       } else if (key == "grouping") {
         settings.lb[kLbConfigGrouping] = std::string(value);
@@ -468,6 +505,8 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
         }
         (key == "session_timeout" ? settings.view.session_timeout
                                   : settings.view.connect_timeout) = *duration;
+      } else if (!zk && (key == "root" || key == "announcement")) {
+        return error(absl::StrCat(key, " is given by the scheme and path"));
       } else if (key == "announcement") {
         const int format = value == "slacker"     ? 0
                            : value == "curator"   ? 1
@@ -506,8 +545,8 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
       case AnnouncementFormat::kSlacker:
         break;
       case AnnouncementFormat::kCurator:
-        settings.lb[kLbConfigAnnouncedPath] = absl::StrCat(
-            layout.ClusterPath(), " (Curator service instances)");
+        settings.lb[kLbConfigAnnouncedPath] =
+            absl::StrCat(layout.ClusterPath(), " (Curator service instances)");
         break;
       case AnnouncementFormat::kServerSet:
         settings.lb[kLbConfigAnnouncedPath] =
@@ -520,8 +559,9 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
 
 }  // namespace
 
-std::unique_ptr<grpc_core::ResolverFactory> MakeZkResolverFactory() {
-  return std::make_unique<ZkResolverFactory>();
+std::unique_ptr<grpc_core::ResolverFactory> MakeZkResolverFactory(
+    AnnouncementFormat scheme_format) {
+  return std::make_unique<ZkResolverFactory>(scheme_format);
 }
 
 }  // namespace slacker::internal

@@ -778,9 +778,9 @@ absl::StatusOr<std::unique_ptr<ClusterView>> ClusterView::Start(
   std::vector<std::string>& namespaces = options.foreign.namespaces;
   for (const std::string& ns : namespaces) {
     if (ns.empty() || ns.find_first_of(",/ ") != std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "bad announced service '", ns,
-          "': a gRPC service's full name, e.g. pkg.Service"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad announced service '", ns,
+                       "': a gRPC service's full name, e.g. pkg.Service"));
     }
   }
   std::sort(namespaces.begin(), namespaces.end());

@@ -23,8 +23,8 @@ absl::StatusOr<ClusterServer> FromCurator(const ForeignSource& source,
         source.use_ssl_port ? "" : " (only an sslPort: see use_ssl_port)"));
   }
   ClusterServer server;
-  server.address = discovery::AnnouncedEndpoint{instance->address, *port}
-                       .HostPort();
+  server.address =
+      discovery::AnnouncedEndpoint{instance->address, *port}.HostPort();
   if (instance->weight.has_value()) server.weight = *instance->weight;
   return server;
 }

@@ -43,10 +43,11 @@ struct RefusedAnnouncement {
 // server's server_data is the node's JSON as written (several instances on
 // one host:port: the lowest node name's), its weight the Curator payload's
 // "weight". Everything else is appended to `refused`.
-void AddForeignServers(const ForeignSource& source, const std::string& parent,
-                       const std::map<std::string, discovery::NodeData>& children,
-                       std::map<std::string, ClusterServer>* servers,
-                       std::vector<RefusedAnnouncement>* refused);
+void AddForeignServers(
+    const ForeignSource& source, const std::string& parent,
+    const std::map<std::string, discovery::NodeData>& children,
+    std::map<std::string, ClusterServer>* servers,
+    std::vector<RefusedAnnouncement>* refused);
 
 }  // namespace slacker::internal
 

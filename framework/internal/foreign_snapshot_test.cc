@@ -24,9 +24,8 @@ discovery::NodeData Node(std::string data, int64_t mzxid = 1) {
 
 std::string Curator(const std::string& id, int port,
                     const std::string& payload = "null") {
-  return R"({"name":"api","id":")" + id +
-         R"(","address":"127.0.0.1","port":)" + std::to_string(port) +
-         R"(,"sslPort":null,"payload":)" + payload +
+  return R"({"name":"api","id":")" + id + R"(","address":"127.0.0.1","port":)" +
+         std::to_string(port) + R"(,"sslPort":null,"payload":)" + payload +
          R"(,"registrationTimeUTC":1,"serviceType":"DYNAMIC","uriSpec":null})";
 }
 

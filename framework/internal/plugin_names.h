@@ -9,6 +9,10 @@ namespace slacker::internal {
 
 // The `zk` resolver's URI scheme ("zk://hosts/cluster").
 inline constexpr char kResolverScheme[] = "zk";
+// The same resolver for servers announced as Curator service instances and
+// as ServerSet members.
+inline constexpr char kCuratorResolverScheme[] = "curator";
+inline constexpr char kServerSetResolverScheme[] = "serverset";
 
 // The load-balancing policy the `zk` resolver selects; what
 // grpc::Channel::GetLoadBalancingPolicyName() returns for a cluster channel.
