@@ -1,8 +1,7 @@
 #include "discovery/foreign_announcements.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -44,8 +43,8 @@ absl::Status CheckHost(const std::string& host, absl::string_view what) {
   }
   for (char c : host) {
     if (!absl::ascii_isgraph(static_cast<unsigned char>(c)) || c == '/') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, " must be printable ASCII without spaces or '/'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " must be printable ASCII without spaces or '/'"));
     }
   }
   return absl::OkStatus();
@@ -90,7 +89,8 @@ absl::StatusOr<AnnouncedEndpoint> EndpointOf(const Json& value,
   absl::StatusOr<std::string> host = StringAt(value, "host", what);
   if (!host.ok()) return host.status();
   endpoint.host = std::move(*host);
-  if (absl::Status valid = CheckHost(endpoint.host, absl::StrCat(what, " host"));
+  if (absl::Status valid =
+          CheckHost(endpoint.host, absl::StrCat(what, " host"));
       !valid.ok()) {
     return valid;
   }
@@ -118,9 +118,9 @@ absl::StatusOr<CuratorInstanceEndpoint> ParseCuratorInstanceEndpoint(
   absl::StatusOr<Json> parsed = ParseObject(json, kWhat);
   if (!parsed.ok()) return parsed.status();
   CuratorInstanceEndpoint instance;
-  for (auto [key, field] : {std::pair{"id", &instance.id},
-                            std::pair{"name", &instance.name},
-                            std::pair{"address", &instance.address}}) {
+  for (auto [key, field] :
+       {std::pair{"id", &instance.id}, std::pair{"name", &instance.name},
+        std::pair{"address", &instance.address}}) {
     absl::StatusOr<std::string> value = StringAt(*parsed, key, kWhat);
     if (!value.ok()) return value.status();
     *field = std::move(*value);
@@ -180,12 +180,13 @@ absl::StatusOr<ServerSetMember> ParseServerSetMember(absl::string_view json) {
   auto additional = parsed->find("additionalEndpoints");
   if (additional != parsed->end() && !additional->is_null()) {
     if (!additional->is_object()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(kWhat, ": its \"additionalEndpoints\" is not an object"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          kWhat, ": its \"additionalEndpoints\" is not an object"));
     }
     for (auto it = additional->begin(); it != additional->end(); ++it) {
       absl::StatusOr<AnnouncedEndpoint> named = EndpointOf(
-          it.value(), absl::StrCat("its additional endpoint \"", it.key(), "\""));
+          it.value(),
+          absl::StrCat("its additional endpoint \"", it.key(), "\""));
       if (!named.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat(kWhat, ": ", named.status().message()));
