@@ -40,7 +40,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "discovery/zookeeper_client.h"
+#include "framework/call_results.h"
 #include "framework/cluster_channel.h"
+#include "framework/fan_out.h"
 #include "gtest/gtest.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
 #include "testing/child.h"
@@ -434,6 +436,40 @@ TEST_F(ForeignChannelTest, TargetsOfEachForm) {
   EXPECT_EQ(
       WhoAnswers(absl::StrCat("curator://", ConnectString(), "/base/path/api")),
       instance);
+}
+
+// The `all` grouping and ReadyServers find a foreign channel's servers under
+// any namespace, as the LB policy does.
+TEST_F(ForeignChannelTest, AllGroupingCallsEveryServerSetMember) {
+  const std::string path = "/aurora/www-data/prod/api";
+  const std::string a = StartPlainServer();
+  const std::string b = StartPlainServer();
+  AddMember(path, ServerSetJson(a));
+  AddMember(path, ServerSetJson(b));
+  auto channel =
+      CreateClusterChannel(ConnectString(), "api", ServerSetOptions());
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  auto stub = EchoService::NewStub(*channel);
+  EXPECT_TRUE(Eventually([&] {
+    grpc::ClientContext context;
+    context.set_wait_for_ready(true);
+    Ping request, response;
+    request.set_text("whoami");
+    stub->Echo(&context, request, &response);
+    return ReadyServers(*channel, "slacker.testing.EchoService").size() == 2;
+  }));
+  grpc::ClientContext context;
+  SetGrouping(&context, "all");
+  CallResults<Ping> results(&context);
+  Ping request, response;
+  request.set_text("whoami");
+  grpc::Status status = stub->Echo(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  absl::StatusOr<std::map<std::string, Ping>> map = results.Map();
+  ASSERT_TRUE(map.ok()) << map.status();
+  std::set<std::string> answered;
+  for (const auto& [address, reply] : *map) answered.insert(reply.text());
+  EXPECT_EQ(answered, (std::set<std::string>{a, b}));
 }
 
 TEST_F(ForeignChannelTest, NoAnnouncedServerFailsNamingThePath) {
