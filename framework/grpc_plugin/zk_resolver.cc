@@ -344,7 +344,7 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
 
   grpc_core::OrphanablePtr<grpc_core::Resolver> CreateResolver(
       grpc_core::ResolverArgs args) const override {
-    absl::StatusOr<Settings> settings = Parse(args.uri, args.args);  // NOLINT
+    absl::StatusOr<Settings> settings = Parse(args.uri, args.args);
     if (!settings.ok()) {
       Log(LogLevel::kError, std::string(settings.status().message()));
       return nullptr;
@@ -431,6 +431,7 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
     };
     if (uri.authority().empty()) return error("no ZooKeeper hosts");
     absl::string_view cluster = uri.path();
+    std::string scheme_root;  // curator://, serverset://: the path's parent.
     if (zk) {
       if (!absl::ConsumePrefix(&cluster, "/") || cluster.empty() ||
           cluster.find('/') != absl::string_view::npos) {
@@ -443,7 +444,7 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
           last == absl::string_view::npos || last + 1 == cluster.size()) {
         return error("the path must have at least two nodes, e.g. /a/b");
       }
-      settings.lb["root"] = std::string(cluster.substr(0, last));
+      scheme_root = std::string(cluster.substr(0, last));
       settings.view.foreign.format = scheme_format_;
       cluster = cluster.substr(last + 1);
     }
@@ -531,6 +532,7 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
             "announcement, services, endpoint, ssl_port)"));
       }
     }
+    if (!zk) settings.lb["root"] = scheme_root;
     auto root = settings.lb.find("root");
     if (root != settings.lb.end()) {
       if (root->second.type() != Json::Type::STRING) return error("bad root");
