@@ -1,6 +1,5 @@
 #include "discovery/foreign_announcements.h"
 
-#include <cmath>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -112,44 +111,9 @@ std::string AnnouncedEndpoint::HostPort() const {
   return absl::StrCat(host, ":", port);
 }
 
-absl::StatusOr<CuratorInstanceEndpoint> ParseCuratorInstanceEndpoint(
-    absl::string_view json) {
-  constexpr absl::string_view kWhat = "Curator ServiceInstance JSON";
-  absl::StatusOr<Json> parsed = ParseObject(json, kWhat);
-  if (!parsed.ok()) return parsed.status();
-  CuratorInstanceEndpoint instance;
-  for (auto [key, field] :
-       {std::pair{"id", &instance.id}, std::pair{"name", &instance.name},
-        std::pair{"address", &instance.address}}) {
-    absl::StatusOr<std::string> value = StringAt(*parsed, key, kWhat);
-    if (!value.ok()) return value.status();
-    *field = std::move(*value);
-  }
-  if (absl::Status valid = CheckHost(instance.address, "its \"address\"");
-      !valid.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(kWhat, ": ", valid.message()));
-  }
-  absl::StatusOr<std::optional<int>> port = PortAt(*parsed, "port", kWhat);
-  if (!port.ok()) return port.status();
-  absl::StatusOr<std::optional<int>> ssl_port =
-      PortAt(*parsed, "sslPort", kWhat);
-  if (!ssl_port.ok()) return ssl_port.status();
-  if (!port->has_value() && !ssl_port->has_value()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(kWhat, " has neither \"port\" nor \"sslPort\""));
-  }
-  instance.port = *port;
-  instance.ssl_port = *ssl_port;
-  auto payload = parsed->find("payload");
-  if (payload != parsed->end() && payload->is_object()) {
-    auto weight = payload->find("weight");
-    if (weight != payload->end() && weight->is_number()) {
-      const double value = weight->get<double>();
-      if (value > 0 && std::isfinite(value)) instance.weight = value;
-    }
-  }
-  return instance;
+absl::Status ValidateAnnouncedHost(const std::string& host,
+                                   absl::string_view what) {
+  return CheckHost(host, what);
 }
 
 bool IsServerSetMemberName(absl::string_view name) {

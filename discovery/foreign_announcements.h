@@ -1,15 +1,9 @@
-// The two announcement formats other than Slacker's that JVM shops run on
-// ZooKeeper, read as endpoints: what a cluster channel needs to call the
-// servers they announce (framework/cluster_channel.h,
+// The announcement format other than Slacker's and Curator's that JVM shops
+// run on ZooKeeper, read as endpoints: what a cluster channel needs to call
+// the servers it announces (framework/cluster_channel.h,
 // ClusterChannelOptions::announcement). Pure functions over one node's data;
-// no ZooKeeper type.
-//
-// Curator service discovery (curator-x-discovery): one node per instance,
-// <base path>/<service name>/<id>, holding the JSON of a ServiceInstance
-// (see curator_service_instance.h for the exact form). Read here: id,
-// name, address, port, sslPort, payload. This is a minimal reader of the
-// fields a channel needs; the full read side of Curator's discovery
-// (services, providers, caches) is another part of issue 22.
+// no ZooKeeper type. (Curator's ServiceInstance nodes are read by
+// curator_instance_json.h.)
 //
 // Finagle/Aurora ServerSets (com.twitter.common.zookeeper.ServerSet, Finagle's
 // serverset2): one ephemeral-sequential node per member, <path>/member_<seq>,
@@ -37,8 +31,7 @@
 
 namespace slacker::discovery {
 
-// One node of either format; larger or deeper data is refused unparsed.
-// Curator's own instances are a few hundred bytes plus the payload.
+// One member node; larger or deeper data is refused unparsed.
 inline constexpr internal::JsonBounds kForeignAnnouncementBounds{
     /*max_bytes=*/128 * 1024, /*max_depth=*/32, /*max_items=*/4096};
 
@@ -52,23 +45,10 @@ struct AnnouncedEndpoint {
   std::string HostPort() const;
 };
 
-struct CuratorInstanceEndpoint {
-  std::string id;
-  std::string name;
-  std::string address;
-  std::optional<int> port;      // Null or absent: none.
-  std::optional<int> ssl_port;  // Null or absent: none.
-  // The payload's "weight" member, when the payload is an object holding a
-  // positive finite number there.
-  std::optional<double> weight;
-};
-
-// Parses a Curator ServiceInstance node. InvalidArgument if the data passes
-// the bounds, is not a JSON object, or has no valid address; a port that is
-// present must be an integer 1..65535 (else InvalidArgument). At least one of
-// port and sslPort must be given.
-absl::StatusOr<CuratorInstanceEndpoint> ParseCuratorInstanceEndpoint(
-    absl::string_view json);
+// OK for a host a channel can dial as announced: printable ASCII without
+// spaces or '/', 1..255 bytes; else InvalidArgument naming `what`.
+absl::Status ValidateAnnouncedHost(const std::string& host,
+                                   absl::string_view what);
 
 struct ServerSetMember {
   AnnouncedEndpoint service_endpoint;

@@ -1,6 +1,6 @@
-// Fuzz target: the readers of Curator ServiceInstance and ServerSet member
-// nodes (discovery/foreign_announcements.h), which a cluster channel over
-// those formats runs on whatever anyone wrote under the path it watches.
+// Fuzz target: the reader of ServerSet member nodes
+// (discovery/foreign_announcements.h), which a cluster channel over
+// ServerSets runs on whatever anyone wrote under the path it watches.
 //
 // Beyond not crashing or stalling: data past the bounds is refused, and what
 // is accepted describes endpoints a channel can dial (a host of 1..255
@@ -39,19 +39,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   const bool within =
       size <= slacker::discovery::kForeignAnnouncementBounds.max_bytes;
-  const auto curator = slacker::discovery::ParseCuratorInstanceEndpoint(text);
-  if (curator.ok()) {
-    FUZZ_CHECK(within);
-    FUZZ_CHECK(ValidHost(curator->address));
-    FUZZ_CHECK(curator->port.has_value() || curator->ssl_port.has_value());
-    if (curator->port.has_value()) FUZZ_CHECK(ValidPort(*curator->port));
-    if (curator->ssl_port.has_value()) {
-      FUZZ_CHECK(ValidPort(*curator->ssl_port));
-    }
-    if (curator->weight.has_value()) FUZZ_CHECK(*curator->weight > 0);
-  } else {
-    FUZZ_CHECK(curator.status().code() == absl::StatusCode::kInvalidArgument);
-  }
   const auto member = slacker::discovery::ParseServerSetMember(text);
   if (member.ok()) {
     FUZZ_CHECK(within);

@@ -44,7 +44,11 @@ TEST(ForeignSnapshotTest, CuratorInstancesServeEveryNamespace) {
       {"a", Node(Curator("a", 5001, R"({"@class":"x","weight":3})"))},
       {"b", Node(Curator("b", 5002))},
       {"c", Node(Curator("c", 5002))},  // Same endpoint as b: one server.
-      {"d", Node("{\"address\":\"h\"}")},
+      {"d", Node(R"({"name":"api","id":"d","address":"h"})")},
+      {"e", Node(R"({"name":"api","id":"e","address":"127.0.0.1","port":5005,)"
+                 R"("enabled":false})")},
+      {"f", Node(R"({"name":"api","id":"f","address":"a b","port":5006})")},
+      {"g", Node("{\"address\":[[[[")},
   };
   std::map<std::string, ClusterServer> servers;
   std::vector<RefusedAnnouncement> refused;
@@ -56,9 +60,12 @@ TEST(ForeignSnapshotTest, CuratorInstancesServeEveryNamespace) {
   EXPECT_EQ(a.weight, 3);
   EXPECT_EQ(a.server_data, children.at("a").data);
   EXPECT_EQ(servers.at("127.0.0.1:5002").server_data, children.at("b").data);
-  ASSERT_EQ(refused.size(), 1);
+  ASSERT_EQ(refused.size(), 4);
   EXPECT_EQ(refused[0].path, "/services/api/d");
-  EXPECT_THAT(refused[0].reason, HasSubstr("neither"));
+  EXPECT_THAT(refused[0].reason, HasSubstr("no port"));
+  EXPECT_THAT(refused[1].reason, HasSubstr("disabled"));
+  EXPECT_THAT(refused[2].reason, HasSubstr("printable"));
+  EXPECT_EQ(refused[3].path, "/services/api/g");
 }
 
 TEST(ForeignSnapshotTest, CuratorSslPortWhenAsked) {
@@ -67,8 +74,9 @@ TEST(ForeignSnapshotTest, CuratorSslPortWhenAsked) {
   source.use_ssl_port = true;
   source.namespaces = {"pkg.A", "pkg.B"};
   const NodeMap children = {
-      {"a", Node(R"({"address":"10.0.0.1","port":80,"sslPort":443})")},
-      {"b", Node(R"({"address":"10.0.0.2","port":80})")},
+      {"a", Node(R"({"name":"api","id":"a","address":"10.0.0.1","port":80,)"
+                 R"("sslPort":443})")},
+      {"b", Node(R"({"name":"api","id":"b","address":"10.0.0.2","port":80})")},
   };
   std::map<std::string, ClusterServer> servers;
   std::vector<RefusedAnnouncement> refused;
