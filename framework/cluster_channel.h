@@ -14,12 +14,6 @@
 //   grpc::CreateChannel("zk://zk1:2181,zk2:2181/orders?grouping=round_robin",
 //                       grpc::InsecureChannelCredentials());
 //
-// Servers announced as Curator service instances or ServerSet members, not in
-// the Slacker layout: ClusterChannelOptions::announcement, or the targets
-// "curator://zk1:2181/<base path>/<service name>" and
-// "serverset://zk1:2181/<serverset path>" (README.md, "Channels over Curator
-// services and ServerSets").
-//
 // Such a channel routes one-server groupings as CreateClusterChannel's does,
 // and ReadyServers, ServerData and the fan-out API work on it once it has
 // resolved its cluster. Multi-server groupings and grouping functions that
@@ -27,6 +21,12 @@
 // add to a channel it did not make only through the process's one global
 // interceptor factory: call slacker::InstallClusterInterceptor() once (see
 // there).
+//
+// Servers announced as Curator service instances or ServerSet members, not in
+// the Slacker layout: ClusterChannelOptions::announcement, or the targets
+// "curator://zk1:2181/<base path>/<service name>" and
+// "serverset://zk1:2181/<serverset path>" (README.md, "Channels over Curator
+// services and ServerSets").
 //
 // How a call is routed. The channel's `zk` resolver watches the cluster in
 // ZooKeeper (<root>/<cluster>/namespaces/<ns>/<host:port>, the leader
