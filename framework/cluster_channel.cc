@@ -167,6 +167,30 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
   if (!options.zookeeper_digest.empty()) {
     args.SetString(internal::kDigestArg, options.zookeeper_digest);
   }
+  if (options.announcement != ClusterChannelOptions::Announcement::kSlacker) {
+    args.SetInt(internal::kAnnouncementArg,
+                static_cast<int>(options.announcement));
+    std::string services;
+    for (const std::string& service : options.announced_services) {
+      if (service.empty() ||
+          service.find_first_of(",/ ") != std::string::npos) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("bad announced service '", service,
+                         "': a gRPC service's full name, e.g. pkg.Service"));
+      }
+      absl::StrAppend(&services, services.empty() ? "" : ",", service);
+    }
+    if (!services.empty()) {
+      args.SetString(internal::kAnnouncedServicesArg, services);
+    }
+    if (!options.serverset_endpoint.empty()) {
+      args.SetString(internal::kServerSetEndpointArg,
+                     options.serverset_endpoint);
+    }
+    if (options.curator_ssl_port) {
+      args.SetInt(internal::kCuratorSslPortArg, 1);
+    }
+  }
   args.SetInt(internal::kDiscoveryModeArg,
               static_cast<int>(options.discovery));
   SetKeepalive(options, &args);

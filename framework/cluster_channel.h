@@ -22,6 +22,12 @@
 // interceptor factory: call slacker::InstallClusterInterceptor() once (see
 // there).
 //
+// Servers announced as Curator service instances or ServerSet members, not in
+// the Slacker layout: ClusterChannelOptions::announcement, or the targets
+// "curator://zk1:2181/<base path>/<service name>" and
+// "serverset://zk1:2181/<serverset path>" (README.md, "Channels over Curator
+// services and ServerSets").
+//
 // How a call is routed. The channel's `zk` resolver watches the cluster in
 // ZooKeeper (<root>/<cluster>/namespaces/<ns>/<host:port>, the leader
 // elections and server data; see README.md) and reports every change to the
@@ -133,6 +139,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -187,8 +194,40 @@ struct ServerDataChange {
 };
 
 struct ClusterChannelOptions {
-  // Where the cluster lives in ZooKeeper.
+  // Where the cluster lives in ZooKeeper: <root>/<cluster>.
   std::string root = "/slacker/cluster";
+
+  // How the servers at <root>/<cluster> are announced (README.md, "Channels
+  // over Curator services and ServerSets"):
+  //   kSlacker (the default): the Slacker layout, which our cluster servers
+  //     write.
+  //   kCurator: the instances of one Curator service (curator-x-discovery),
+  //     root = the base path (ServiceDiscoveryBuilder.basePath), cluster =
+  //     the service name: <base>/<name>/<id>, each instance's address and
+  //     port (sslPort with curator_ssl_port) is a server. JVM services and
+  //     our servers with ClusterOptions::curator register so.
+  //   kServerSet: the members of a Finagle/Aurora ServerSet, root = the
+  //     ServerSet path's parent, cluster = its last node: each member_ node
+  //     whose status is ALIVE is a server, at its serviceEndpoint (or at the
+  //     additional endpoint serverset_endpoint names).
+  // With either foreign format: the groupings, health checks, keepalive,
+  // set-aside and retries work as for a Slacker cluster; a server serves the
+  // namespaces announced_services lists (all namespaces if it lists none:
+  // health-checked as the whole server, service ""); no server leads (the
+  // `leader` grouping finds none) and a server's data is its node's JSON;
+  // discovery is always kWatches. A node that is not a valid announcement
+  // is logged once per version and skipped.
+  enum class Announcement { kSlacker = 0, kCurator = 1, kServerSet = 2 };
+  Announcement announcement = Announcement::kSlacker;
+  // kCurator, kServerSet: the gRPC services (full names, "pkg.Service") the
+  // announced servers serve. Empty: every service.
+  std::vector<std::string> announced_services;
+  // kServerSet: the name of the additional endpoint to call; empty: the
+  // serviceEndpoint.
+  std::string serverset_endpoint;
+  // kCurator: call each instance's sslPort instead of its port (instances
+  // without one are skipped).
+  bool curator_ssl_port = false;
 
   // The channel's grouping (see above). Default: "random".
   std::string grouping = "random";

@@ -623,8 +623,8 @@ class ClusterInterceptor : public grpc::experimental::Interceptor {
   const NamespaceServers* Servers(const std::string& ns) {
     if (!entry_.has_value()) entry_ = FindChannel(settings_->channel_id);
     if (!entry_.has_value() || entry_->servers == nullptr) return nullptr;
-    auto it = entry_->servers->find(ns);
-    return it == entry_->servers->end() ? &None() : &it->second;
+    const NamespaceServers* servers = ServersOf(*entry_->servers, ns);
+    return servers == nullptr ? &None() : servers;
   }
   static const NamespaceServers& None() {
     static const NamespaceServers* none = new NamespaceServers();
@@ -743,9 +743,9 @@ class ClusterInterceptor : public grpc::experimental::Interceptor {
     const std::string ns = name.substr(0, name.find('/'));
     std::optional<ChannelEntry> now = FindChannel(settings_->channel_id);
     if (!now.has_value() || now->servers == nullptr) return;
-    auto it = now->servers->find(ns);
-    if (it == now->servers->end() || !it->second.ready.empty() ||
-        it->second.last_error.empty()) {
+    const NamespaceServers* servers = ServersOf(*now->servers, ns);
+    if (servers == nullptr || !servers->ready.empty() ||
+        servers->last_error.empty()) {
       return;
     }
     *status = grpc::Status(
@@ -753,7 +753,7 @@ class ClusterInterceptor : public grpc::experimental::Interceptor {
         absl::StrCat(status->error_message(), " (no server of cluster '",
                      settings_->cluster, "' publishing '", ns,
                      "' was ready; last connection failure: ",
-                     it->second.last_error, ")"));
+                     servers->last_error, ")"));
   }
 
   void Decide(InterceptorBatchMethods* methods) {

@@ -234,9 +234,10 @@ std::vector<std::string> ReadyServers(
   if (channel == nullptr) return addresses;
   std::optional<internal::ChannelEntry> entry = EntryOf(*channel);
   if (!entry.has_value() || entry->servers == nullptr) return addresses;
-  auto it = entry->servers->find(ns);
-  if (it == entry->servers->end()) return addresses;
-  for (const Candidate& server : it->second.ready) {
+  const internal::NamespaceServers* servers =
+      internal::ServersOf(*entry->servers, ns);
+  if (servers == nullptr) return addresses;
+  for (const Candidate& server : servers->ready) {
     addresses.push_back(server.address);
   }
   return addresses;
@@ -376,8 +377,8 @@ std::shared_ptr<FanOutCall> StartFanOut(
   while (true) {
     bool settled = entry->servers != nullptr;
     if (settled) {
-      auto it = entry->servers->find(ns);
-      settled = it == entry->servers->end() || it->second.connecting == 0;
+      const NamespaceServers* servers = ServersOf(*entry->servers, ns);
+      settled = servers == nullptr || servers->connecting == 0;
     }
     if (settled || absl::Now() >= wait_until) break;
     const grpc_connectivity_state state = channel->GetState(true);
@@ -396,8 +397,8 @@ std::shared_ptr<FanOutCall> StartFanOut(
   const std::string& cluster = entry->settings->cluster;
   std::vector<Candidate> servers;
   {
-    auto it = entry->servers->find(ns);
-    if (it != entry->servers->end()) servers = it->second.ready;
+    const NamespaceServers* found = ServersOf(*entry->servers, ns);
+    if (found != nullptr) servers = found->ready;
   }
   std::vector<std::string> addresses;
   const bool all = options.servers == "all";

@@ -41,6 +41,7 @@ absl::StatusOr<ClusterLbOptions> ParseClusterLbOptions(const Json& json) {
   string_field(kLbConfigCluster, &options.cluster);
   string_field(kLbConfigTarget, &options.target);
   string_field(kLbConfigNamespacesPath, &options.namespaces_path);
+  string_field(kLbConfigAnnouncedPath, &options.announced_path);
   string_field(kLbConfigGrouping, &options.grouping.text);
   absl::StatusOr<GroupingSpec> default_grouping =
       ParseSpec(Json(options.grouping.text), kLbConfigGrouping);

@@ -297,13 +297,20 @@ class ClusterLbPolicy : public SetAsideListener {
                                      : it->second.state;
   }
 
+  // The health service's name for a namespace: the namespace itself, or ""
+  // (the server as a whole) for kAnyNamespace, which a server announced in a
+  // foreign format serves (foreign_snapshot.h).
+  static std::string HealthServiceName(const std::string& ns) {
+    return ns == kAnyNamespace ? std::string() : ns;
+  }
+
   // Watches the health of exactly the namespaces the server publishes now.
   void SyncHealthLocked(const std::string& key, Server& server) {
     if (server.core == nullptr || !health_checks_) return;
     for (auto it = server.health.begin(); it != server.health.end();) {
       if (!std::binary_search(server.info->namespaces.begin(),
                               server.info->namespaces.end(), it->first)) {
-        server.core->CancelConnectivityStateWatch(it->first,
+        server.core->CancelConnectivityStateWatch(HealthServiceName(it->first),
                                                   it->second.watcher.get());
         it = server.health.erase(it);
       } else {
@@ -315,13 +322,15 @@ class ClusterLbPolicy : public SetAsideListener {
       Server::Health& health = server.health[ns];
       health.watcher =
           grpc_core::MakeRefCounted<HealthWatcher>(RefAsSubclass(), key, ns);
-      server.core->WatchConnectivityState(ns, health.watcher);
+      server.core->WatchConnectivityState(HealthServiceName(ns),
+                                          health.watcher);
     }
   }
 
   void CancelHealthLocked(Server& server) {
     for (auto& [ns, health] : server.health) {
-      server.core->CancelConnectivityStateWatch(ns, health.watcher.get());
+      server.core->CancelConnectivityStateWatch(HealthServiceName(ns),
+                                                health.watcher.get());
     }
     server.health.clear();
   }

@@ -19,6 +19,10 @@ const bool kRegistered = [] {
       [](grpc_core::CoreConfiguration::Builder* builder) {
         builder->resolver_registry()->RegisterResolverFactory(
             MakeZkResolverFactory());
+        builder->resolver_registry()->RegisterResolverFactory(
+            MakeZkResolverFactory(AnnouncementFormat::kCurator));
+        builder->resolver_registry()->RegisterResolverFactory(
+            MakeZkResolverFactory(AnnouncementFormat::kServerSet));
         builder->lb_policy_registry()->RegisterLoadBalancingPolicyFactory(
             MakeClusterLbPolicyFactory());
       });

@@ -10,8 +10,10 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/logging.h"
 #include "discovery/registry_layout.h"
@@ -316,9 +318,25 @@ absl::optional<absl::Duration> ParseMillis(absl::string_view text) {
   return absl::Milliseconds(ms);
 }
 
+// The resolver of one scheme: zk:// (the Slacker layout, or the format its
+// `announcement` says), curator:// or serverset:// (that format, the path
+// being the ZooKeeper path of the servers' parent node).
 class ZkResolverFactory : public grpc_core::ResolverFactory {
  public:
-  absl::string_view scheme() const override { return kResolverScheme; }
+  explicit ZkResolverFactory(AnnouncementFormat scheme_format)
+      : scheme_format_(scheme_format) {}
+
+  absl::string_view scheme() const override {
+    switch (scheme_format_) {
+      case AnnouncementFormat::kCurator:
+        return kCuratorResolverScheme;
+      case AnnouncementFormat::kServerSet:
+        return kServerSetResolverScheme;
+      case AnnouncementFormat::kSlacker:
+        break;
+    }
+    return kResolverScheme;
+  }
 
   bool IsValidUri(const grpc_core::URI& uri) const override {
     return Parse(uri, ChannelArgs()).ok();
@@ -381,21 +399,54 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
     return id;
   }
 
-  static absl::StatusOr<Settings> Parse(const grpc_core::URI& uri,
-                                        const ChannelArgs& args) {
+  const AnnouncementFormat scheme_format_;
+
+  static absl::Status SetFormat(int format, ForeignSource* source) {
+    switch (format) {
+      case static_cast<int>(AnnouncementFormat::kSlacker):
+      case static_cast<int>(AnnouncementFormat::kCurator):
+      case static_cast<int>(AnnouncementFormat::kServerSet):
+        source->format = static_cast<AnnouncementFormat>(format);
+        return absl::OkStatus();
+      default:
+        return absl::InvalidArgumentError(
+            "announcement must be slacker, curator or serverset");
+    }
+  }
+
+  absl::StatusOr<Settings> Parse(const grpc_core::URI& uri,
+                                 const ChannelArgs& args) const {
     Settings settings;
+    const bool zk = scheme_format_ == AnnouncementFormat::kSlacker;
     const std::string target =
-        absl::StrCat("zk://", uri.authority(), uri.path());
+        absl::StrCat(scheme(), "://", uri.authority(), uri.path());
     auto error = [&](absl::string_view what) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("bad cluster target '", target, "': ", what,
-                       " (expected zk://host:port[,host:port...]/cluster)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad cluster target '", target, "': ", what, " (expected ",
+          zk ? "zk://host:port[,host:port...]/cluster"
+          : scheme_format_ == AnnouncementFormat::kCurator
+              ? "curator://host:port[,host:port...]/<base path>/<service name>"
+              : "serverset://host:port[,host:port...]/<serverset path>",
+          ")"));
     };
     if (uri.authority().empty()) return error("no ZooKeeper hosts");
     absl::string_view cluster = uri.path();
-    if (!absl::ConsumePrefix(&cluster, "/") || cluster.empty() ||
-        cluster.find('/') != absl::string_view::npos) {
-      return error("the path must be /<cluster name>");
+    std::string scheme_root;  // curator://, serverset://: the path's parent.
+    if (zk) {
+      if (!absl::ConsumePrefix(&cluster, "/") || cluster.empty() ||
+          cluster.find('/') != absl::string_view::npos) {
+        return error("the path must be /<cluster name>");
+      }
+    } else {
+      // <root>/<cluster>: the last node is the "cluster", its parent the root.
+      const size_t last = cluster.rfind('/');
+      if (!absl::StartsWith(cluster, "/") || last == 0 ||
+          last == absl::string_view::npos || last + 1 == cluster.size()) {
+        return error("the path must have at least two nodes, e.g. /a/b");
+      }
+      scheme_root = std::string(cluster.substr(0, last));
+      settings.view.foreign.format = scheme_format_;
+      cluster = cluster.substr(last + 1);
     }
     settings.target = target;
     settings.view.zookeeper = uri.authority();
@@ -421,6 +472,23 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
           settings.view.mode = DiscoveryMode::kAuto;
       }
     }
+    if (absl::optional<int> format = args.GetInt(kAnnouncementArg);
+        zk && format.has_value()) {
+      absl::Status set = SetFormat(*format, &settings.view.foreign);
+      if (!set.ok()) return error(set.message());
+    }
+    if (absl::optional<absl::string_view> services =
+            args.GetString(kAnnouncedServicesArg)) {
+      settings.view.foreign.namespaces =
+          absl::StrSplit(*services, ',', absl::SkipEmpty());
+    }
+    if (absl::optional<std::string> endpoint =
+            args.GetOwnedString(kServerSetEndpointArg)) {
+      settings.view.foreign.endpoint = *endpoint;
+    }
+    if (absl::optional<int> ssl = args.GetInt(kCuratorSslPortArg)) {
+      settings.view.foreign.use_ssl_port = *ssl != 0;
+    }
     if (absl::optional<absl::string_view> json =
             args.GetString(kClusterConfigArg)) {
       absl::StatusOr<Json> parsed = Json::Parse(*json);
@@ -430,7 +498,7 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
       settings.lb = parsed->object_value();
     }
     for (const auto& [key, value] : uri.query_parameter_map()) {
-      if (key == "root") {
+      if (key == "root" && zk) {
         settings.lb["root"] = std::string(value);
       } else if (key == "grouping") {
         settings.lb[kLbConfigGrouping] = std::string(value);
@@ -441,12 +509,33 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
         }
         (key == "session_timeout" ? settings.view.session_timeout
                                   : settings.view.connect_timeout) = *duration;
+      } else if (!zk && (key == "root" || key == "announcement")) {
+        return error(absl::StrCat(key, " is given by the scheme and path"));
+      } else if (key == "announcement") {
+        const int format = value == "slacker"     ? 0
+                           : value == "curator"   ? 1
+                           : value == "serverset" ? 2
+                                                  : -1;
+        absl::Status set = SetFormat(format, &settings.view.foreign);
+        if (!set.ok()) return error(set.message());
+      } else if (key == "services") {
+        settings.view.foreign.namespaces =
+            absl::StrSplit(value, ',', absl::SkipEmpty());
+      } else if (key == "endpoint") {
+        settings.view.foreign.endpoint = std::string(value);
+      } else if (key == "ssl_port") {
+        if (value != "true" && value != "false") {
+          return error("ssl_port must be true or false");
+        }
+        settings.view.foreign.use_ssl_port = value == "true";
       } else {
         return error(absl::StrCat(
             "unknown query parameter '", key,
-            "' (known: root, grouping, session_timeout, connect_timeout)"));
+            "' (known: root, grouping, session_timeout, connect_timeout, "
+            "announcement, services, endpoint, ssl_port)"));
       }
     }
+    if (!zk) settings.lb["root"] = scheme_root;
     auto root = settings.lb.find("root");
     if (root != settings.lb.end()) {
       if (root->second.type() != Json::Type::STRING) return error("bad root");
@@ -454,17 +543,30 @@ class ZkResolverFactory : public grpc_core::ResolverFactory {
     }
     settings.lb[kLbConfigCluster] = settings.view.cluster;
     settings.lb[kLbConfigTarget] = target;
-    settings.lb[kLbConfigNamespacesPath] =
-        discovery::RegistryLayout(settings.view.root, settings.view.cluster)
-            .NamespacesPath();
+    const discovery::RegistryLayout layout(settings.view.root,
+                                           settings.view.cluster);
+    settings.lb[kLbConfigNamespacesPath] = layout.NamespacesPath();
+    switch (settings.view.foreign.format) {
+      case AnnouncementFormat::kSlacker:
+        break;
+      case AnnouncementFormat::kCurator:
+        settings.lb[kLbConfigAnnouncedPath] =
+            absl::StrCat(layout.ClusterPath(), " (Curator service instances)");
+        break;
+      case AnnouncementFormat::kServerSet:
+        settings.lb[kLbConfigAnnouncedPath] =
+            absl::StrCat(layout.ClusterPath(), " (ServerSet members)");
+        break;
+    }
     return settings;
   }
 };
 
 }  // namespace
 
-std::unique_ptr<grpc_core::ResolverFactory> MakeZkResolverFactory() {
-  return std::make_unique<ZkResolverFactory>();
+std::unique_ptr<grpc_core::ResolverFactory> MakeZkResolverFactory(
+    AnnouncementFormat scheme_format) {
+  return std::make_unique<ZkResolverFactory>(scheme_format);
 }
 
 }  // namespace slacker::internal

@@ -1,4 +1,12 @@
-// The `zk` name resolver: target "zk://<zookeeper hosts>/<cluster>[?query]".
+// The `zk` name resolver: target "zk://<zookeeper hosts>/<cluster>[?query]";
+// and the same resolver for servers announced in other formats (README.md,
+// "Channels over Curator services and ServerSets"):
+// "curator://<zookeeper hosts>/<base path>/<service name>[?query]" and
+// "serverset://<zookeeper hosts>/<serverset path>[?query]", or zk:// with
+// announcement=curator|serverset (and root=). For those formats the query may
+// also give services=<pkg.Service,...> (the namespaces the servers serve;
+// default: any), endpoint=<name> (a ServerSet's additional endpoint) and
+// ssl_port=true (Curator's sslPort).
 //
 // Query parameters (all optional): root=<path> (default /slacker/cluster),
 // grouping=<spec> (the channel's default grouping), session_timeout=<ms>,
@@ -25,11 +33,15 @@
 
 #include <memory>
 
+#include "framework/internal/cluster_view.h"
 #include "src/core/lib/resolver/resolver_factory.h"
 
 namespace slacker::internal {
 
-std::unique_ptr<grpc_core::ResolverFactory> MakeZkResolverFactory();
+// `scheme_format`: kSlacker for the zk:// scheme, kCurator for curator://,
+// kServerSet for serverset://.
+std::unique_ptr<grpc_core::ResolverFactory> MakeZkResolverFactory(
+    AnnouncementFormat scheme_format = AnnouncementFormat::kSlacker);
 
 }  // namespace slacker::internal
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
+#include "framework/internal/plugin_names.h"
 
 namespace slacker::internal {
 namespace {
@@ -112,6 +113,13 @@ void PublishServers(ChannelId id,
   std::lock_guard<std::mutex> lock(table.mu);
   auto it = table.by_id.find(id);
   if (it != table.by_id.end()) it->second.servers = std::move(servers);
+}
+
+const NamespaceServers* ServersOf(const ServersByNamespace& servers,
+                                  const std::string& ns) {
+  auto it = servers.find(ns);
+  if (it == servers.end()) it = servers.find(kAnyNamespace);
+  return it == servers.end() ? nullptr : &it->second;
 }
 
 }  // namespace slacker::internal

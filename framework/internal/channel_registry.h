@@ -83,6 +83,12 @@ struct NamespaceServers {
 };
 using ServersByNamespace = std::map<std::string, NamespaceServers, std::less<>>;
 
+// The servers of `ns` in `servers`: its own entry, else the kAnyNamespace
+// entry (plugin_names.h) of a channel whose servers are announced without
+// their namespaces (foreign_snapshot.h); null if neither exists.
+const NamespaceServers* ServersOf(const ServersByNamespace& servers,
+                                  const std::string& ns);
+
 // One channel's entry as of one moment.
 struct ChannelEntry {
   ChannelId id = 0;

@@ -26,6 +26,7 @@ namespace slacker::internal {
 inline constexpr char kLbConfigCluster[] = "cluster";
 inline constexpr char kLbConfigTarget[] = "target";
 inline constexpr char kLbConfigNamespacesPath[] = "namespacesPath";
+inline constexpr char kLbConfigAnnouncedPath[] = "announcedPath";
 inline constexpr char kLbConfigGrouping[] = "grouping";
 inline constexpr char kLbConfigMethods[] = "methods";
 inline constexpr char kLbConfigSetAsideAfter[] = "setAsideAfter";
@@ -48,6 +49,9 @@ struct ClusterLbOptions {
   std::string cluster;
   std::string target;
   std::string namespaces_path;  // For messages.
+  // For messages: a channel over Curator services or ServerSets (the
+  // servers' parent node, and the format); empty for the Slacker layout.
+  std::string announced_path;
   NamedGrouping grouping{"random", {}};
   // "pkg.Service/Method" or "pkg.Service" -> grouping.
   std::map<std::string, NamedGrouping, std::less<>> methods;

@@ -25,6 +25,7 @@
 #include "discovery/zookeeper_client.h"
 #include "discovery/zookeeper_paths.h"
 #include "framework/internal/background.h"
+#include "framework/internal/foreign_snapshot.h"
 #include "framework/internal/tls_name.h"
 #include "protos/slacker/cluster/registry.pb.h"
 
@@ -257,7 +258,9 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void ConnectLoop() {
-    if (options_.mode != DiscoveryMode::kWatches && WatchTree()) return;
+    if (options_.mode != DiscoveryMode::kWatches && !foreign() && WatchTree()) {
+      return;
+    }
     discovery::ZooKeeperOptions zk;
     zk.connect_string = options_.zookeeper;
     zk.session_timeout = options_.session_timeout;
@@ -290,8 +293,15 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
     if (stopped()) return;
     Log(LogLevel::kInfo,
         absl::StrCat("cluster '", options_.cluster, "': watching ",
-                     layout_.ClusterPath(), " on ", options_.zookeeper));
+                     layout_.ClusterPath(), " on ", options_.zookeeper,
+                     foreign() ? absl::StrCat(" (", FormatName(), ")") : ""));
     std::lock_guard<std::mutex> lock(caches_mu_);
+    if (foreign()) {
+      announced_ = Watch(
+          layout_.ClusterPath(), ChildReads::kDataWatched,
+          [this](const discovery::ChildrenCacheEvent&) { ScheduleRebuild(); });
+      return;
+    }
     servers_ = Watch(
         layout_.ServersPath(), ChildReads::kDataWatched,
         [this](const discovery::ChildrenCacheEvent&) { ScheduleRebuild(); });
@@ -386,6 +396,10 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
   void Rebuild() {
     const absl::Time event_time = batch_event_time_;
     if (stopped()) return;
+    if (foreign()) {
+      RebuildForeign(event_time);
+      return;
+    }
     std::map<std::string, ClusterServer> servers;
     std::vector<IgnoredNode> ignored;
     {
@@ -434,6 +448,36 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
         ParseServers(server_nodes, &servers);
       });
       if (!complete) return;  // A candidate the leader rule needs is unread.
+    }
+    DeliverIfChanged(event_time, std::move(servers), std::move(ignored));
+  }
+
+  bool foreign() const {
+    return options_.foreign.format != AnnouncementFormat::kSlacker;
+  }
+
+  const char* FormatName() const {
+    return options_.foreign.format == AnnouncementFormat::kCurator
+               ? "Curator service instances"
+               : "ServerSet members";
+  }
+
+  // The servers announced as children of <root>/<cluster> in a foreign
+  // format (foreign_snapshot.h). Listener thread only, as Rebuild.
+  void RebuildForeign(absl::Time event_time) {
+    std::map<std::string, ClusterServer> servers;
+    std::vector<RefusedAnnouncement> refused;
+    {
+      std::lock_guard<std::mutex> lock(caches_mu_);
+      if (announced_ == nullptr || !announced_->initialized()) return;
+      announced_->Visit([&](const NodeMap& children) {
+        AddForeignServers(options_.foreign, layout_.ClusterPath(), children,
+                          &servers, &refused);
+      });
+    }
+    std::vector<IgnoredNode> ignored;
+    for (const RefusedAnnouncement& node : refused) {
+      Ignore(node.path, node.mzxid, node.reason, LogLevel::kWarning, &ignored);
     }
     DeliverIfChanged(event_time, std::move(servers), std::move(ignored));
   }
@@ -686,15 +730,17 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
       tree = std::move(tree_);
     }
     tree.reset();  // Closes its session; its listener has finished.
-    std::unique_ptr<ChildrenCache> servers, namespaces;
+    std::unique_ptr<ChildrenCache> servers, namespaces, announced;
     {
       std::lock_guard<std::mutex> lock(caches_mu_);
+      announced = std::move(announced_);
       servers = std::move(servers_);
       namespaces = std::move(namespaces_);
     }
     // Closed first, so that no namespace cache is made after the swap below.
     namespaces.reset();  // Closes.
     servers.reset();
+    announced.reset();
     std::map<std::string, NamespaceCaches> namespace_caches;
     std::unique_ptr<discovery::ZooKeeperClient> client;
     {
@@ -724,6 +770,8 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
   std::unique_ptr<discovery::RecursiveTreeCache> tree_;  // Its mode only.
   std::unique_ptr<ChildrenCache> servers_;
   std::unique_ptr<ChildrenCache> namespaces_;
+  // A foreign format's only cache: the children of <root>/<cluster>.
+  std::unique_ptr<ChildrenCache> announced_;
   std::map<std::string, NamespaceCaches> namespace_caches_;
 
   // Listener thread only.
@@ -752,6 +800,17 @@ absl::StatusOr<std::unique_ptr<ClusterView>> ClusterView::Start(
     return absl::InvalidArgumentError(
         "no ZooKeeper connect string (host:port[,host:port...])");
   }
+  std::vector<std::string>& namespaces = options.foreign.namespaces;
+  for (const std::string& ns : namespaces) {
+    if (ns.empty() || ns.find_first_of(",/ ") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad announced service '", ns,
+                       "': a gRPC service's full name, e.g. pkg.Service"));
+    }
+  }
+  std::sort(namespaces.begin(), namespaces.end());
+  namespaces.erase(std::unique(namespaces.begin(), namespaces.end()),
+                   namespaces.end());
   auto impl = std::make_shared<Impl>(std::move(options), std::move(listener));
   impl->Start();
   return std::unique_ptr<ClusterView>(new ClusterView(std::move(impl)));

@@ -40,6 +40,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "discovery/zookeeper_client.h"
+#include "framework/internal/plugin_names.h"
 
 namespace slacker::internal {
 
@@ -91,6 +92,25 @@ enum class DiscoveryMode {
   kAuto = 2,
 };
 
+// Where the servers are announced (README.md, "Channels over Curator services
+// and ServerSets").
+enum class AnnouncementFormat {
+  kSlacker = 0,    // <root>/<cluster>: the layout of registry_layout.h.
+  kCurator = 1,    // <root>/<cluster> = <base path>/<service name>.
+  kServerSet = 2,  // <root>/<cluster> = the ServerSet's path.
+};
+
+struct ForeignSource {
+  AnnouncementFormat format = AnnouncementFormat::kSlacker;
+  // The namespaces every announced server publishes; empty: kAnyNamespace
+  // (plugin_names.h). Sorted, no duplicates (ClusterView::Start sorts).
+  std::vector<std::string> namespaces;
+  // ServerSets: the additional endpoint to call ("" = serviceEndpoint).
+  std::string endpoint;
+  // Curator: call each instance's sslPort instead of its port.
+  bool use_ssl_port = false;
+};
+
 struct ClusterViewOptions {
   std::string zookeeper;  // Connect string: "host:port[,host:port...]".
   std::string root = "/slacker/cluster";
@@ -110,6 +130,10 @@ struct ClusterViewOptions {
   // the channel's metrics.
   std::function<void(discovery::ConnectionState)> on_connection_state;
   DiscoveryMode mode = DiscoveryMode::kWatches;
+  // Not kSlacker: the servers are the children of <root>/<cluster>, read as
+  // that format (foreign_snapshot.h) with one-shot watches whatever `mode`
+  // says; there are no leaders, and report_ignored lists the refused nodes.
+  ForeignSource foreign;
 };
 
 // Thread-safe. Owned by its creator.

@@ -79,6 +79,19 @@ PickDecision PickForCall(const ClusterLbOptions& options,
   const absl::string_view method =
       slash == absl::string_view::npos ? "" : path.substr(slash + 1);
   auto found = choices.find(ns);
+  // Servers announced in a format that does not name their gRPC services
+  // serve every namespace (foreign_snapshot.h).
+  if (found == choices.end()) found = choices.find(kAnyNamespace);
+  if (found == choices.end() && !options.announced_path.empty()) {
+    return Decide(
+        Kind::kFail,
+        absl::UnavailableError(absl::StrCat(
+            "no server announced under ", options.announced_path,
+            " serves namespace '", ns,
+            "': start one, check the path, or add the namespace to the "
+            "channel's announced services (ClusterChannelOptions::"
+            "announced_services)")));
+  }
   if (found == choices.end()) {
     return Decide(
         Kind::kFail,

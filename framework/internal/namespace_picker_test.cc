@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "framework/internal/plugin_names.h"
 #include "gtest/gtest.h"
 
 namespace slacker::internal {
@@ -83,6 +84,27 @@ TEST_F(NamespacePickerTest, UnknownNamespaceFailsSayingWhere) {
   EXPECT_TRUE(absl::IsUnavailable(decision.status));
   EXPECT_NE(decision.status.message().find(
                 "/slacker/cluster/test/namespaces/other.Svc"),
+            std::string::npos)
+      << decision.status;
+}
+
+// Servers of a channel over Curator services or ServerSets serve any
+// namespace; one published by name still goes to its own servers.
+TEST_F(NamespacePickerTest, AnyNamespaceServesWhatNoServerNames) {
+  Add(kAnyNamespace, {Server("any:1")});
+  Add("pkg.Svc", {Server("named:1")});
+  PrepareConfiguredPickers(options_, {}, choices_);
+  EXPECT_EQ(Picked(Pick("/other.Svc/M")), "any:1");
+  EXPECT_EQ(Picked(Pick("/pkg.Svc/M")), "named:1");
+}
+
+TEST_F(NamespacePickerTest, NoAnnouncedServerFailsNamingThePath) {
+  options_.announced_path = "/services/api (Curator service instances)";
+  PrepareConfiguredPickers(options_, {}, choices_);
+  PickDecision decision = Pick("/other.Svc/M");
+  EXPECT_EQ(decision.kind, Kind::kFail);
+  EXPECT_TRUE(absl::IsUnavailable(decision.status));
+  EXPECT_NE(decision.status.message().find("/services/api (Curator"),
             std::string::npos)
       << decision.status;
 }

@@ -13,8 +13,18 @@
 // `sequence`), so a test counts calls per server; --fail=CODE makes every
 // Echo fail with that gRPC status code instead; --not_serving=NS reports NS
 // NOT_SERVING in the health service while it stays published.
+//
+// --curator_service=NAME also registers it as an instance of that Curator
+// service (ClusterOptions::curator) under --curator_base_path. --plain serves
+// the same services on a plain grpc::Server (with the standard health
+// service, accepting the cluster channel's keepalive pings) that registers
+// nowhere, and prints "published <host:port>" once listening: a server that
+// only someone else announces (as a ServerSet member or a Curator instance
+// written by a test).
 
 #include <grpcpp/ext/channelz_service_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 
 #include <atomic>
@@ -47,6 +57,12 @@ ABSL_FLAG(std::string, manager_token, "", "the manager's shared token");
 ABSL_FLAG(bool, reflection, true, "serve gRPC's server reflection");
 ABSL_FLAG(bool, channelz, false, "serve gRPC's channelz service");
 ABSL_FLAG(int, delay_ms, 0, "every Echo sleeps this long first");
+ABSL_FLAG(std::string, curator_service, "",
+          "if set, also register as an instance of this Curator service");
+ABSL_FLAG(std::string, curator_base_path, "/services",
+          "base path of --curator_service");
+ABSL_FLAG(bool, plain, false,
+          "a plain gRPC server that registers nowhere (no ZooKeeper)");
 ABSL_FLAG(std::string, digest_creator_only, "",
           "user:password: protected registrations only that digest reads "
           "(AclPolicy::kCreatorAll)");
@@ -140,6 +156,37 @@ class OtherEchoImpl final : public slacker::testing::OtherEchoService::Service {
   }
 };
 
+// --plain: the services on a grpc::Server of its own, until SIGTERM/SIGKILL.
+int ServePlain(EchoImpl* echo, OtherEchoImpl* other) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  // The cluster channel pings silent connections every second.
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 500);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  for (absl::string_view service :
+       absl::StrSplit(absl::GetFlag(FLAGS_services), ',', absl::SkipEmpty())) {
+    if (service == "echo") {
+      builder.RegisterService(echo);
+    } else if (service == "other") {
+      builder.RegisterService(other);
+    }
+  }
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    std::cerr << "cannot start a plain gRPC server" << std::endl;
+    return 1;
+  }
+  Address() = absl::StrCat("127.0.0.1:", port);
+  std::cout << "published " << Address() << std::endl;
+  server->Wait();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -165,8 +212,15 @@ int main(int argc, char** argv) {
     options.zookeeper_digest = absl::GetFlag(FLAGS_digest_creator_only);
     options.zookeeper_acl = slacker::discovery::AclPolicy::kCreatorAll;
   }
+  if (!absl::GetFlag(FLAGS_curator_service).empty()) {
+    slacker::discovery::CuratorServiceInstanceOptions curator;
+    curator.service_name = absl::GetFlag(FLAGS_curator_service);
+    curator.base_path = absl::GetFlag(FLAGS_curator_base_path);
+    options.curator = curator;
+  }
   EchoImpl echo;
   OtherEchoImpl other;
+  if (absl::GetFlag(FLAGS_plain)) return ServePlain(&echo, &other);
   slacker::ClusterServerBuilder builder(options);
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials());
   for (absl::string_view service :
