@@ -350,6 +350,9 @@ class ZooKeeperClient::Impl {
   void CloseHandle(std::unique_ptr<Handle> handle);
   void FollowEnsembleConfig();
   void AskEnsembleProvider();
+  // Asks the provider now and again every ensemble_check_interval, until the
+  // client closes (its event thread then drops the next check). Event thread.
+  void CheckEnsemblePeriodically();
   absl::Status SetHosts(const std::string& hosts);
   std::unique_ptr<Handle> NewHandle(const std::string& hosts, int* error);
 
@@ -476,6 +479,10 @@ absl::Status ZooKeeperClient::Impl::Start(const std::string& hosts,
   {
     std::unique_lock<std::shared_mutex> lock(handle_mu_);
     handle_ = std::move(handle);
+  }
+  if (options_.ensemble_provider) {
+    events_.PostAfter(options_.ensemble_check_interval,
+                      [this] { CheckEnsemblePeriodically(); });
   }
   std::unique_lock<std::mutex> lock(mu_);
   const bool connected = state_changed_.wait_for(
@@ -890,6 +897,12 @@ void ZooKeeperClient::Impl::AskEnsembleProvider() {
   }
 }
 
+void ZooKeeperClient::Impl::CheckEnsemblePeriodically() {
+  AskEnsembleProvider();
+  events_.PostAfter(options_.ensemble_check_interval,
+                    [this] { CheckEnsemblePeriodically(); });
+}
+
 void ZooKeeperClient::Impl::FollowEnsembleConfig() {
   struct Context {
     Impl* impl;
@@ -967,8 +980,34 @@ absl::StatusOr<std::unique_ptr<ZooKeeperClient>> ZooKeeperClient::Connect(
     return absl::InvalidArgumentError(
         "ZooKeeperOptions timeouts must be positive");
   }
+  if (options.ensemble_provider && options.ensemble_check_interval <=
+                                        absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "ZooKeeperOptions::ensemble_check_interval must be positive");
+  }
+  std::string hosts = connect->hosts;
+  if (options.ensemble_provider) {
+    // The provider names the first ensemble too (Curator asks its
+    // EnsembleProvider before the first connection).
+    const std::string provided = options.ensemble_provider();
+    absl::StatusOr<ConnectString> parsed = ParseConnectString(provided);
+    if (provided.empty()) {
+      Log(LogLevel::kDebug,
+          absl::StrCat("the ensemble provider has no hosts yet; starting with ",
+                       connect->hosts));
+    } else if (!parsed.ok() || !parsed->chroot.empty()) {
+      Log(LogLevel::kWarning,
+          absl::StrCat("ignoring the ensemble provider's first answer \"",
+                       provided, "\" (",
+                       parsed.ok() ? "it carries a chroot"
+                                   : parsed.status().message(),
+                       "); starting with ", connect->hosts));
+    } else {
+      hosts = parsed->hosts;
+    }
+  }
   auto impl = std::make_unique<Impl>(std::move(options));
-  if (absl::Status s = impl->Start(connect->hosts, connect->chroot); !s.ok()) {
+  if (absl::Status s = impl->Start(hosts, connect->chroot); !s.ok()) {
     impl->Close("ZooKeeperClient::Connect");
     return s;
   }
