@@ -292,5 +292,26 @@ TEST_F(EnsembleClientTest, AChangedAnswerIsPickedUpWhileConnected) {
   EXPECT_EQ((*client)->session_id(), session);
 }
 
+TEST_F(EnsembleClientTest, ASessionFollowsEveryNodeMovingInTurn) {
+  ZooKeeperOptions options;
+  options.connect_string = ConnectString();
+  options.session_timeout = absl::Seconds(4);
+  options.ensemble_check_interval = absl::Milliseconds(100);
+  options.ensemble_provider = [this] { return zookeeper().ConnectString(); };
+  absl::StatusOr<std::unique_ptr<ZooKeeperClient>> client =
+      ZooKeeperClient::Connect(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  const int64_t session = (*client)->session_id();
+  for (int node = 0; node < zookeeper().size(); ++node) {
+    SCOPED_TRACE(absl::StrCat("moving node ", node));
+    ASSERT_TRUE(zookeeper().MoveNode(node).ok());
+    EXPECT_TRUE(Eventually([&] {
+      return (*client)->hosts() == zookeeper().ConnectString() &&
+             (*client)->Exists("/").ok();
+    }));
+    EXPECT_EQ((*client)->session_id(), session);
+  }
+}
+
 }  // namespace
 }  // namespace slacker::discovery

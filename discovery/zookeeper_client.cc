@@ -158,6 +158,20 @@ absl::Status CheckData(absl::string_view path, size_t size) {
       " per node (its jute.maxbuffer is 1 MiB): store less, or a reference"));
 }
 
+// Whether the host lists "h:p,h:p" name the same hosts, as many times each,
+// whatever their ports.
+bool SameHostsIgnoringPorts(absl::string_view a, absl::string_view b) {
+  auto hosts = [](absl::string_view list) {
+    std::vector<std::string> names;
+    for (absl::string_view entry : absl::StrSplit(list, ',')) {
+      names.emplace_back(entry.substr(0, entry.rfind(':')));
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  return hosts(a) == hosts(b);
+}
+
 // "server.1=127.0.0.1:2888:3888:participant;127.0.0.1:2181" lines -> the
 // client addresses, sorted and joined; "" if there are none.
 std::string HostsFromEnsembleConfig(absl::string_view config) {
@@ -863,6 +877,7 @@ absl::Status ZooKeeperClient::Impl::SetHosts(const std::string& hosts) {
   absl::StatusOr<ConnectString> connect = ParseConnectString(hosts);
   if (!connect.ok()) return connect.status();
   const std::string& parsed = connect->hosts;
+  bool only_ports_changed = false;
   if (!connect->chroot.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the ensemble \"", hosts, "\" must not carry a chroot; the chroot of ",
@@ -871,12 +886,25 @@ absl::Status ZooKeeperClient::Impl::SetHosts(const std::string& hosts) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (hosts_ == parsed) return absl::OkStatus();
+    only_ports_changed = SameHostsIgnoringPorts(hosts_, parsed);
     hosts_ = parsed;
   }
   int rc = ZOK;
   {
     std::shared_lock<std::shared_mutex> lock(handle_mu_);
-    if (handle_ != nullptr) rc = zoo_set_servers(handle_->zh, parsed.c_str());
+    if (handle_ != nullptr) {
+      if (only_ports_changed) {
+        // The C client (3.8.0, addrvec_eq) compares address lists by IP
+        // only, not port: a list whose servers moved to other ports on the
+        // same hosts looks unchanged to it, and zoo_set_servers would keep
+        // the old ports. A list one longer (the first server twice) in
+        // between makes it take both.
+        const std::string longer =
+            absl::StrCat(parsed.substr(0, parsed.find(',')), ",", parsed);
+        rc = zoo_set_servers(handle_->zh, longer.c_str());
+      }
+      if (rc == ZOK) rc = zoo_set_servers(handle_->zh, parsed.c_str());
+    }
   }
   if (rc != ZOK) {
     return absl::InvalidArgumentError(
