@@ -39,6 +39,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "discovery/ensemble_provider.h"
 #include "discovery/zookeeper_client.h"
 
 namespace slacker::internal {
@@ -107,6 +108,9 @@ struct ClusterViewOptions {
   // call at a time; it must not block). For the channel's metrics.
   std::function<void(discovery::ConnectionState)> on_connection_state;
   DiscoveryMode mode = DiscoveryMode::kWatches;
+  // How the view's session finds and follows the ensemble (with kWatches;
+  // the recursive modes ask the provider once, at start).
+  discovery::EnsembleOptions ensemble;
 };
 
 // Thread-safe. Owned by its creator.
