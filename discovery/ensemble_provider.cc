@@ -16,8 +16,8 @@
 namespace slacker::discovery {
 namespace {
 
-using slacker::internal::Log;
 using slacker::LogLevel;
+using slacker::internal::Log;
 
 bool IsHostName(absl::string_view host) {
   if (host.empty() || host.size() > 253) return false;
@@ -61,7 +61,7 @@ absl::StatusOr<ExhibitorClusterList> ParseExhibitorClusterList(
     return bounded;
   }
   nlohmann::json json = nlohmann::json::parse(body, nullptr,
-                                               /*allow_exceptions=*/false);
+                                              /*allow_exceptions=*/false);
   if (json.is_discarded() || !json.is_object()) {
     return absl::InvalidArgumentError(
         "Exhibitor's cluster list is not a JSON object; expected "
@@ -136,13 +136,13 @@ ExhibitorEnsembleProvider::Start(ExhibitorOptions options) {
       new ExhibitorEnsembleProvider(std::move(options)));
   if (absl::Status first = provider->PollNow(); !first.ok()) {
     Log(LogLevel::kWarning,
-        absl::StrCat("no Exhibitor host answered the first poll (",
-                     first.message(), "); ",
-                     provider->options_.backup_connect_string.empty()
-                         ? "no backup connect string is set"
-                         : absl::StrCat("using the backup connect string ",
-                                        provider->options_
-                                            .backup_connect_string)));
+        absl::StrCat(
+            "no Exhibitor host answered the first poll (", first.message(),
+            "); ",
+            provider->options_.backup_connect_string.empty()
+                ? "no backup connect string is set"
+                : absl::StrCat("using the backup connect string ",
+                               provider->options_.backup_connect_string)));
   }
   provider->thread_ = std::thread([raw = provider.get()] { raw->PollLoop(); });
   return provider;
@@ -192,10 +192,9 @@ absl::Status ExhibitorEnsembleProvider::PollNow() {
         if (stopping_) return absl::CancelledError("the provider is stopping");
       }
       if (attempt > 1) absl::SleepFor(options_.retry_delay);
-      absl::StatusOr<internal::HttpResponse> response =
-          internal::HttpGet(host, options_.port, options_.path,
-                            options_.request_timeout,
-                            options_.max_response_bytes);
+      absl::StatusOr<internal::HttpResponse> response = internal::HttpGet(
+          host, options_.port, options_.path, options_.request_timeout,
+          options_.max_response_bytes);
       absl::StatusOr<ExhibitorClusterList> list;
       if (!response.ok()) {
         list = response.status();

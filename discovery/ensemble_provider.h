@@ -118,9 +118,10 @@ absl::StatusOr<ExhibitorClusterList> ParseExhibitorClusterList(
 
 // Polls Exhibitor on a thread of its own and answers the last good cluster
 // list (or the backup) from memory. Thread-safe. Shared-owned: AsProvider's
-// function holds a reference, so the poller runs while any client may ask;
-// the last owner's release stops and joins its thread (it must not be
-// released on that thread, which holds no reference: it cannot be).
+// function holds a reference, so the poller runs while any client may ask.
+// The last release stops the poll thread and joins it, waiting for a poll in
+// progress (at most hosts x attempts_per_host x request_timeout); the poll
+// thread holds no reference, so that release never happens on it.
 class ExhibitorEnsembleProvider
     : public std::enable_shared_from_this<ExhibitorEnsembleProvider> {
  public:

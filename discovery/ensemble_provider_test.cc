@@ -41,16 +41,20 @@ TEST(ParseExhibitorClusterListTest, ReadsServersAndPort) {
 
 TEST(ParseExhibitorClusterListTest, RefusesWhatIsNotAClusterList) {
   for (const char* body : {
-           "", "[]", "not json", R"({"servers":[],"port":2181})",
-           R"({"servers":["a"]})", R"({"servers":["a"],"port":0})",
+           "",
+           "[]",
+           "not json",
+           R"({"servers":[],"port":2181})",
+           R"({"servers":["a"]})",
+           R"({"servers":["a"],"port":0})",
            R"({"servers":["a"],"port":70000})",
            R"({"servers":["a"],"port":"2181"})",
            R"({"servers":[1],"port":2181})",
            R"({"servers":["a,b:1/x"],"port":2181})",
            R"({"servers":"a","port":2181})",
        }) {
-    EXPECT_TRUE(absl::IsInvalidArgument(
-        ParseExhibitorClusterList(body, 1024).status()))
+    EXPECT_TRUE(
+        absl::IsInvalidArgument(ParseExhibitorClusterList(body, 1024).status()))
         << body;
   }
   // Bounded before parsing: deep, large and many-item texts.
@@ -202,7 +206,8 @@ TEST(ExhibitorEnsembleProviderTest, HostileAnswersAreBoundedAndMeanTheBackup) {
     absl::StatusCode code;
   };
   const Case cases[] = {
-      {"huge", {200, std::string(8 << 20, ' ')},
+      {"huge",
+       {200, std::string(8 << 20, ' ')},
        absl::StatusCode::kResourceExhausted},
       {"malformed", {200, "{\"servers\":"}, absl::StatusCode::kInvalidArgument},
       {"deep",
@@ -217,7 +222,8 @@ TEST(ExhibitorEnsembleProviderTest, HostileAnswersAreBoundedAndMeanTheBackup) {
       {"slow",
        {200, ClusterList(R"("127.0.0.1")", 2181), absl::Milliseconds(100)},
        absl::StatusCode::kDeadlineExceeded},
-      {"hung", {200, "", absl::ZeroDuration(), /*hang=*/true},
+      {"hung",
+       {200, "", absl::ZeroDuration(), /*hang=*/true},
        absl::StatusCode::kDeadlineExceeded},
   };
   for (const Case& c : cases) {
@@ -279,8 +285,8 @@ TEST_F(EnsembleClientTest, AChangedAnswerIsPickedUpWhileConnected) {
       ZooKeeperClient::Connect(options);
   ASSERT_TRUE(client.ok()) << client.status();
   const int64_t session = (*client)->session_id();
-  const std::string two = absl::StrCat(zookeeper().NodeAddress(1), ",",
-                                       zookeeper().NodeAddress(2));
+  const std::string two =
+      absl::StrCat(zookeeper().NodeAddress(1), ",", zookeeper().NodeAddress(2));
   {
     std::lock_guard<std::mutex> lock(mu);
     provided = two;

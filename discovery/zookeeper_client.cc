@@ -1008,8 +1008,8 @@ absl::StatusOr<std::unique_ptr<ZooKeeperClient>> ZooKeeperClient::Connect(
     return absl::InvalidArgumentError(
         "ZooKeeperOptions timeouts must be positive");
   }
-  if (options.ensemble_provider && options.ensemble_check_interval <=
-                                        absl::ZeroDuration()) {
+  if (options.ensemble_provider &&
+      options.ensemble_check_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "ZooKeeperOptions::ensemble_check_interval must be positive");
   }
@@ -1025,11 +1025,11 @@ absl::StatusOr<std::unique_ptr<ZooKeeperClient>> ZooKeeperClient::Connect(
                        connect->hosts));
     } else if (!parsed.ok() || !parsed->chroot.empty()) {
       Log(LogLevel::kWarning,
-          absl::StrCat("ignoring the ensemble provider's first answer \"",
-                       provided, "\" (",
-                       parsed.ok() ? "it carries a chroot"
-                                   : parsed.status().message(),
-                       "); starting with ", connect->hosts));
+          absl::StrCat(
+              "ignoring the ensemble provider's first answer \"", provided,
+              "\" (",
+              parsed.ok() ? "it carries a chroot" : parsed.status().message(),
+              "); starting with ", connect->hosts));
     } else {
       hosts = parsed->hosts;
     }

@@ -121,7 +121,8 @@ TEST_F(ClusterEnsembleTest, FollowsAnEnsembleReplacedNodeByNode) {
     callers.emplace_back([&] {
       while (!stop.load()) {
         grpc::ClientContext context;
-        context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+        context.set_deadline(
+            absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
         context.set_wait_for_ready(true);
         Ping request, response;
         request.set_text("ensemble");
@@ -130,8 +131,8 @@ TEST_F(ClusterEnsembleTest, FollowsAnEnsembleReplacedNodeByNode) {
           ok.fetch_add(1);
         } else {
           std::lock_guard<std::mutex> lock(mu);
-          failures.push_back(absl::StrCat(status.error_code(), ": ",
-                                          status.error_message()));
+          failures.push_back(
+              absl::StrCat(status.error_code(), ": ", status.error_message()));
         }
         absl::SleepFor(absl::Milliseconds(5));
       }
@@ -162,8 +163,8 @@ TEST_F(ClusterEnsembleTest, FollowsAnEnsembleReplacedNodeByNode) {
   const int64_t updates = GetDiscoveryStats(target).updates;
   std::unique_ptr<ClusterServer> late = StartServer(true);
   ASSERT_NE(late, nullptr);
-  EXPECT_TRUE(Eventually(
-      [&] { return GetDiscoveryStats(target).updates > updates; }));
+  EXPECT_TRUE(
+      Eventually([&] { return GetDiscoveryStats(target).updates > updates; }));
 
   stop.store(true);
   for (std::thread& caller : callers) caller.join();

@@ -17,8 +17,8 @@
 
 namespace slacker::testing {
 
-absl::StatusOr<std::unique_ptr<HttpStandIn>> HttpStandIn::Start(
-    Handler handler, int port) {
+absl::StatusOr<std::unique_ptr<HttpStandIn>> HttpStandIn::Start(Handler handler,
+                                                                int port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
@@ -112,9 +112,11 @@ void HttpStandIn::Answer(int fd) {
     }
     return;
   }
-  const std::string answer = absl::StrCat(
-      "HTTP/1.0 ", reply.status, " Stand-in\r\nContent-Type: application/json"
-      "\r\nContent-Length: ", reply.body.size(), "\r\n\r\n", reply.body);
+  const std::string answer =
+      absl::StrCat("HTTP/1.0 ", reply.status,
+                   " Stand-in\r\nContent-Type: application/json"
+                   "\r\nContent-Length: ",
+                   reply.body.size(), "\r\n\r\n", reply.body);
   if (reply.byte_delay > absl::ZeroDuration()) {
     for (char c : answer) {
       if (send(fd, &c, 1, MSG_NOSIGNAL) != 1) return;  // The client left.

@@ -5,7 +5,8 @@
 // slowly, hang, or send more than any client should read.
 //
 //   auto exhibitor = HttpStandIn::Start([](const std::string& path) {
-//     return HttpStandIn::Reply{200, R"({"servers":["127.0.0.1"],"port":2181})"};
+//     return HttpStandIn::Reply{200,
+//     R"({"servers":["127.0.0.1"],"port":2181})"};
 //   });
 //   http://127.0.0.1:(*exhibitor)->port()/exhibitor/v1/cluster/list
 //

@@ -127,7 +127,8 @@ ConnectionSecurity SecurityFromFlags() {
 }
 
 constexpr char kUsageMessage[] =
-    "slackerctl --zk=HOSTS [--exhibitor=HOSTS:PORT] --cluster=NAME [--root=PATH]\n"
+    "slackerctl --zk=HOSTS [--exhibitor=HOSTS:PORT] --cluster=NAME "
+    "[--root=PATH]\n"
     "    COMMAND ...\n"
     "  ls [--json]\n"
     "  describe NAMESPACE | NAMESPACE/METHOD | TYPE\n"
@@ -415,8 +416,8 @@ int Main(int argc, char** argv) {
         started = discovery::ExhibitorEnsembleProvider::Start(
             *std::move(exhibitor_options));
     if (!started.ok()) {
-      return Fail(kUsage, absl::StrCat("--exhibitor: ",
-                                       started.status().message()));
+      return Fail(kUsage,
+                  absl::StrCat("--exhibitor: ", started.status().message()));
     }
     exhibitor = *std::move(started);
     discovery::EnsembleOptions ensemble;

@@ -49,8 +49,9 @@ absl::Status WaitFor(int fd, short events, absl::Time deadline,
           absl::StrCat(where, ": no complete answer in time"));
     }
     pollfd p{fd, events, 0};
-    const int n = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(
-                                  left + absl::Milliseconds(1))));
+    const int n = poll(&p, 1,
+                       static_cast<int>(absl::ToInt64Milliseconds(
+                           left + absl::Milliseconds(1))));
     if (n > 0) return absl::OkStatus();
     if (n < 0 && errno != EINTR) {
       return absl::UnavailableError(
@@ -98,9 +99,9 @@ absl::StatusOr<HttpResponse> ParseResponse(const std::string& head,
         absl::StripAsciiWhitespace(lines[i].substr(colon + 1));
     if (name == "transfer-encoding" &&
         !absl::EqualsIgnoreCase(value, "identity")) {
-      return absl::UnavailableError(absl::StrCat(
-          where, ": answered with Transfer-Encoding ", value,
-          " to an HTTP/1.0 request, which allows none"));
+      return absl::UnavailableError(
+          absl::StrCat(where, ": answered with Transfer-Encoding ", value,
+                       " to an HTTP/1.0 request, which allows none"));
     }
     if (name == "content-length") {
       size_t length = 0;
@@ -109,9 +110,9 @@ absl::StatusOr<HttpResponse> ParseResponse(const std::string& head,
             absl::StrCat(where, ": malformed Content-Length"));
       }
       if (body.size() < length) {
-        return absl::UnavailableError(
-            absl::StrCat(where, ": closed after ", body.size(), " of ", length,
-                         " body bytes"));
+        return absl::UnavailableError(absl::StrCat(where, ": closed after ",
+                                                   body.size(), " of ", length,
+                                                   " body bytes"));
       }
       body.resize(length);
     }
@@ -136,16 +137,16 @@ absl::StatusOr<HttpResponse> HttpGet(const std::string& host, int port,
   const std::string service = absl::StrCat(port);
   if (const int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found);
       rc != 0) {
-    return absl::UnavailableError(absl::StrCat(
-        where, ": cannot resolve ", host, ": ", gai_strerror(rc)));
+    return absl::UnavailableError(
+        absl::StrCat(where, ": cannot resolve ", host, ": ", gai_strerror(rc)));
   }
-  absl::Status last = absl::UnavailableError(
-      absl::StrCat(where, ": no address for ", host));
+  absl::Status last =
+      absl::UnavailableError(absl::StrCat(where, ": no address for ", host));
   int connected_fd = -1;
   for (addrinfo* a = found; a != nullptr && connected_fd < 0; a = a->ai_next) {
-    const int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK |
-                                            SOCK_CLOEXEC,
-                          a->ai_protocol);
+    const int fd =
+        socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+               a->ai_protocol);
     if (fd < 0) continue;
     if (connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
       last = absl::UnavailableError(
@@ -184,8 +185,8 @@ absl::StatusOr<HttpResponse> HttpGet(const std::string& host, int port,
         !ready.ok()) {
       return ready;
     }
-    const ssize_t n = send(fd, request.data() + sent, request.size() - sent,
-                           MSG_NOSIGNAL);
+    const ssize_t n =
+        send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno != EAGAIN && errno != EINTR) {
       return absl::UnavailableError(
           absl::StrCat(where, ": send: ", std::strerror(errno)));
@@ -216,15 +217,15 @@ absl::StatusOr<HttpResponse> HttpGet(const std::string& host, int port,
       if (end == std::string::npos) {
         if (received.size() > kMaxHttpHeaderBytes) {
           return absl::ResourceExhaustedError(
-              absl::StrCat(where, ": headers longer than ",
-                           kMaxHttpHeaderBytes, " bytes; not read"));
+              absl::StrCat(where, ": headers longer than ", kMaxHttpHeaderBytes,
+                           " bytes; not read"));
         }
         continue;
       }
       if (end > kMaxHttpHeaderBytes) {
-        return absl::ResourceExhaustedError(absl::StrCat(
-            where, ": headers longer than ", kMaxHttpHeaderBytes,
-            " bytes; not read"));
+        return absl::ResourceExhaustedError(
+            absl::StrCat(where, ": headers longer than ", kMaxHttpHeaderBytes,
+                         " bytes; not read"));
       }
       head = received.substr(0, end);
       body_start = end + 4;
@@ -236,15 +237,14 @@ absl::StatusOr<HttpResponse> HttpGet(const std::string& host, int port,
       break;
     }
     if (received.size() - body_start > max_body_bytes) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat(where, ": answer longer than ", max_body_bytes,
-                       " bytes; not read"));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          where, ": answer longer than ", max_body_bytes, " bytes; not read"));
     }
   }
   if (body_start == std::string::npos) {
-    return absl::UnavailableError(absl::StrCat(
-        where, ": closed before the end of the headers (", received.size(),
-        " bytes)"));
+    return absl::UnavailableError(
+        absl::StrCat(where, ": closed before the end of the headers (",
+                     received.size(), " bytes)"));
   }
   return ParseResponse(head, received.substr(body_start), where);
 }

@@ -1,16 +1,14 @@
 #include "tools/slackerctl/cluster.h"
 
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/json_bounds.h"
 #include "discovery/cluster_rules.h"
 #include "discovery/registry_reading.h"
