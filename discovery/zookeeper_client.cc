@@ -898,7 +898,10 @@ absl::Status ZooKeeperClient::Impl::SetHosts(const std::string& hosts) {
         // only, not port: a list whose servers moved to other ports on the
         // same hosts looks unchanged to it, and zoo_set_servers would keep
         // the old ports. A list one longer (the first server twice) in
-        // between makes it take both.
+        // between makes it take both (connected, the longer list makes it
+        // move to another server with probability 1/(n+1), as any grown
+        // list does). Host names are compared as written: two names of one
+        // IP count as different hosts here, and such a change is not seen.
         const std::string longer =
             absl::StrCat(parsed.substr(0, parsed.find(',')), ",", parsed);
         rc = zoo_set_servers(handle_->zh, longer.c_str());
