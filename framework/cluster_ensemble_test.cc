@@ -9,7 +9,8 @@
 // the provider is the control: it must lose its registration, which shows
 // that the moves are real.
 //
-// The provider here is the test's own function answering the ensemble's
+// The Exhibitor provider on both sides is in the second test. In the first,
+// the provider is the test's own function answering the ensemble's
 // current addresses, as Exhibitor would; the Exhibitor-style provider itself
 // is tested against an HTTP stand-in in discovery/ensemble_provider_test.cc
 // (Exhibitor's answer has one port for every server, which cannot describe
@@ -35,6 +36,7 @@
 #include "gtest/gtest.h"
 #include "protos/slacker/testing/echo.grpc.pb.h"
 #include "testing/echo_service.h"
+#include "testing/http_stand_in.h"
 #include "testing/zookeeper_fixture.h"
 
 namespace slacker {
@@ -56,6 +58,12 @@ class ClusterEnsembleTest : public slacker::testing::ZooKeeperEnsembleTest {
   }
 
   std::unique_ptr<ClusterServer> StartServer(bool with_provider) {
+    return StartServer(with_provider ? Ensemble()
+                                     : discovery::EnsembleOptions());
+  }
+
+  std::unique_ptr<ClusterServer> StartServer(
+      discovery::EnsembleOptions ensemble) {
     slacker::ClusterOptions options;
     options.cluster = kCluster;
     options.zookeeper = first_hosts_;
@@ -63,7 +71,7 @@ class ClusterEnsembleTest : public slacker::testing::ZooKeeperEnsembleTest {
     options.session_timeout = absl::Seconds(4);
     options.connect_timeout = absl::Seconds(20);
     options.drain_time = absl::Milliseconds(100);
-    if (with_provider) options.ensemble = Ensemble();
+    options.ensemble = std::move(ensemble);
     ClusterServerBuilder builder(std::move(options));
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials());
     builder.RegisterService(&echo_);
@@ -172,6 +180,49 @@ TEST_F(ClusterEnsembleTest, FollowsAnEnsembleReplacedNodeByNode) {
   EXPECT_TRUE(failures.empty())
       << failures.size() << " failed calls; the first: " << failures.front();
   EXPECT_GT(ok.load(), 60);
+}
+
+// The Exhibitor provider on both sides, against an HTTP stand-in serving
+// Exhibitor's JSON (Exhibitor cannot run here): the server and the channel
+// are given a connect string where nothing answers, so only the provider's
+// first answer lets them start, register and call.
+TEST_F(ClusterEnsembleTest, ExhibitorNamesTheFirstEnsembleOnBothSides) {
+  const int port = zookeeper().ClientPort(0);
+  auto exhibitor =
+      slacker::testing::HttpStandIn::Start([port](const std::string&) {
+        return slacker::testing::HttpStandIn::Reply{
+            200,
+            absl::StrCat(R"({"servers":["127.0.0.1"],"port":)", port, "}")};
+      });
+  ASSERT_TRUE(exhibitor.ok()) << exhibitor.status();
+  discovery::ExhibitorOptions options;
+  options.hosts = {"127.0.0.1"};
+  options.port = (*exhibitor)->port();
+  auto provider = discovery::ExhibitorEnsembleProvider::Start(options);
+  ASSERT_TRUE(provider.ok()) << provider.status();
+  ASSERT_EQ((*provider)->Hosts(), zookeeper().NodeAddress(0));
+
+  first_hosts_ = "127.0.0.1:1";  // Nothing listens there.
+  discovery::EnsembleOptions ensemble;
+  ensemble.provider = (*provider)->AsProvider();
+  std::unique_ptr<ClusterServer> server = StartServer(ensemble);
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(OwnerOf(server->address()),
+            server->zookeeper_session_for_testing().first);
+
+  ClusterChannelOptions channel_options;
+  channel_options.ensemble = ensemble;
+  auto channel = CreateClusterChannel(first_hosts_, kCluster, channel_options);
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  auto stub = EchoService::NewStub(*channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  context.set_wait_for_ready(true);
+  Ping request, response;
+  request.set_text("exhibitor");
+  const grpc::Status status = stub->Echo(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.text(), "exhibitor");
 }
 
 }  // namespace
