@@ -49,10 +49,26 @@ constexpr char kCluster[] = "moving-ensemble";
 
 class ClusterEnsembleTest : public slacker::testing::ZooKeeperEnsembleTest {
  protected:
+  // The ensemble's addresses as the test last published them (after each
+  // move, once the node serves), as Exhibitor would report them. Shared with
+  // the providers rather than read from the fixture: the clients' threads
+  // may end after the test (a channel's resolver shuts down on gRPC's own
+  // threads), and must not touch the fixture then.
+  struct Published {
+    std::mutex mu;
+    std::string hosts;
+  };
+  void Publish(const std::string& hosts) {
+    std::lock_guard<std::mutex> lock(published_->mu);
+    published_->hosts = hosts;
+  }
+
   discovery::EnsembleOptions Ensemble() {
     discovery::EnsembleOptions ensemble;
-    // What the ensemble is now; thread-safe (the fixture locks).
-    ensemble.provider = [this] { return zookeeper().ConnectString(); };
+    ensemble.provider = [published = published_] {
+      std::lock_guard<std::mutex> lock(published->mu);
+      return published->hosts;
+    };
     ensemble.check_interval = absl::Milliseconds(200);
     return ensemble;
   }
@@ -96,11 +112,13 @@ class ClusterEnsembleTest : public slacker::testing::ZooKeeperEnsembleTest {
   }
 
   std::string first_hosts_;
+  std::shared_ptr<Published> published_ = std::make_shared<Published>();
   slacker::testing::EchoServiceImpl echo_;
 };
 
 TEST_F(ClusterEnsembleTest, FollowsAnEnsembleReplacedNodeByNode) {
   first_hosts_ = ConnectString();
+  Publish(first_hosts_);
   std::unique_ptr<ClusterServer> a = StartServer(true);
   std::unique_ptr<ClusterServer> b = StartServer(true);
   std::unique_ptr<ClusterServer> control = StartServer(false);
@@ -152,6 +170,7 @@ TEST_F(ClusterEnsembleTest, FollowsAnEnsembleReplacedNodeByNode) {
     SCOPED_TRACE(absl::StrCat("moving node ", node));
     const int before = ok.load();
     ASSERT_TRUE(zookeeper().MoveNode(node).ok());
+    Publish(ConnectString());
     // Calls go on between the moves.
     EXPECT_TRUE(Eventually([&] { return ok.load() > before + 20; }));
   }
