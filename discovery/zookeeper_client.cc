@@ -158,6 +158,20 @@ absl::Status CheckData(absl::string_view path, size_t size) {
       " per node (its jute.maxbuffer is 1 MiB): store less, or a reference"));
 }
 
+// Whether the host lists "h:p,h:p" name the same hosts, as many times each,
+// whatever their ports.
+bool SameHostsIgnoringPorts(absl::string_view a, absl::string_view b) {
+  auto hosts = [](absl::string_view list) {
+    std::vector<std::string> names;
+    for (absl::string_view entry : absl::StrSplit(list, ',')) {
+      names.emplace_back(entry.substr(0, entry.rfind(':')));
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  return hosts(a) == hosts(b);
+}
+
 // "server.1=127.0.0.1:2888:3888:participant;127.0.0.1:2181" lines -> the
 // client addresses, sorted and joined; "" if there are none.
 std::string HostsFromEnsembleConfig(absl::string_view config) {
@@ -350,6 +364,9 @@ class ZooKeeperClient::Impl {
   void CloseHandle(std::unique_ptr<Handle> handle);
   void FollowEnsembleConfig();
   void AskEnsembleProvider();
+  // Asks the provider now and again every ensemble_check_interval, until the
+  // client closes (its event thread then drops the next check). Event thread.
+  void CheckEnsemblePeriodically();
   absl::Status SetHosts(const std::string& hosts);
   std::unique_ptr<Handle> NewHandle(const std::string& hosts, int* error);
 
@@ -476,6 +493,10 @@ absl::Status ZooKeeperClient::Impl::Start(const std::string& hosts,
   {
     std::unique_lock<std::shared_mutex> lock(handle_mu_);
     handle_ = std::move(handle);
+  }
+  if (options_.ensemble_provider) {
+    events_.PostAfter(options_.ensemble_check_interval,
+                      [this] { CheckEnsemblePeriodically(); });
   }
   std::unique_lock<std::mutex> lock(mu_);
   const bool connected = state_changed_.wait_for(
@@ -856,6 +877,7 @@ absl::Status ZooKeeperClient::Impl::SetHosts(const std::string& hosts) {
   absl::StatusOr<ConnectString> connect = ParseConnectString(hosts);
   if (!connect.ok()) return connect.status();
   const std::string& parsed = connect->hosts;
+  bool only_ports_changed = false;
   if (!connect->chroot.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the ensemble \"", hosts, "\" must not carry a chroot; the chroot of ",
@@ -864,12 +886,28 @@ absl::Status ZooKeeperClient::Impl::SetHosts(const std::string& hosts) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (hosts_ == parsed) return absl::OkStatus();
+    only_ports_changed = SameHostsIgnoringPorts(hosts_, parsed);
     hosts_ = parsed;
   }
   int rc = ZOK;
   {
     std::shared_lock<std::shared_mutex> lock(handle_mu_);
-    if (handle_ != nullptr) rc = zoo_set_servers(handle_->zh, parsed.c_str());
+    if (handle_ != nullptr) {
+      if (only_ports_changed) {
+        // The C client (3.8.0, addrvec_eq) compares address lists by IP
+        // only, not port: a list whose servers moved to other ports on the
+        // same hosts looks unchanged to it, and zoo_set_servers would keep
+        // the old ports. A list one longer (the first server twice) in
+        // between makes it take both (connected, the longer list makes it
+        // move to another server with probability 1/(n+1), as any grown
+        // list does). Host names are compared as written: two names of one
+        // IP count as different hosts here, and such a change is not seen.
+        const std::string longer =
+            absl::StrCat(parsed.substr(0, parsed.find(',')), ",", parsed);
+        rc = zoo_set_servers(handle_->zh, longer.c_str());
+      }
+      if (rc == ZOK) rc = zoo_set_servers(handle_->zh, parsed.c_str());
+    }
   }
   if (rc != ZOK) {
     return absl::InvalidArgumentError(
@@ -888,6 +926,12 @@ void ZooKeeperClient::Impl::AskEnsembleProvider() {
     Log(LogLevel::kWarning,
         absl::StrCat("ignoring the ensemble provider's answer: ", s.message()));
   }
+}
+
+void ZooKeeperClient::Impl::CheckEnsemblePeriodically() {
+  AskEnsembleProvider();
+  events_.PostAfter(options_.ensemble_check_interval,
+                    [this] { CheckEnsemblePeriodically(); });
 }
 
 void ZooKeeperClient::Impl::FollowEnsembleConfig() {
@@ -967,8 +1011,34 @@ absl::StatusOr<std::unique_ptr<ZooKeeperClient>> ZooKeeperClient::Connect(
     return absl::InvalidArgumentError(
         "ZooKeeperOptions timeouts must be positive");
   }
+  if (options.ensemble_provider &&
+      options.ensemble_check_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "ZooKeeperOptions::ensemble_check_interval must be positive");
+  }
+  std::string hosts = connect->hosts;
+  if (options.ensemble_provider) {
+    // The provider names the first ensemble too (Curator asks its
+    // EnsembleProvider before the first connection).
+    const std::string provided = options.ensemble_provider();
+    absl::StatusOr<ConnectString> parsed = ParseConnectString(provided);
+    if (provided.empty()) {
+      Log(LogLevel::kDebug,
+          absl::StrCat("the ensemble provider has no hosts yet; starting with ",
+                       connect->hosts));
+    } else if (!parsed.ok() || !parsed->chroot.empty()) {
+      Log(LogLevel::kWarning,
+          absl::StrCat(
+              "ignoring the ensemble provider's first answer \"", provided,
+              "\" (",
+              parsed.ok() ? "it carries a chroot" : parsed.status().message(),
+              "); starting with ", connect->hosts));
+    } else {
+      hosts = parsed->hosts;
+    }
+  }
   auto impl = std::make_unique<Impl>(std::move(options));
-  if (absl::Status s = impl->Start(connect->hosts, connect->chroot); !s.ok()) {
+  if (absl::Status s = impl->Start(hosts, connect->chroot); !s.ok()) {
     impl->Close("ZooKeeperClient::Connect");
     return s;
   }

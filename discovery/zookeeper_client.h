@@ -123,11 +123,22 @@ struct ZooKeeperOptions {
   // list equal to it. The chroot of `connect_string`, if any, is kept.
   bool follow_ensemble_config = false;
 
-  // Asked for the host list ("host:port,...", no chroot) each time the client
-  // loses its connection and each time it makes a new session; a different
-  // answer replaces the host list (as UpdateEnsemble does). May be empty.
-  // Runs on the event thread: it must return quickly.
+  // Where the host list comes from (Curator's EnsembleProvider; see
+  // discovery/ensemble_provider.h for the fixed and Exhibitor-style ones).
+  // Asked for the host list ("host:port,...", no chroot): once by Connect,
+  // for the first session (a non-empty answer is used instead of the hosts
+  // of `connect_string`, whose chroot stays; a malformed one is logged and
+  // the hosts of `connect_string` are used), then each time the client loses
+  // its connection, each time it makes a new session, and every
+  // `ensemble_check_interval`; a different answer replaces the host list (as
+  // UpdateEnsemble does). An empty answer keeps the current list. May be
+  // empty (the default: the hosts of `connect_string`, fixed). Runs on the
+  // event thread (and once on Connect's caller's): it must return quickly,
+  // from memory; a provider that does I/O does it on a thread of its own.
   std::function<std::string()> ensemble_provider;
+  // How often the provider is asked while the connection is fine, so that a
+  // changed ensemble is picked up before the current server goes away.
+  absl::Duration ensemble_check_interval = absl::Seconds(1);
 };
 
 enum class ConnectionState {

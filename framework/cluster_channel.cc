@@ -233,6 +233,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClusterChannel(
   settings->cluster = std::string(cluster);
   settings->target = target;
   settings->metrics = metrics;
+  settings->ensemble = options.ensemble;
   if (options.on_server_data_change) {
     settings->on_server_data_change = [handler = options.on_server_data_change](
                                           const std::string& address,

@@ -145,6 +145,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "discovery/ensemble_provider.h"
 #include "framework/call_results.h"
 
 namespace slacker {
@@ -293,6 +294,19 @@ struct ClusterChannelOptions {
   // "user:password", or empty. Needed to read a cluster whose servers use
   // AclPolicy::kCreatorAll (ClusterOptions::zookeeper_acl).
   std::string zookeeper_digest;
+
+  // How the channel finds and follows the ZooKeeper ensemble
+  // (discovery/ensemble_provider.h; Curator's EnsembleProvider): the hosts
+  // given to CreateClusterChannel, fixed (the default); ZooKeeper's
+  // /zookeeper/config (`ensemble.follow_config`); or a provider, asked for
+  // the first session too, e.g. an ExhibitorEnsembleProvider's AsProvider().
+  // The hosts given to CreateClusterChannel stay the channel's target and
+  // are the backup while the provider has no answer. A changed ensemble
+  // moves the channel's session without losing it: its picture of the
+  // cluster, and the calls using it, are not disturbed. With `discovery`
+  // kPersistentRecursive or kAuto the provider is asked once, at start, and
+  // follow_config is not supported (that session is not the C client's).
+  discovery::EnsembleOptions ensemble;
 
   // How the channel follows the cluster in ZooKeeper (README.md, "Discovery
   // at scale"):

@@ -202,6 +202,7 @@ ClusterServerBuilder::BuildAndStart() {
   zookeeper_options.digest = options_.zookeeper_digest;
   zookeeper_options.acl = options_.zookeeper_acl;
   zookeeper_options.admin_id = options_.zookeeper_admin_id;
+  discovery::ApplyEnsembleOptions(options_.ensemble, &zookeeper_options);
   // Every cluster, of every identity, lives below the root; every instance
   // of a Curator service, JVM ones too, below its service's node.
   zookeeper_options.shared_paths = {options_.root};
@@ -236,7 +237,7 @@ ClusterServerBuilder::BuildAndStart() {
   std::string host = options_.address;
   if (host.empty()) {
     absl::StatusOr<std::string> detected =
-        internal::LocalAddressToward(options_.zookeeper);
+        internal::LocalAddressToward(server->zookeeper_->hosts());
     if (!detected.ok()) return detected.status();
     host = *detected;
   }

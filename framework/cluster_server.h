@@ -61,6 +61,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "discovery/curator_service_instance.h"
+#include "discovery/ensemble_provider.h"
 #include "discovery/zookeeper_client.h"
 
 namespace slacker {
@@ -78,7 +79,19 @@ struct ClusterOptions {
   std::string cluster;
 
   // ZooKeeper connect string, "host:port[,host:port...][/chroot]". Required.
+  // With an `ensemble` provider, its hosts are the backup (used while the
+  // provider has no answer) and its chroot is kept.
   std::string zookeeper;
+
+  // How the ZooKeeper ensemble is found and followed while the server runs
+  // (discovery/ensemble_provider.h; Curator's EnsembleProvider): the hosts of
+  // `zookeeper`, fixed (the default); ZooKeeper's /zookeeper/config
+  // (`ensemble.follow_config`); or a provider, asked for the first session
+  // too, e.g. an ExhibitorEnsembleProvider's AsProvider(). A changed answer
+  // moves the session to the new hosts without losing it, so registrations
+  // and leadership stay. The address detected for this server (`address`
+  // empty) is the one toward the first host of the first ensemble.
+  discovery::EnsembleOptions ensemble;
 
   // Where clusters live in ZooKeeper. Default "/slacker/cluster", as
   // slacker-cluster's.

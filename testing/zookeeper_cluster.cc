@@ -339,6 +339,7 @@ std::string ZooKeeperCluster::NodeAddress(int node) const {
 }
 
 int ZooKeeperCluster::ClientPort(int node) const {
+  std::lock_guard<std::mutex> lock(mu_);
   return nodes_.at(node).client_port;
 }
 
@@ -360,7 +361,7 @@ absl::Status ZooKeeperCluster::WriteConfig(int node) const {
       "# Written by slacker's ZooKeeperCluster "
       "(testing/zookeeper_cluster.cc).\n",
       "tickTime=", tick_ms, "\n", "dataDir=", data, "\n",
-      "clientPort=", n.client_port, "\n", "clientPortAddress=127.0.0.1\n",
+      "clientPort=", ClientPort(node), "\n", "clientPortAddress=127.0.0.1\n",
       "admin.enableServer=false\n", "4lw.commands.whitelist=*\n",
       // A development server: no fsync, small preallocated logs.
       "forceSync=no\n", "preAllocSize=4096\n");
@@ -379,7 +380,7 @@ absl::Status ZooKeeperCluster::WriteConfig(int node) const {
       absl::StrAppend(&config, "server.", i + 1,
                       "=127.0.0.1:", nodes_[i].quorum_port, ":",
                       nodes_[i].election_port,
-                      ":participant;127.0.0.1:", nodes_[i].client_port, "\n");
+                      ":participant;127.0.0.1:", ClientPort(i), "\n");
     }
     if (absl::Status s = WriteFile(absl::StrCat(data, "/myid"),
                                    absl::StrCat(node + 1, "\n"));
@@ -515,6 +516,23 @@ absl::Status ZooKeeperCluster::StartNode(int node) {
 
 absl::Status ZooKeeperCluster::RestartNode(int node) {
   if (absl::Status stopped = StopNode(node); !stopped.ok()) return stopped;
+  return StartNode(node);
+}
+
+absl::Status ZooKeeperCluster::MoveNode(int node) {
+  if (absl::Status stopped = StopNode(node); !stopped.ok()) return stopped;
+  absl::StatusOr<std::vector<int>> port = PickFreePorts(1);
+  if (!port.ok()) return port.status();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    nodes_.at(node).client_port = port->front();
+  }
+  // Every node's file names the new address; running nodes keep the one
+  // they read at start (their client ports are their own, so the quorum is
+  // unaffected), and a node started later reads the new one.
+  for (int i = 0; i < size(); ++i) {
+    if (absl::Status written = WriteConfig(i); !written.ok()) return written;
+  }
   return StartNode(node);
 }
 

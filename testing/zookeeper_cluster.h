@@ -110,6 +110,13 @@ class ZooKeeperCluster {
   absl::Status StartNode(int node);
   // StopNode, then StartNode.
   absl::Status RestartNode(int node);
+  // Moves the node to a new free client port, as when a ZooKeeper server is
+  // replaced by one elsewhere: stops it cleanly, rewrites the configuration
+  // (its own and the others' files; running nodes are not restarted), and
+  // starts it on the new port with its data, waiting until it serves.
+  // Clients that knew only the old address cannot reach it there: they need
+  // the new ensemble (UpdateEnsemble, an ensemble provider).
+  absl::Status MoveNode(int node);
 
   // Index of the node whose `srvr` reports "Mode: leader" (or "standalone").
   // NotFound when no running node leads, e.g. while a quorum is lost.
@@ -132,7 +139,7 @@ class ZooKeeperCluster {
 
  private:
   struct Node {
-    int client_port = 0;
+    int client_port ABSL_GUARDED_BY(ZooKeeperCluster::mu_) = 0;
     int quorum_port = 0;
     int election_port = 0;
     std::string dir;

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
+#include "discovery/ensemble_provider.h"
 #include "discovery/registry_layout.h"
 #include "framework/grouping/grouping_registry.h"
 #include "framework/version.h"
@@ -84,6 +86,10 @@ ABSL_FLAG(std::string, token, "",
 ABSL_FLAG(std::string, digest, "",
           "ZooKeeper digest credentials user:password, to read a cluster "
           "whose registrations are protected");
+ABSL_FLAG(std::string, exhibitor, "",
+          "HOST[,HOST...]:PORT of Exhibitor's REST API: take the ZooKeeper "
+          "ensemble from its /exhibitor/v1/cluster/list (polled every 10 s), "
+          "--zk being the backup connect string while no Exhibitor answers");
 ABSL_FLAG(int, port, 8080, "dashboard: HTTP port (0: a free one, printed)");
 ABSL_FLAG(std::string, listen, "127.0.0.1",
           "dashboard: address to serve on (0.0.0.0: every interface)");
@@ -121,7 +127,9 @@ ConnectionSecurity SecurityFromFlags() {
 }
 
 constexpr char kUsageMessage[] =
-    "slackerctl --zk=HOSTS --cluster=NAME [--root=PATH] COMMAND ...\n"
+    "slackerctl --zk=HOSTS [--exhibitor=HOSTS:PORT] --cluster=NAME "
+    "[--root=PATH]\n"
+    "    COMMAND ...\n"
     "  ls [--json]\n"
     "  describe NAMESPACE | NAMESPACE/METHOD | TYPE\n"
     "  export-protoset [NAMESPACE...] > FILE.protoset\n"
@@ -394,6 +402,27 @@ int Main(int argc, char** argv) {
   c.set_digest(absl::GetFlag(FLAGS_digest));
   if (c.zookeeper().empty() || c.name().empty()) {
     return Fail(kUsage, "--zk and --cluster are required");
+  }
+  // Kept for the whole command: every session of it asks the provider.
+  std::shared_ptr<discovery::ExhibitorEnsembleProvider> exhibitor;
+  if (const std::string value = absl::GetFlag(FLAGS_exhibitor);
+      !value.empty()) {
+    absl::StatusOr<discovery::ExhibitorOptions> exhibitor_options =
+        ParseExhibitorFlag(value, c.zookeeper());
+    if (!exhibitor_options.ok()) {
+      return Fail(kUsage, exhibitor_options.status().message());
+    }
+    absl::StatusOr<std::shared_ptr<discovery::ExhibitorEnsembleProvider>>
+        started = discovery::ExhibitorEnsembleProvider::Start(
+            *std::move(exhibitor_options));
+    if (!started.ok()) {
+      return Fail(kUsage,
+                  absl::StrCat("--exhibitor: ", started.status().message()));
+    }
+    exhibitor = *std::move(started);
+    discovery::EnsembleOptions ensemble;
+    ensemble.provider = exhibitor->AsProvider();
+    c.set_ensemble(std::move(ensemble));
   }
   if (absl::Status valid = c.Validate(); !valid.ok()) {
     return Fail(kUsage, valid.message());

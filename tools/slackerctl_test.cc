@@ -23,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "testing/child.h"
+#include "testing/http_stand_in.h"
 #include "testing/run_command.h"
 #include "testing/zookeeper_fixture.h"
 
@@ -146,6 +147,44 @@ TEST_F(SlackerctlTest, DigestReadsAProtectedCluster) {
   CtlRun blind = Ctl("ls --json");
   EXPECT_NE(blind.exit_code, 0) << blind.out;
   EXPECT_TRUE(absl::StrContains(blind.err, "ZNOAUTH")) << blind.err;
+}
+
+// --exhibitor names the ensemble (a stand-in HTTP server serves Exhibitor's
+// JSON: Exhibitor cannot run here), for the command's session and for the
+// channel of `call`, even when --zk names nothing that answers; with no
+// Exhibitor answering, --zk is the backup.
+TEST_F(SlackerctlTest, ExhibitorNamesTheEnsembleAndZkIsTheBackup) {
+  const std::string a = StartServer("echo");
+  ASSERT_FALSE(a.empty());
+  const int zookeeper_port = zookeeper().ClientPort(0);
+  auto exhibitor = slacker::testing::HttpStandIn::Start(
+      [zookeeper_port](const std::string&) {
+        return slacker::testing::HttpStandIn::Reply{
+            200, absl::StrCat(R"({"servers":["127.0.0.1"],"port":)",
+                              zookeeper_port, "}")};
+      });
+  ASSERT_TRUE(exhibitor.ok()) << exhibitor.status();
+  const std::string via_exhibitor = absl::StrCat(
+      "--zk=127.0.0.1:1 --exhibitor=127.0.0.1:", (*exhibitor)->port(),
+      " --cluster=demo ");
+  CtlRun ls = Ctl(via_exhibitor + "ls --json", /*with_cluster=*/false);
+  ASSERT_EQ(ls.exit_code, 0) << ls.err;
+  EXPECT_TRUE(absl::StrContains(ls.out, a)) << ls.out;
+  EXPECT_GE((*exhibitor)->requests(), 1);
+  CtlRun call = Ctl(via_exhibitor +
+                        "call slacker.testing.EchoService/Echo "
+                        "'{\"text\":\"whoami\"}'",
+                    /*with_cluster=*/false);
+  ASSERT_EQ(call.exit_code, 0) << call.err;
+  EXPECT_TRUE(absl::StrContains(call.out, a)) << call.out;
+
+  // Nothing answers at the Exhibitor port: --zk, the backup, is used.
+  CtlRun backup = Ctl("--exhibitor=127.0.0.1:1 ls --json");
+  ASSERT_EQ(backup.exit_code, 0) << backup.err;
+  EXPECT_TRUE(absl::StrContains(backup.out, a)) << backup.out;
+
+  EXPECT_EQ(Ctl("--exhibitor=no-port ls").exit_code, 2);
+  EXPECT_EQ(Ctl("--exhibitor=bad/host:8080 ls").exit_code, 2);
 }
 
 TEST_F(SlackerctlTest, CallWithEveryGroupingAndResult) {

@@ -94,6 +94,7 @@ class ZkResolver : public grpc_core::Resolver {
   void StartLocked() override {
     std::lock_guard<std::mutex> lock(mu_);
     ClusterViewOptions view_options = view_options_;
+    if (settings_ != nullptr) view_options.ensemble = settings_->ensemble;
     if (settings_ != nullptr && settings_->metrics != nullptr) {
       view_options.on_connection_state =
           [metrics = settings_->metrics](discovery::ConnectionState state) {

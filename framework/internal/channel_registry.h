@@ -40,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "discovery/ensemble_provider.h"
 #include "framework/grouping/grouping.h"
 
 namespace grpc {
@@ -71,6 +72,9 @@ struct ChannelSettings {
   std::map<std::string, std::string> method_groupings;
   // What the channel records (ClusterChannelOptions::metrics); null: off.
   std::shared_ptr<ClientMetrics> metrics;
+  // How the channel's ZooKeeper session finds its ensemble
+  // (ClusterChannelOptions::ensemble).
+  discovery::EnsembleOptions ensemble;
 };
 
 // The servers a channel's picker may use for one namespace (READY, healthy,

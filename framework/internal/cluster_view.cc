@@ -176,6 +176,12 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
   bool WatchTree() {
     discovery::RecursiveTreeCacheOptions tree_options;
     tree_options.session.connect_string = options_.zookeeper;
+    if (options_.ensemble.provider) {
+      // That session is not the C client's: it takes the first answer only.
+      if (std::string hosts = options_.ensemble.provider(); !hosts.empty()) {
+        tree_options.session.connect_string = std::move(hosts);
+      }
+    }
     tree_options.session.session_timeout = options_.session_timeout;
     tree_options.session.digest = options_.digest;
     tree_options.root = layout_.ClusterPath();
@@ -266,6 +272,7 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
     zk.session_timeout = options_.session_timeout;
     zk.connect_timeout = options_.connect_timeout;
     zk.digest = options_.digest;
+    discovery::ApplyEnsembleOptions(options_.ensemble, &zk);
     Backoff retry(ConnectRetry());
     while (!stopped()) {
       absl::StatusOr<std::unique_ptr<discovery::ZooKeeperClient>> client =

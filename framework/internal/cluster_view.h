@@ -39,6 +39,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "discovery/ensemble_provider.h"
 #include "discovery/zookeeper_client.h"
 #include "framework/internal/plugin_names.h"
 
@@ -134,6 +135,10 @@ struct ClusterViewOptions {
   // that format (foreign_snapshot.h) with one-shot watches whatever `mode`
   // says; there are no leaders, and report_ignored lists the refused nodes.
   ForeignSource foreign;
+
+  // How the view's session finds and follows the ensemble (with kWatches;
+  // the recursive modes ask the provider once, at start).
+  discovery::EnsembleOptions ensemble;
 };
 
 // Thread-safe. Owned by its creator.

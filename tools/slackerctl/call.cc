@@ -465,6 +465,7 @@ int Call(Cluster& c, const std::string& target, const CallOptions& options) {
       MakeCredentials(options.security);
   if (!credentials.ok()) return Fail(kUsage, credentials.status().message());
   channel_options.zookeeper_digest = c.digest();
+  channel_options.ensemble = c.ensemble();
   ApplyServerName(options.security, &channel_options.channel_arguments);
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = CreateClusterChannel(
       c.zookeeper(), c.name(), channel_options, *credentials);

@@ -5,8 +5,10 @@
 
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/json_bounds.h"
 #include "discovery/cluster_rules.h"
 #include "discovery/registry_reading.h"
@@ -23,11 +25,28 @@ absl::Status Cluster::Connect(absl::Duration timeout) {
   options.connect_string = zookeeper_;
   options.connect_timeout = timeout;
   options.digest = digest_;
+  discovery::ApplyEnsembleOptions(ensemble_, &options);
   absl::StatusOr<std::unique_ptr<discovery::ZooKeeperClient>> client =
       discovery::ZooKeeperClient::Connect(options);
   if (!client.ok()) return client.status();
   zk_ = *std::move(client);
   return absl::OkStatus();
+}
+
+absl::StatusOr<discovery::ExhibitorOptions> ParseExhibitorFlag(
+    const std::string& value, const std::string& backup) {
+  const size_t colon = value.rfind(':');
+  discovery::ExhibitorOptions options;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(value.substr(colon + 1), &options.port)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--exhibitor=", value,
+        ": expected HOST[,HOST...]:PORT, Exhibitor's hosts and REST port"));
+  }
+  options.hosts = absl::StrSplit(value.substr(0, colon), ',');
+  // The backup is --zk without its chroot (the provider names hosts only).
+  options.backup_connect_string = backup.substr(0, backup.find('/'));
+  return options;
 }
 
 absl::StatusOr<std::vector<std::string>> Cluster::Members(

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "discovery/ensemble_provider.h"
 #include "discovery/registry_layout.h"
 #include "discovery/zookeeper_client.h"
 #include "protos/slacker/cluster/registry.pb.h"
@@ -47,6 +48,13 @@ class Cluster {
   // Connect.
   void set_digest(std::string digest) { digest_ = std::move(digest); }
   const std::string& digest() const { return digest_; }
+  // --exhibitor: how Connect and every command's own ZooKeeper session find
+  // the ensemble (discovery/ensemble_provider.h); the default: --zk, fixed.
+  // Set before Connect.
+  void set_ensemble(discovery::EnsembleOptions ensemble) {
+    ensemble_ = std::move(ensemble);
+  }
+  const discovery::EnsembleOptions& ensemble() const { return ensemble_; }
   // REQUIRES: Connect() succeeded.
   discovery::ZooKeeperClient& zk() { return *zk_; }
 
@@ -59,8 +67,15 @@ class Cluster {
   const std::string zookeeper_;
   const discovery::RegistryLayout layout_;
   std::string digest_;
+  discovery::EnsembleOptions ensemble_;
   std::unique_ptr<discovery::ZooKeeperClient> zk_;
 };
+
+// The value of --exhibitor, "HOST[,HOST...]:PORT" (Exhibitor's hosts and its
+// REST port), as the Exhibitor provider's options with `backup` (--zk) as the
+// backup connect string. InvalidArgument saying what is wrong otherwise.
+absl::StatusOr<discovery::ExhibitorOptions> ParseExhibitorFlag(
+    const std::string& value, const std::string& backup);
 
 // A method of the cluster, rebuilt from the metadata its servers publish.
 struct Method {

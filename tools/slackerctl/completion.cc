@@ -69,9 +69,9 @@ _slackerctl() {
   for ((i = 1; i < ${#words[@]} - 1; i++)); do
     w="${words[i]}"
     case "$w" in
-      --zk=*|--cluster=*|--root=*|--digest=*|-zk=*|-cluster=*|-root=*|-digest=*)
+      --zk=*|--cluster=*|--root=*|--digest=*|--exhibitor=*|-zk=*|-cluster=*|-root=*|-digest=*|-exhibitor=*)
         connection+=("$w") ;;
-      --zk|--cluster|--root|--digest|-zk|-cluster|-root|-digest)
+      --zk|--cluster|--root|--digest|--exhibitor|-zk|-cluster|-root|-digest|-exhibitor)
         connection+=("$w=${words[i+1]}"); ((i++)) ;;
       -*=*) ;;
       -*)

@@ -103,6 +103,7 @@ int Watch(const Cluster& c, bool json) {
   options.root = c.root();
   options.cluster = c.name();
   options.digest = c.digest();
+  options.ensemble = c.ensemble();
   options.report_ignored = true;
   Printer print(json);
   std::map<std::string, internal::ClusterServer> last;
