@@ -85,6 +85,19 @@ struct Host {
   std::string port;
 };
 
+// "host:port,..." (already validated by ParseConnectString) as hosts.
+std::vector<Host> ParseHosts(absl::string_view list) {
+  std::vector<Host> hosts;
+  for (absl::string_view h : absl::StrSplit(list, ',')) {
+    h = absl::StripAsciiWhitespace(h);
+    const size_t colon = h.rfind(':');
+    absl::string_view name = h.substr(0, colon);
+    if (absl::ConsumePrefix(&name, "[")) absl::ConsumeSuffix(&name, "]");
+    hosts.push_back(Host{std::string(name), std::string(h.substr(colon + 1))});
+  }
+  return hosts;
+}
+
 }  // namespace
 
 absl::string_view WireSessionStateName(WireSessionState state) {
@@ -322,7 +335,37 @@ class ZooKeeperWireSession::Impl {
 
   // One connection attempt to the next host: dial, ConnectRequest, the
   // response, auth. On success fd_ is the connection.
+  // The provider's answer, if it names another well-formed host list.
+  void AskEnsembleProvider() {
+    if (!options_.ensemble_provider) return;
+    const std::string answer = options_.ensemble_provider();
+    if (answer.empty() || answer == provided_hosts_) return;
+    absl::StatusOr<ConnectString> parsed = ParseConnectString(answer);
+    if (!parsed.ok() || !parsed->chroot.empty()) {
+      if (answer != refused_hosts_) {
+        refused_hosts_ = answer;
+        Warn(absl::StrCat("ZooKeeper session: the ensemble provider's answer '",
+                          answer,
+                          "' is not a host list (host:port,...); keeping ",
+                          HostList()));
+      }
+      return;
+    }
+    provided_hosts_ = answer;
+    hosts_ = ParseHosts(parsed->hosts);
+    next_host_ = 0;
+  }
+
+  std::string HostList() const {
+    std::string list;
+    for (const Host& h : hosts_) {
+      absl::StrAppend(&list, list.empty() ? "" : ",", h.name, ":", h.port);
+    }
+    return list;
+  }
+
   bool ConnectOnce() {
+    AskEnsembleProvider();
     const Host& host = hosts_[next_host_++ % hosts_.size()];
     const std::string address = absl::StrCat(host.name, ":", host.port);
     const absl::Duration timeout =
@@ -732,7 +775,10 @@ class ZooKeeperWireSession::Impl {
   }
 
   const ZooKeeperWireSessionOptions options_;
-  const std::vector<Host> hosts_;
+  // The session thread's alone once it runs (AskEnsembleProvider).
+  std::vector<Host> hosts_;
+  std::string provided_hosts_;  // The provider's last answer taken.
+  std::string refused_hosts_;   // Its last malformed answer, warned of.
   const std::string chroot_;
   const StateHandler on_state_;
   const EventHandler on_event_;
@@ -783,14 +829,7 @@ ZooKeeperWireSession::Start(ZooKeeperWireSessionOptions options,
     return absl::InvalidArgumentError(
         "ZooKeeperWireSessionOptions::digest must be \"user:password\"");
   }
-  std::vector<Host> hosts;
-  for (absl::string_view h : absl::StrSplit(parsed->hosts, ',')) {
-    h = absl::StripAsciiWhitespace(h);
-    const size_t colon = h.rfind(':');
-    absl::string_view name = h.substr(0, colon);
-    if (absl::ConsumePrefix(&name, "[")) absl::ConsumeSuffix(&name, "]");
-    hosts.push_back(Host{std::string(name), std::string(h.substr(colon + 1))});
-  }
+  std::vector<Host> hosts = ParseHosts(parsed->hosts);
   std::string chroot = parsed->chroot;
   return std::unique_ptr<ZooKeeperWireSession>(
       new ZooKeeperWireSession(std::make_unique<Impl>(

@@ -75,6 +75,13 @@ struct ZooKeeperWireSessionOptions {
   // Bounds on what the server may send (see the file comment).
   size_t max_frame_bytes = 4 << 20;
   size_t max_children = 200000;
+  // If set: asked for the ensemble's hosts ("host:port,..." without a
+  // chroot; "" for no opinion) before every connection attempt, on the
+  // session's thread, so that the session follows an ensemble whose servers
+  // move (see discovery/ensemble_provider.h; it must answer at once, from
+  // memory). A different, well-formed answer replaces the host list (the
+  // connect string's chroot stays); a malformed one is ignored.
+  std::function<std::string()> ensemble_provider;
 };
 
 enum class WireSessionState {

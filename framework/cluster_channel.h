@@ -303,9 +303,10 @@ struct ClusterChannelOptions {
   // The hosts given to CreateClusterChannel stay the channel's target and
   // are the backup while the provider has no answer. A changed ensemble
   // moves the channel's session without losing it: its picture of the
-  // cluster, and the calls using it, are not disturbed. With `discovery`
-  // kPersistentRecursive or kAuto the provider is asked once, at start, and
-  // follow_config is not supported (that session is not the C client's).
+  // cluster, and the calls using it, are not disturbed. In every discovery
+  // mode the provider is asked before each connection attempt of the
+  // view's session; follow_config is the C client's, so with it kAuto uses
+  // one-shot watches (and kPersistentRecursive does not follow the config).
   discovery::EnsembleOptions ensemble;
 
   // How the channel follows the cluster in ZooKeeper (README.md, "Discovery

@@ -176,12 +176,8 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
   bool WatchTree() {
     discovery::RecursiveTreeCacheOptions tree_options;
     tree_options.session.connect_string = options_.zookeeper;
-    if (options_.ensemble.provider) {
-      // That session is not the C client's: it takes the first answer only.
-      if (std::string hosts = options_.ensemble.provider(); !hosts.empty()) {
-        tree_options.session.connect_string = std::move(hosts);
-      }
-    }
+    // Asked before every connection attempt, the first included.
+    tree_options.session.ensemble_provider = options_.ensemble.provider;
     tree_options.session.session_timeout = options_.session_timeout;
     tree_options.session.digest = options_.digest;
     tree_options.root = layout_.ClusterPath();
@@ -264,7 +260,12 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void ConnectLoop() {
-    if (options_.mode != DiscoveryMode::kWatches && !foreign() && WatchTree()) {
+    // Following /zookeeper/config is the C client's (ZooKeeperOptions::
+    // follow_ensemble_config): kAuto keeps one-shot watches for it.
+    const bool tree =
+        options_.mode == DiscoveryMode::kPersistentRecursive ||
+        (options_.mode == DiscoveryMode::kAuto && !options_.ensemble.follow_config);
+    if (tree && !foreign() && WatchTree()) {
       return;
     }
     discovery::ZooKeeperOptions zk;

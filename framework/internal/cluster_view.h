@@ -136,8 +136,11 @@ struct ClusterViewOptions {
   // says; there are no leaders, and report_ignored lists the refused nodes.
   ForeignSource foreign;
 
-  // How the view's session finds and follows the ensemble (with kWatches;
-  // the recursive modes ask the provider once, at start).
+  // How the view's session finds and follows the ensemble. The provider is
+  // followed in every mode (the recursive watch's session asks it before
+  // each connection attempt); follow_config only by the C client: kAuto
+  // then uses one-shot watches, and kPersistentRecursive does not follow
+  // /zookeeper/config.
   discovery::EnsembleOptions ensemble;
 };
 
