@@ -11,7 +11,8 @@ tools/setup.sh
 
 say() { echo "bench: $*" >&2; }
 targets=(//bench:grouping_benchmark //bench:cluster_benchmark //bench:discovery_benchmark
-         //bench:failover_benchmark //bench:view_benchmark //testing/programs:many_servers
+         //bench:failover_benchmark //bench:view_benchmark //bench:discovery_cost_benchmark
+         //testing/programs:many_servers
          //testing/programs:cluster_server)
 # The view benchmark holds 1,000 servers: about 2,000 descriptors in the helper
 # and 1,000 in a client. Debian's default soft limit is 1,024.
@@ -48,16 +49,22 @@ say "failover under load (kill -9 with and without retries, rolling restart)..."
 run failover "$server"
 say "scale of the view: memory and update time with 10, 100, 1,000 servers..."
 run view --helper_program="$bin/testing/programs/many_servers"
+# SLACKER_BENCH_DISCOVERY_SERVERS=1000 for a quick run (the 10,000-server
+# cases take most of the time).
+say "discovery cost: 100 to 10,000 servers, 1 to 100 views, both modes (about 15 minutes)..."
+run discovery_cost --max_servers="${SLACKER_BENCH_DISCOVERY_SERVERS:-10000}"
 
 run_id="$(date -u +%Y-%m-%dT%H%MZ)-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 mkdir -p "bench/results/$run_id"
 cp "$out"/*.json "bench/results/$run_id/"
 say "raw results kept in bench/results/$run_id; drawing charts..."
 charts=$(tools/bench_charts.py bench/results)
+discovery_cost=$(tools/bench_discovery_cost.py "$out/discovery_cost.json")
 
-python3 - "$out" bench/RESULTS.md "$charts" <<'PY'
+python3 - "$out" bench/RESULTS.md "$charts" "$discovery_cost" <<'PY'
 import json, sys, datetime, os, platform, subprocess
 out, results, charts = sys.argv[1], sys.argv[2], sys.argv[3].split()
+discovery_cost = sys.argv[4]
 grouping = json.load(open(f"{out}/grouping.json"))
 cluster = json.load(open(f"{out}/cluster.json"))
 ctx = cluster["context"]
@@ -273,6 +280,7 @@ lines += ["", "## Goals (from the issue) and where we stand", "",
           f"{verdict(fails.get('BM_KillOne/retries') == 0)} ({fails.get('BM_KillOne/retries')} failed).",
           f"- update of a 1,000-server view <= 10 ms: {verdict(update_p99 <= 10)} "
           f"(ZooKeeper write to new picker, p99 {update_p99:.2f} ms).", ""]
+lines += discovery_cost.split("\n")
 titles = {"unary.svg": "Unary calls, ratios to plain gRPC",
           "fanout.svg": "Fan-out, ratios to one call",
           "history.svg": "cluster_random against plain gRPC, every run kept"}
