@@ -30,16 +30,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
-#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -108,8 +104,7 @@ double PidCpuMs(pid_t pid) {
   const std::string stat = contents.str();
   const size_t end = stat.rfind(')');
   if (end == std::string::npos) return -1;
-  std::vector<std::string> fields =
-      absl::StrSplit(stat.substr(end + 2), ' ');
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(end + 2), ' ');
   // After the name: state is field 0, utime 11, stime 12.
   double utime = 0, stime = 0;
   if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
@@ -201,14 +196,13 @@ class Registry {
       done.wait(lock, [&] { return in_flight < 200; });
       ++in_flight;
       lock.unlock();
-      registrar_->MultiAsync(
-          JoinOps(registered_),
-          [&](absl::StatusOr<std::vector<OpResult>> result) {
-            std::lock_guard<std::mutex> lock(mu);
-            if (!result.ok()) failed = true;
-            --in_flight;
-            done.notify_all();
-          });
+      registrar_->MultiAsync(JoinOps(registered_),
+                             [&](absl::StatusOr<std::vector<OpResult>> result) {
+                               std::lock_guard<std::mutex> lock(mu);
+                               if (!result.ok()) failed = true;
+                               --in_flight;
+                               done.notify_all();
+                             });
     }
     std::unique_lock<std::mutex> lock(mu);
     done.wait(lock, [&] { return in_flight == 0; });
@@ -253,7 +247,8 @@ class Registry {
       absl::string_view count = line.substr(at + 7);
       count = count.substr(0, count.find(','));
       int64_t requests = 0;
-      if (absl::SimpleAtoi(count, &requests)) sessions[std::string(sid)] = requests;
+      if (absl::SimpleAtoi(count, &requests))
+        sessions[std::string(sid)] = requests;
     }
     return sessions;
   }
@@ -306,11 +301,11 @@ class Registry {
 
   std::vector<Op> JoinOps(int i) const {
     const std::string address = Address(i);
-    return {Op::Create(layout_.ServerPath(address),
-                       absl::StrCat(R"({"address":")", address,
-                                    R"(","namespaces":[")", kNamespace,
-                                    R"("],"version":"bench"})"),
-                       CreateMode::kEphemeral),
+    return {Op::Create(
+                layout_.ServerPath(address),
+                absl::StrCat(R"({"address":")", address, R"(","namespaces":[")",
+                             kNamespace, R"("],"version":"bench"})"),
+                CreateMode::kEphemeral),
             Op::Create(layout_.MemberPath(kNamespace, address), "",
                        CreateMode::kEphemeral),
             Op::Create(absl::StrCat(layout_.LeaderPath(kNamespace), "/",
@@ -445,8 +440,8 @@ void BM_DiscoveryCost(benchmark::State& state, DiscoveryMode mode) {
       absl::SleepFor(absl::Milliseconds(200));
       joined = registry.JoinSpare();
     }
-    double shown = joined.ok() ? AllShow(views, n + 1, true, kRecoveryLimit)
-                               : -1;
+    double shown =
+        joined.ok() ? AllShow(views, n + 1, true, kRecoveryLimit) : -1;
     state.counters["restart_s"] =
         shown < 0 ? -1 : absl::ToDoubleSeconds(absl::Now() - restart);
 

@@ -333,8 +333,6 @@ class ZooKeeperWireSession::Impl {
     }
   }
 
-  // One connection attempt to the next host: dial, ConnectRequest, the
-  // response, auth. On success fd_ is the connection.
   // The provider's answer, if it names another well-formed host list.
   void AskEnsembleProvider() {
     if (!options_.ensemble_provider) return;
@@ -364,6 +362,8 @@ class ZooKeeperWireSession::Impl {
     return list;
   }
 
+  // One connection attempt to the next host: dial, ConnectRequest, the
+  // response, auth. On success fd_ is the connection.
   bool ConnectOnce() {
     AskEnsembleProvider();
     const Host& host = hosts_[next_host_++ % hosts_.size()];

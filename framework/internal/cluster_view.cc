@@ -262,9 +262,9 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
   void ConnectLoop() {
     // Following /zookeeper/config is the C client's (ZooKeeperOptions::
     // follow_ensemble_config): kAuto keeps one-shot watches for it.
-    const bool tree =
-        options_.mode == DiscoveryMode::kPersistentRecursive ||
-        (options_.mode == DiscoveryMode::kAuto && !options_.ensemble.follow_config);
+    const bool tree = options_.mode == DiscoveryMode::kPersistentRecursive ||
+                      (options_.mode == DiscoveryMode::kAuto &&
+                       !options_.ensemble.follow_config);
     if (tree && !foreign() && WatchTree()) {
       return;
     }
