@@ -39,6 +39,7 @@ constexpr int32_t kOpExists = 3;
 constexpr int32_t kOpGetData = 4;
 constexpr int32_t kOpPing = 11;
 constexpr int32_t kOpGetChildren2 = 12;
+constexpr int32_t kOpMultiRead = 22;
 constexpr int32_t kOpAuth = 100;
 constexpr int32_t kOpAddWatch = 106;
 constexpr int32_t kOpCloseSession = -11;
@@ -53,6 +54,11 @@ constexpr int32_t kErrAuthFailed = -115;
 // ReplyHeader: xid, zxid, err.
 constexpr size_t kReplyHeaderBytes = 16;
 constexpr size_t kMaxPasswordBytes = 64;
+// An oversize reply to a batch of reads is dropped as it arrives, up to this
+// size; a bigger frame drops the connection (no ZooKeeper answer is that big:
+// a node holds at most jute.maxbuffer, 1 MB by default, and a batch at most
+// kMaxBatchReads of them).
+constexpr size_t kMaxSkippedFrameBytes = size_t{1} << 30;
 
 void Warn(absl::string_view message) {
   slacker::internal::Log(LogLevel::kWarning, message);
@@ -154,11 +160,16 @@ class ZooKeeperWireSession::Impl {
     // a non-OK status (connection lost, closed).
     std::function<void(absl::Status, JuteReader*)> done;
     int32_t xid = 0;
+    // An answer past max_frame_bytes fails this request (ResourceExhausted)
+    // instead of dropping the connection (see TakeFrame).
+    bool may_skip = false;
   };
 
   void Submit(int32_t op, std::string path, std::string body,
-              std::function<void(absl::Status, JuteReader*)> done) {
+              std::function<void(absl::Status, JuteReader*)> done,
+              bool may_skip = false) {
     Request request{op, std::move(path), std::move(body), std::move(done)};
+    request.may_skip = may_skip;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!closing_) {
@@ -342,10 +353,9 @@ class ZooKeeperWireSession::Impl {
     if (!parsed.ok() || !parsed->chroot.empty()) {
       if (answer != refused_hosts_) {
         refused_hosts_ = answer;
-        Warn(absl::StrCat("ZooKeeper session: the ensemble provider's answer '",
-                          answer,
-                          "' is not a host list (host:port,...); keeping ",
-                          HostList()));
+        Warn(absl::StrCat(
+            "ZooKeeper session: the ensemble provider's answer '", answer,
+            "' is not a host list (host:port,...); keeping ", HostList()));
       }
       return;
     }
@@ -375,6 +385,8 @@ class ZooKeeperWireSession::Impl {
     in_.clear();
     out_.clear();
     server_address_ = address;
+    in_start_ = 0;
+    skip_ = 0;
 
     JuteWriter request;  // ConnectRequest.
     request.Int(0);      // protocolVersion
@@ -391,8 +403,9 @@ class ZooKeeperWireSession::Impl {
     // that long after a ZooKeeper restart; so the answer is awaited a tenth
     // of the session (at least 2 s), then the next try.
     const absl::Time deadline =
-        absl::Now() + std::min(timeout, std::max(absl::Seconds(2),
-                                                 options_.session_timeout / 10));
+        absl::Now() +
+        std::min(timeout,
+                 std::max(absl::Seconds(2), options_.session_timeout / 10));
     absl::Status flushed = FlushBlocking(deadline);
     absl::StatusOr<std::string> frame =
         flushed.ok() ? ReadFrameBlocking(deadline) : flushed;
@@ -521,37 +534,85 @@ class ZooKeeperWireSession::Impl {
       if (errno == EAGAIN || errno == EINTR) return absl::OkStatus();
       return absl::UnavailableError(absl::StrCat("recv: ", strerror(errno)));
     }
-    in_.append(buffer, n);
     last_received_ = absl::Now();
-    std::lock_guard<std::mutex> lock(mu_);
-    counters_.bytes_received += n;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      counters_.bytes_received += n;
+    }
+    size_t skipped = std::min<size_t>(skip_, n);
+    skip_ -= skipped;
+    // Frames already taken leave in_ once per read, not once per frame: a
+    // re-sync's thousands of small replies would otherwise move the rest of
+    // the buffer once each.
+    in_.erase(0, in_start_);
+    in_start_ = 0;
+    in_.append(buffer + skipped, n - skipped);
     return absl::OkStatus();
   }
 
-  // The next whole frame from in_, nullopt if it has not all arrived; an
-  // error for a length past the bound (before any of it is buffered beyond
-  // what one recv brought).
+  // The next whole frame from in_, nullopt if it has not all arrived. A frame
+  // past max_frame_bytes is an error (before any of it is buffered beyond
+  // what one recv brought), except a reply to the request waiting first that
+  // asked for it (Request::may_skip: a batch of reads whose answer is too
+  // big): that request fails with ResourceExhausted and the frame's bytes are
+  // read and dropped as they come, keeping the connection.
   absl::StatusOr<std::optional<std::string>> TakeFrame() {
-    if (in_.size() < 4) return std::optional<std::string>();
-    JuteReader header(absl::string_view(in_).substr(0, 4));
-    const int32_t length = *header.Int("frame length");
-    if (length < 0 || static_cast<size_t>(length) > options_.max_frame_bytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("a frame of ", length, " bytes, past the bound of ",
-                       options_.max_frame_bytes, " (max_frame_bytes)"));
+    while (true) {
+      const absl::string_view in = absl::string_view(in_).substr(in_start_);
+      if (in.size() < 4) return std::optional<std::string>();
+      JuteReader header(in.substr(0, 4));
+      const int32_t length = *header.Int("frame length");
+      if (length < 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("a frame of ", length, " bytes"));
+      }
+      if (static_cast<size_t>(length) > options_.max_frame_bytes) {
+        if (static_cast<size_t>(length) > kMaxSkippedFrameBytes) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("a frame of ", length, " bytes, past the bound of ",
+                           options_.max_frame_bytes, " (max_frame_bytes)"));
+        }
+        if (in.size() < 4 + kReplyHeaderBytes) {
+          return std::optional<std::string>();
+        }
+        JuteReader reply(in.substr(4, kReplyHeaderBytes));
+        const int32_t xid = *reply.Int("xid");
+        if (pending_.empty() || pending_.front().xid != xid ||
+            !pending_.front().may_skip) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("a frame of ", length, " bytes, past the bound of ",
+                           options_.max_frame_bytes, " (max_frame_bytes)"));
+        }
+        Request request = std::move(pending_.front());
+        pending_.pop_front();
+        const size_t here =
+            std::min(in.size(), 4 + static_cast<size_t>(length));
+        skip_ = 4 + static_cast<size_t>(length) - here;
+        in_start_ += here;
+        request.done(
+            absl::ResourceExhaustedError(absl::StrCat(
+                OpName(request.op), " of '", request.path, "': the answer is ",
+                length, " bytes, past the session's bound of ",
+                options_.max_frame_bytes,
+                " (max_frame_bytes); it was dropped, the connection kept")),
+            nullptr);
+        continue;
+      }
+      if (in.size() < 4 + static_cast<size_t>(length)) {
+        return std::optional<std::string>();
+      }
+      std::string frame(in.substr(4, length));
+      in_start_ += 4 + length;
+      return std::optional<std::string>(std::move(frame));
     }
-    if (in_.size() < 4 + static_cast<size_t>(length)) {
-      return std::optional<std::string>();
-    }
-    std::string frame = in_.substr(4, length);
-    in_.erase(0, 4 + length);
-    return std::optional<std::string>(std::move(frame));
   }
 
   void CloseSocket() {
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
     in_.clear();
+    in_start_ = 0;
+    skip_ = 0;
     out_.clear();
   }
 
@@ -707,6 +768,8 @@ class ZooKeeperWireSession::Impl {
         return "getChildren2";
       case kOpAddWatch:
         return "addWatch";
+      case kOpMultiRead:
+        return "multiRead";
       default:
         return "request";
     }
@@ -789,6 +852,8 @@ class ZooKeeperWireSession::Impl {
   // Session thread only.
   int fd_ = -1;
   std::string in_;
+  size_t in_start_ = 0;  // in_'s bytes before this are taken.
+  size_t skip_ = 0;      // Bytes of a dropped oversize reply still to come.
   std::string out_;
   std::string server_address_;
   size_t next_host_ = 0;
@@ -862,6 +927,83 @@ void ZooKeeperWireSession::GetData(
         node.stat = *stat;
         done(std::move(node));
       });
+}
+
+void ZooKeeperWireSession::GetDataMany(
+    std::vector<std::string> paths,
+    std::function<void(absl::StatusOr<std::vector<absl::StatusOr<NodeData>>>)>
+        done) {
+  if (paths.empty() || paths.size() > kMaxBatchReads) {
+    done(absl::InvalidArgumentError(absl::StrCat("GetDataMany takes 1 to ",
+                                                 kMaxBatchReads, " paths, not ",
+                                                 paths.size())));
+    return;
+  }
+  // MultiOperationRecord: each op a MultiHeader (type, done, err) and its
+  // request, then a MultiHeader marking the end.
+  JuteWriter body;
+  for (const std::string& path : paths) {
+    body.Int(kOpGetData);
+    body.Bool(false);
+    body.Int(-1);
+    body.Bytes(impl_->ServerPath(path));
+    body.Bool(false);
+  }
+  body.Int(-1);
+  body.Bool(true);
+  body.Int(-1);
+  std::string first = paths.front();  // Messages name the first.
+  impl_->Submit(
+      kOpMultiRead, std::move(first), body.bytes(),
+      [done = std::move(done), paths = std::move(paths)](absl::Status status,
+                                                         JuteReader* reader) {
+        if (!status.ok()) return done(status);
+        // MultiResponse: per op a MultiHeader, then GetDataResponse (type
+        // getData) or ErrorResponse (type -1); then the end header.
+        std::vector<absl::StatusOr<NodeData>> results;
+        results.reserve(paths.size());
+        for (const std::string& path : paths) {
+          absl::StatusOr<int32_t> type = reader->Int("MultiHeader.type");
+          absl::StatusOr<bool> last =
+              type.ok() ? reader->Bool("MultiHeader.done") : type.status();
+          absl::StatusOr<int32_t> err =
+              last.ok() ? reader->Int("MultiHeader.err") : last.status();
+          if (!err.ok()) return done(err.status());
+          if (*last) {
+            return done(absl::InvalidArgumentError(
+                absl::StrCat("multiRead answered ", results.size(), " of ",
+                             paths.size(), " reads")));
+          }
+          if (*type == -1) {
+            absl::StatusOr<int32_t> code = reader->Int("ErrorResponse.err");
+            if (!code.ok()) return done(code.status());
+            results.push_back(ErrorStatus(*code, "getData", path));
+            continue;
+          }
+          if (*type != kOpGetData) {
+            return done(absl::InvalidArgumentError(absl::StrCat(
+                "multiRead answered a getData with an operation of type ",
+                *type)));
+          }
+          absl::StatusOr<std::string> data =
+              reader->Bytes("GetDataResponse.data", SIZE_MAX);
+          if (!data.ok()) return done(data.status());
+          absl::StatusOr<NodeStat> stat = reader->Stat();
+          if (!stat.ok()) return done(stat.status());
+          results.push_back(NodeData{*std::move(data), *stat});
+        }
+        absl::StatusOr<int32_t> type = reader->Int("MultiHeader.type");
+        absl::StatusOr<bool> last =
+            type.ok() ? reader->Bool("MultiHeader.done") : type.status();
+        if (!last.ok()) return done(last.status());
+        if (!*last) {
+          return done(absl::InvalidArgumentError(
+              absl::StrCat("multiRead answered more than the ", paths.size(),
+                           " reads asked")));
+        }
+        done(std::move(results));
+      },
+      /*may_skip=*/true);
 }
 
 void ZooKeeperWireSession::GetChildren(

@@ -1,8 +1,9 @@
 // ZooKeeperWireSession: a ZooKeeper session of the project's own, speaking
 // ZooKeeper's wire protocol (3.6+) directly, for what persistent recursive
 // watches need: connect, digest auth, ping, getChildren2, getData, exists,
-// addWatch and close, with watch events, reconnection across the connect
-// string's hosts keeping the session, and a new session after expiry.
+// multiRead (batches of getData), addWatch and close, with watch events,
+// reconnection across the connect string's hosts keeping the session, and a
+// new session after expiry.
 //
 // Why it exists: Debian's ZooKeeper C client (libzookeeper-mt 3.8) has no
 // addWatch API (no zoo_add_watch), and a persistent recursive watch must be
@@ -29,9 +30,12 @@
 // anything is allocated: a frame is at most `max_frame_bytes`, a child list at
 // most `max_children` names, each string within its frame. A frame past a
 // bound, garbage, or a reply to no request drops the connection with one log
-// line; the session then reconnects (to the next host) with a backoff. A
-// reply whose record is malformed fails its request (InvalidArgument). No
-// server can make it allocate past the bounds, loop, or crash.
+// line; the session then reconnects (to the next host) with a backoff. (One
+// exception: a GetDataMany answer past max_frame_bytes fails that batch with
+// ResourceExhausted and is read past without being kept, so that a tree of
+// big nodes cannot make a batched re-sync reconnect forever.) A reply whose
+// record is malformed fails its request (InvalidArgument). No server can make
+// it allocate past the bounds, loop, or crash.
 //
 // Errors given to request callbacks: NotFound (no such node), PermissionDenied
 // (the ACL refuses this session's identity: check `digest`), Unimplemented
@@ -51,6 +55,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -122,6 +127,20 @@ class ZooKeeperWireSession {
                std::function<void(absl::StatusOr<NodeData>)> done);
   void GetChildren(const std::string& path, bool watch,
                    std::function<void(absl::StatusOr<NodeChildren>)> done);
+  // Reads up to kMaxBatchReads nodes in one request (ZooKeeper 3.6+'s
+  // multiRead), no watches: `done` gets one answer per path, in order, each
+  // as GetData's would be (NotFound, PermissionDenied, ...), all read at one
+  // point of the session's order. The batch as a whole fails as GetData does
+  // (Unavailable, Cancelled), with Unimplemented from a server older than
+  // 3.6, with InvalidArgument for no paths or too many, and with
+  // ResourceExhausted when the answer is bigger than max_frame_bytes: then
+  // the answer is dropped as it arrives and the connection kept (read fewer
+  // at a time).
+  static constexpr size_t kMaxBatchReads = 1000;
+  void GetDataMany(
+      std::vector<std::string> paths,
+      std::function<void(absl::StatusOr<std::vector<absl::StatusOr<NodeData>>>)>
+          done);
   // nullopt: no such node (a watch, if asked, then waits for its creation).
   void Exists(
       const std::string& path, bool watch,

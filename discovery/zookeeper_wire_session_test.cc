@@ -80,6 +80,16 @@ absl::StatusOr<std::optional<NodeStat>> Exists(ZooKeeperWireSession& s,
   return p.get_future().get();
 }
 
+absl::StatusOr<std::vector<absl::StatusOr<NodeData>>> GetDataMany(
+    ZooKeeperWireSession& s, std::vector<std::string> paths) {
+  std::promise<absl::StatusOr<std::vector<absl::StatusOr<NodeData>>>> p;
+  s.GetDataMany(std::move(paths),
+                [&](absl::StatusOr<std::vector<absl::StatusOr<NodeData>>> r) {
+                  p.set_value(std::move(r));
+                });
+  return p.get_future().get();
+}
+
 absl::Status AddWatch(ZooKeeperWireSession& s, const std::string& path) {
   std::promise<absl::Status> p;
   s.AddWatch(path, AddWatchMode::kPersistentRecursive,
@@ -312,6 +322,76 @@ TEST_F(WireSessionTest, MovesToTheNextHostWhenOneIsDown) {
   ASSERT_NE(session, nullptr);
   EXPECT_EQ(session->server(), zookeeper().NodeAddress(0));
   close(dead);
+}
+
+TEST_F(WireSessionTest, ManyReadsInOneRequestAnswerEachInOrder) {
+  auto raw = Connect();
+  ASSERT_NE(raw, nullptr);
+  Create(raw->handle(), "/m", "");
+  for (int i = 0; i < 300; ++i) {
+    Create(raw->handle(), absl::StrCat("/m/n", i), absl::StrCat("data ", i));
+  }
+  Recorder recorder;
+  auto session = StartSession(&recorder);
+  ASSERT_NE(session, nullptr);
+  std::vector<std::string> paths;
+  for (int i = 0; i < 300; ++i) paths.push_back(absl::StrCat("/m/n", i));
+  paths.insert(paths.begin() + 7, "/m/missing");
+  const int64_t requests = session->counters().requests;
+  auto answers = GetDataMany(*session, paths);
+  ASSERT_TRUE(answers.ok()) << answers.status();
+  EXPECT_EQ(session->counters().requests - requests, 1);  // One multiRead.
+  ASSERT_EQ(answers->size(), 301u);
+  for (size_t i = 0; i < paths.size(); ++i) {
+    if (i == 7) {
+      EXPECT_TRUE(absl::IsNotFound((*answers)[i].status()))
+          << (*answers)[i].status();
+      EXPECT_THAT((*answers)[i].status().message(), HasSubstr("/m/missing"));
+      continue;
+    }
+    ASSERT_TRUE((*answers)[i].ok()) << paths[i];
+    const int n = static_cast<int>(i < 7 ? i : i - 1);
+    EXPECT_EQ((*answers)[i]->data, absl::StrCat("data ", n));
+    EXPECT_GT((*answers)[i]->stat.czxid, 0);
+  }
+  EXPECT_TRUE(absl::IsInvalidArgument(GetDataMany(*session, {}).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      GetDataMany(*session, std::vector<std::string>(
+                                ZooKeeperWireSession::kMaxBatchReads + 1, "/m"))
+          .status()));
+}
+
+TEST_F(WireSessionTest, AnAnswerTooBigFailsItsBatchAndKeepsTheConnection) {
+  auto raw = Connect();
+  ASSERT_NE(raw, nullptr);
+  Create(raw->handle(), "/big", "");
+  for (int i = 0; i < 8; ++i) {
+    Create(raw->handle(), absl::StrCat("/big/n", i), std::string(20000, 'x'));
+  }
+  Recorder recorder;
+  ZooKeeperWireSessionOptions options;
+  options.connect_string = ConnectString();
+  options.max_frame_bytes = 64 << 10;  // Three nodes fit an answer, not 8.
+  auto started = ZooKeeperWireSession::Start(options, recorder.OnState(),
+                                             recorder.OnEvent());
+  ASSERT_TRUE(started.ok());
+  ZooKeeperWireSession& session = **started;
+  ASSERT_TRUE(session.WaitUntilConnected(absl::Seconds(20)));
+  const int64_t id = session.session_id();
+  std::vector<std::string> paths;
+  for (int i = 0; i < 8; ++i) paths.push_back(absl::StrCat("/big/n", i));
+  auto too_big = GetDataMany(session, paths);
+  EXPECT_TRUE(absl::IsResourceExhausted(too_big.status())) << too_big.status();
+  EXPECT_THAT(too_big.status().message(), HasSubstr("max_frame_bytes"));
+  // The connection is the same one, and the next answers are whole.
+  auto fewer = GetDataMany(session, {paths[0], paths[1]});
+  ASSERT_TRUE(fewer.ok()) << fewer.status();
+  ASSERT_EQ(fewer->size(), 2u);
+  EXPECT_EQ((*fewer)[1]->data.size(), 20000u);
+  absl::StatusOr<NodeData> one = GetData(session, "/big/n7");
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(session.session_id(), id);
+  EXPECT_THAT(recorder.States(), ElementsAre(WireSessionState::kConnected));
 }
 
 // A fake "ZooKeeper" on loopback that answers each connection with `script`.
