@@ -1,5 +1,7 @@
 #include "discovery/recursive_tree_cache.h"
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -219,7 +221,9 @@ class RecursiveTreeCache::Impl {
   }
 
   void OnEvent(WatchEventType type, const std::string& path) {
-    if (!Covers(path) || Depth(path) > options_.max_depth) return;
+    if (!Covers(path) || Depth(path) > options_.max_depth || !Accepts(path)) {
+      return;
+    }
     const uint64_t generation = CurrentGeneration();
     switch (type) {
       case WatchEventType::kCreated:
@@ -248,6 +252,10 @@ class RecursiveTreeCache::Impl {
                                                        : options_.root + "/");
   }
 
+  bool Accepts(const std::string& path) const {
+    return !options_.accept || path == options_.root || options_.accept(path);
+  }
+
   int Depth(const std::string& path) const {
     if (path == options_.root) return 0;
     const size_t from = options_.root == "/" ? 0 : options_.root.size();
@@ -260,7 +268,8 @@ class RecursiveTreeCache::Impl {
   // the data's stat says it has any. A child made after that read is not
   // missed: the watch was set first, on this session, so its creation comes
   // as an event. Leaves (every member, candidate and server node of a
-  // cluster) so cost one read, not two.
+  // cluster) so cost one read, not two, and a parent's children are read in
+  // batches (ReadChildren).
   void Read(const std::string& path, uint64_t generation, bool walk) {
     if (walk) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -281,10 +290,28 @@ class RecursiveTreeCache::Impl {
         absl::IsCancelled(node.status())) {
       return;  // The next connection re-syncs (a walk never completes).
     }
+    const bool has_children = TakeReadHoldingMu(path, std::move(node));
+    if (!walk) return;
+    if (!has_children) {
+      --walking_;
+      if (walking_ == 0 && syncing_) FinishSyncHoldingMu();
+      return;
+    }
+    lock.unlock();
+    List(path, generation);  // walking_ keeps counting `path` until listed.
+  }
+
+  // Applies one read's answer; true if the node has children to walk.
+  bool TakeReadHoldingMu(const std::string& path, absl::StatusOr<NodeData> node)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const bool has_children = node.ok() && node->stat.num_children > 0 &&
                               Depth(path) < options_.max_depth;
     if (!node.ok()) {
-      if (!absl::IsNotFound(node.status())) {
+      if (absl::IsResourceExhausted(node.status())) {
+        WarnOnceHoldingMu(path,
+                          "its answer is bigger than the session takes "
+                          "(max_frame_bytes); left out");
+      } else if (!absl::IsNotFound(node.status())) {
         WarnOnceHoldingMu(path, node.status().message());
       }
       RemoveHoldingMu(path);
@@ -298,13 +325,10 @@ class RecursiveTreeCache::Impl {
       ApplyHoldingMu(path, *std::move(node));
     }
     ScheduleFlushHoldingMu();
-    if (!walk) return;
-    if (!has_children) {
-      --walking_;
-      if (walking_ == 0 && syncing_) FinishSyncHoldingMu();
-      return;
-    }
-    lock.unlock();
+    return has_children;
+  }
+
+  void List(const std::string& path, uint64_t generation) {
     session_->GetChildren(
         path, false,
         [this, path, generation](absl::StatusOr<NodeChildren> children) {
@@ -314,7 +338,7 @@ class RecursiveTreeCache::Impl {
 
   void OnChildren(const std::string& path, uint64_t generation,
                   absl::StatusOr<NodeChildren> children) {
-    std::vector<std::string> to_read;
+    auto batch = std::make_shared<ChildReads>();
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (generation != generation_ || phase_ == Phase::kClosed) return;
@@ -325,16 +349,125 @@ class RecursiveTreeCache::Impl {
       --walking_;
       if (children.ok() && Depth(path) < options_.max_depth) {
         for (const std::string& name : children->names) {
-          to_read.push_back(path == "/" ? "/" + name : path + "/" + name);
+          std::string child = path == "/" ? "/" + name : path + "/" + name;
+          if (Accepts(child)) batch->paths.push_back(std::move(child));
         }
       }
       // A failure here (no node, no connection) reads nothing below: the
       // node is gone (its deletion removes it) or a re-sync follows.
+      if (batch->paths.empty()) {
+        if (walking_ == 0 && syncing_) FinishSyncHoldingMu();
+        return;
+      }
+      ++walking_;  // For the batches, until the last is answered.
     }
-    for (const std::string& child : to_read) Read(child, generation, true);
+    ReadChildren(std::move(batch), generation);
+  }
+
+  // A parent's children, read in batches (one multiRead each) one after the
+  // other. A re-sync of N servers so costs ZooKeeper about 3N / 1,000
+  // requests rather than 3N: measured, what made a restart under 100 views of
+  // 10,000 servers take minutes was the request count. Batches start small
+  // and grow with the node sizes seen, so that an answer stays near
+  // kBatchAnswerBytes; one that still comes back too big is read again in
+  // halves, down to single nodes (a node too big alone is left out).
+  struct ChildReads {
+    std::vector<std::string> paths;
+    size_t next = 0;             // The first not yet read.
+    size_t batch = kFirstBatch;  // How many the next batch reads.
+    size_t largest = 0;          // The largest data seen, in bytes.
+  };
+  static constexpr size_t kFirstBatch = 16;
+  static constexpr size_t kBatchAnswerBytes = 512 << 10;
+
+  void ReadChildren(std::shared_ptr<ChildReads> reads, uint64_t generation) {
+    const size_t count =
+        std::min(reads->batch, reads->paths.size() - reads->next);
+    std::vector<std::string> paths(reads->paths.begin() + reads->next,
+                                   reads->paths.begin() + reads->next + count);
+    if (batches_refused_.load(std::memory_order_relaxed)) {
+      // The server refused multiRead once: single reads, each walking on.
+      for (const std::string& child : paths) Read(child, generation, true);
+      reads->next += count;
+      FinishChildReads(std::move(reads), generation);
+      return;
+    }
+    session_->GetDataMany(
+        std::move(paths),
+        [this, reads, generation,
+         count](absl::StatusOr<std::vector<absl::StatusOr<NodeData>>> answers) {
+          OnChildReads(std::move(reads), generation, count, std::move(answers));
+        });
+  }
+
+  void OnChildReads(
+      std::shared_ptr<ChildReads> reads, uint64_t generation, size_t count,
+      absl::StatusOr<std::vector<absl::StatusOr<NodeData>>> answers) {
+    std::vector<std::string> to_list;
+    std::vector<std::string> singles;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (generation != generation_ || phase_ == Phase::kClosed) return;
+      if (absl::IsUnavailable(answers.status()) ||
+          absl::IsCancelled(answers.status())) {
+        return;  // This walk never completes; the next connection re-syncs.
+      }
+      if (absl::IsResourceExhausted(answers.status()) && count > 1) {
+        reads->batch = count / 2;  // Too big an answer: again, in halves.
+      } else if (absl::IsResourceExhausted(answers.status())) {
+        TakeReadHoldingMu(reads->paths[reads->next], answers.status());
+        reads->next += 1;
+      } else if (!answers.ok()) {
+        // Unimplemented (no multiRead) or a malformed answer: these nodes
+        // one by one, and every batch after them if multiRead is unknown.
+        if (absl::IsUnimplemented(answers.status())) {
+          batches_refused_.store(true, std::memory_order_relaxed);
+        } else {
+          Warn(absl::StrCat("a batch of reads under '", options_.root,
+                            "' failed (", answers.status().message(),
+                            "); reading those nodes one by one"));
+        }
+        singles.assign(reads->paths.begin() + reads->next,
+                       reads->paths.begin() + reads->next + count);
+        reads->next += count;
+      } else {
+        for (size_t i = 0; i < count; ++i) {
+          const std::string& path = reads->paths[reads->next + i];
+          absl::StatusOr<NodeData>& answer = (*answers)[i];
+          if (answer.ok()) {
+            reads->largest = std::max(reads->largest, answer->data.size());
+          }
+          if (TakeReadHoldingMu(path, std::move(answer))) {
+            ++walking_;
+            to_list.push_back(path);
+          }
+        }
+        reads->next += count;
+        // The next batch: what keeps an answer near kBatchAnswerBytes at
+        // the largest size seen (a getData answer is its data and ~90
+        // bytes), growing at most fourfold.
+        reads->batch = std::clamp<size_t>(
+            kBatchAnswerBytes / (reads->largest + 96), 1,
+            std::min(ZooKeeperWireSession::kMaxBatchReads, count * 4));
+      }
+    }
+    // Each walks on by itself; this batch's count holds the walk open.
+    for (const std::string& path : singles) Read(path, generation, true);
+    for (const std::string& path : to_list) List(path, generation);
+    FinishChildReads(std::move(reads), generation);
+  }
+
+  // Reads the next batch, or ends the batches' share of the walk.
+  void FinishChildReads(std::shared_ptr<ChildReads> reads,
+                        uint64_t generation) {
+    if (reads->next < reads->paths.size()) {
+      ReadChildren(std::move(reads), generation);
+      return;
+    }
     std::lock_guard<std::mutex> lock(mu_);
-    if (generation != generation_ || walking_ != 0 || !syncing_) return;
-    FinishSyncHoldingMu();
+    if (generation != generation_ || phase_ == Phase::kClosed) return;
+    --walking_;
+    if (walking_ == 0 && syncing_) FinishSyncHoldingMu();
   }
 
   void FinishSyncHoldingMu() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -448,6 +581,7 @@ class RecursiveTreeCache::Impl {
   // ignored.
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t walking_ ABSL_GUARDED_BY(mu_) = 0;  // Walked nodes not done.
+  std::atomic<bool> batches_refused_{false};  // The server has no multiRead.
   bool syncing_ ABSL_GUARDED_BY(mu_) = false;
   int64_t syncs_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<std::string> warned_ ABSL_GUARDED_BY(mu_);

@@ -20,7 +20,10 @@
 // session) it sets the watch again (ZooKeeper keeps watches per connection)
 // and re-reads the whole tree (ZooKeeper does not replay events missed while
 // disconnected): every node read then is kept, every cached node not seen is
-// removed, and only the differences are reported. Between re-syncs it follows
+// removed, and only the differences are reported. A re-sync reads each
+// parent's children in batches (multiRead, ZooKeeper 3.6+, up to 1,000 nodes
+// and about 512 KB an answer), so that it costs ZooKeeper a request per
+// thousand nodes, not one per node. Between re-syncs it follows
 // the events alone: NodeCreated and NodeDataChanged read that node (getData),
 // NodeDeleted removes it (and anything cached below it) without a read. A
 // node whose creation zxid changed (deleted and created again unseen) is
@@ -74,6 +77,12 @@ struct RecursiveTreeCacheOptions {
   int max_depth = 6;
   size_t max_nodes = 200000;
   size_t max_node_bytes = 1 << 20;
+  // If set: which nodes below the root are cached, asked with each node's
+  // full path before it is read (the root itself always is). A node refused
+  // is neither read nor walked, and its events are ignored: a cluster view
+  // leaves out functions/, whose descriptors it does not use. Called on the
+  // session's thread: it must be cheap and must not block.
+  std::function<bool(absl::string_view path)> accept;
   // If set: told every change of the cache's session (connected,
   // disconnected, reconnected, expired, new session), on the session's
   // thread, before the cache acts on it. It must not block: the session

@@ -303,6 +303,12 @@ TEST_F(RecursiveTreeCacheTest, FiveThousandServersRecoverFromCutAndRestart) {
   auto cache = StartCache((*proxy)->address());
   ASSERT_NE(cache, nullptr);
   EXPECT_EQ(cache->Snapshot().size(), 2u * kServers + 4);
+  // 10,004 nodes in batches of up to 1,000: about 20 requests (connect,
+  // addWatch, the 4 parents' reads and lists, batches growing from 16), not
+  // one per node.
+  const int64_t load_requests = cache->counters().requests;
+  EXPECT_LT(load_requests, 40);
+  RecordProperty("load_requests", absl::StrCat(load_requests));
 
   (*proxy)->Cut();
   Delete(P("/namespaces/slacker.example.Api/10.0.0.0:50051"));
@@ -401,6 +407,55 @@ TEST_F(RecursiveTreeCacheTest, MalformedAndTooDeepNodesAreLeftOut) {
   ASSERT_TRUE(
       Eventually([&] { return cache->Get(P("/servers/h2:2")).has_value(); }));
   EXPECT_FALSE(cache->Get(P("/a/b/d")).has_value());
+}
+
+TEST_F(RecursiveTreeCacheTest, NodesTooBigForOneAnswerAreReadInSmallerBatches) {
+  Create(P("/servers"), "");
+  for (int i = 0; i < 30; ++i) {
+    Create(P(absl::StrCat("/servers/s", i, ":1")), std::string(20000, 'x'));
+  }
+  Create(P("/servers/huge:1"), std::string(100000, 'y'));
+  RecursiveTreeCacheOptions options;
+  // The first batch (16 nodes of 20 KB) is past the bound; halves fit. The
+  // 100 KB node fits no answer at all.
+  options.session.max_frame_bytes = 64 << 10;
+  auto cache = StartCache("", options);
+  ASSERT_NE(cache, nullptr);
+  EXPECT_FALSE(cache->Get(P("/servers/huge:1")).has_value());
+  std::map<std::string, std::string> expected = Truth();
+  expected.erase(P("/servers/huge:1"));
+  EXPECT_EQ(Data(cache->Snapshot()), expected);
+  // One connection throughout: the answers too big were dropped, not the
+  // connection.
+  EXPECT_EQ(cache->syncs(), 1);
+  Create(P("/servers/later:1"), "ok");
+  ASSERT_TRUE(Eventually(
+      [&] { return cache->Get(P("/servers/later:1")).has_value(); }));
+  EXPECT_EQ(cache->syncs(), 1);
+}
+
+TEST_F(RecursiveTreeCacheTest, NodesNotAcceptedAreNeitherReadNorFollowed) {
+  CreateCluster();
+  Create(P("/functions"), "");
+  Create(P("/functions/ns"), "");
+  Create(P("/functions/ns/Call"), std::string(50000, 'd'));
+  RecursiveTreeCacheOptions options;
+  options.accept = [](absl::string_view path) {
+    return path.find("/functions") == absl::string_view::npos;
+  };
+  auto cache = StartCache("", options);
+  ASSERT_NE(cache, nullptr);
+  EXPECT_TRUE(cache->Get(P("/servers/h1:1")).has_value());
+  EXPECT_FALSE(cache->Get(P("/functions")).has_value());
+  EXPECT_FALSE(cache->Get(P("/functions/ns/Call")).has_value());
+  const int64_t received = cache->counters().bytes_received;
+  EXPECT_LT(received, 50000);  // The descriptor was never read.
+  Set(P("/functions/ns/Call"), std::string(50000, 'e'));
+  Create(P("/servers/h2:2"), "");
+  ASSERT_TRUE(
+      Eventually([&] { return cache->Get(P("/servers/h2:2")).has_value(); }));
+  EXPECT_LT(cache->counters().bytes_received - received, 2000);
+  EXPECT_FALSE(cache->Get(P("/functions/ns/Call")).has_value());
 }
 
 TEST_F(RecursiveTreeCacheTest, KCachesHoldKWatchesOnZooKeeper) {

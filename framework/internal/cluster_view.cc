@@ -11,6 +11,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -181,6 +182,17 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
     tree_options.session.session_timeout = options_.session_timeout;
     tree_options.session.digest = options_.digest;
     tree_options.root = layout_.ClusterPath();
+    // servers/ and namespaces/ only: functions/ holds method descriptors
+    // (up to a megabyte each) that the view does not use.
+    tree_options.accept =
+        [servers = layout_.ServersPath(),
+         namespaces = layout_.NamespacesPath()](absl::string_view path) {
+          auto under = [path](const std::string& top) {
+            return absl::StartsWith(path, top) &&
+                   (path.size() == top.size() || path[top.size()] == '/');
+          };
+          return under(servers) || under(namespaces);
+        };
     if (options_.on_connection_state) {
       // The tree's session is the view's only one in this mode: its states,
       // named as the C client's are, go to the same listener.
