@@ -11,7 +11,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 cat > "$dir/run.json" <<'JSON'
 {"benchmarks": [
  {"name": "x", "run_name": "BM_DiscoveryCost/recursive/100/1/iterations:1/real_time",
-  "requests_per_change": 1.5, "bytes_per_change": 686, "client_cpu_us": 900,
+  "requests_per_change": 1.5, "idle_requests_per_change": 0.2,
+  "bytes_per_change": 686, "client_cpu_us": 900,
   "zookeeper_cpu_ms": 3.3, "watches_per_view": 1, "fresh_reads": 312,
   "restart_s": 1.8, "cut_s": 0.9},
  {"name": "x", "run_name": "BM_DiscoveryCost/recursive/10000/1/iterations:1/real_time",
@@ -22,7 +23,7 @@ cat > "$dir/run.json" <<'JSON'
   "error_occurred": true, "error_message": "the views did not show the cluster"}]}
 JSON
 out=$(python3 "$script" "$dir/run.json")
-grep -qF "| 100 | 1 | recursive | 1.5 | 686 | 900 | 3.3 | 1 | 312 | 1.8 | 0.9 |" <<<"$out" ||
+grep -qF "| 100 | 1 | recursive | 1.5 | 0.2 | 686 | 900 | 3.3 | 1 | 312 | 1.8 | 0.9 |" <<<"$out" ||
   fail "no row for 100 servers: $out"
 grep -qF "| 10,000 | 1 | watches | failed: the views did not show the cluster" <<<"$out" ||
   fail "the failed case is not reported: $out"
