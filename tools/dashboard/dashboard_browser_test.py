@@ -85,10 +85,10 @@ class DashboardBrowserTest(unittest.TestCase):
         self.children.append(child)
         return child
 
-    def start_server(self, server_data="", metrics=False):
+    def start_server(self, server_data="", metrics=False, extra=()):
         child = self.spawn([SERVER, "--zk=" + self.connect, "--cluster=" + CLUSTER, "--port=0",
                             "--server_data=" + server_data] +
-                           (["--metrics_port=0"] if metrics else []))
+                           (["--metrics_port=0"] if metrics else []) + list(extra))
         return child, first_line(child, "published ").split(" ", 1)[1]
 
     def zk_create(self, path, data):
@@ -155,14 +155,7 @@ class DashboardBrowserTest(unittest.TestCase):
         self.assertTrue(self.browser.save_screenshot(path), "no screenshot " + path)
         self.assertGreater(os.path.getsize(path), 1000)
 
-    def test_live_cluster_in_the_browser(self):
-        a, a_address = self.start_server('{"zone":"a"}', metrics=True)
-        b, b_address = self.start_server('{"zone":"b"}')
-        dashboard = self.spawn([SLACKERCTL, "--zk=" + self.connect, "--cluster=" + CLUSTER,
-                                "dashboard", "--port=0"])
-        url = first_line(dashboard, "dashboard of cluster ").rsplit(" ", 1)[1]
-        port = int(url.rstrip("/").rsplit(":", 1)[1])
-
+    def open_browser(self, url):
         options = webdriver.ChromeOptions()
         options.binary_location = "/usr/bin/chromium"
         profile = os.path.join(TMP, "chromium-profile")
@@ -177,6 +170,27 @@ class DashboardBrowserTest(unittest.TestCase):
                           env=dict(os.environ, HOME=TMP))
         self.browser = webdriver.Chrome(service=service, options=options)
         self.browser.get(url)
+
+    def start_dashboard(self, extra=()):
+        dashboard = self.spawn([SLACKERCTL, "--zk=" + self.connect, "--cluster=" + CLUSTER] +
+                               list(extra) + ["dashboard", "--port=0"])
+        url = first_line(dashboard, "dashboard of cluster ").rsplit(" ", 1)[1]
+        return dashboard, url, int(url.rstrip("/").rsplit(":", 1)[1])
+
+    def test_a_creator_only_cluster_with_its_digest(self):
+        # Only alice's identity may read this cluster's nodes: without
+        # --digest the dashboard would show no server at all.
+        _, address = self.start_server(extra=["--digest=alice:alice-secret",
+                                              "--digest_reads=creator"])
+        _, url, _ = self.start_dashboard(["--digest=alice:alice-secret"])
+        self.open_browser(url)
+        self.until("the server in " + API, lambda: self.members(API) == [address])
+
+    def test_live_cluster_in_the_browser(self):
+        a, a_address = self.start_server('{"zone":"a"}', metrics=True)
+        b, b_address = self.start_server('{"zone":"b"}')
+        dashboard, url, port = self.start_dashboard()
+        self.open_browser(url)
 
         # Namespaces, servers and leader.
         self.until("both servers in " + API,

@@ -135,6 +135,7 @@ int Dashboard(Cluster& c, const DashboardOptions& options) {
   view_options.zookeeper = c.zookeeper();
   view_options.root = c.root();
   view_options.cluster = c.name();
+  view_options.digest = c.digest();  // A creator-only cluster reads with it.
   view_options.ensemble = c.ensemble();
   view_options.connect_timeout = options.connect_timeout;
   view_options.report_ignored = true;
