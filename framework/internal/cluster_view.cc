@@ -264,10 +264,10 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
         absl::StrCat("cluster '", options_.cluster, "': watching ",
                      layout_.ClusterPath(), " on ", options_.zookeeper,
                      " with one persistent recursive watch"));
-    cache->AddListener(
-        [this, cache](const std::vector<discovery::TreeChange>&) {
-          RebuildFromTree(cache->Snapshot());
-        });
+    cache->AddListener([this](const std::vector<discovery::TreeChange>& batch) {
+      ApplyTreeChanges(batch);
+      RebuildFromTree();
+    });
     return true;
   }
 
@@ -502,45 +502,82 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
     DeliverIfChanged(event_time, std::move(servers), std::move(ignored));
   }
 
-  // The tree cache's snapshot (full paths) judged by the same rules as the
-  // one-shot watches' caches: the same nodes, found by their depth below the
-  // cluster's path. Every node in the tree has been read (stat and data), so
-  // no candidate is ever missing. On the tree cache's listener thread (only
-  // one mode runs).
-  void RebuildFromTree(const NodeMap& tree) {
-    const absl::Time event_time = absl::Now();
-    if (stopped()) return;
+  // The tree cache's batches, replayed into the nodes the trust rules judge
+  // (the same maps the one-shot watches' caches hold), found by their depth
+  // below the cluster's path: a batch touches only its own nodes, with no
+  // copy of the whole tree and no re-splitting of every path. On the tree
+  // cache's listener thread (only one mode runs).
+  void ApplyTreeChanges(const std::vector<discovery::TreeChange>& batch) {
     const std::string servers_prefix = layout_.ServersPath() + "/";
     const std::string namespaces_prefix = layout_.NamespacesPath() + "/";
-    NodeMap server_nodes;
-    std::map<std::string, NamespaceNodes> namespaces;
-    for (const auto& [path, node] : tree) {
-      absl::string_view rest = path;
+    for (const discovery::TreeChange& change : batch) {
+      const bool removed = change.type == discovery::TreeChangeType::kRemoved;
+      absl::string_view rest = change.path;
       if (absl::ConsumePrefix(&rest, servers_prefix)) {
-        if (rest.find('/') == absl::string_view::npos) {
-          server_nodes[std::string(rest)] = node;
+        if (rest.find('/') != absl::string_view::npos) continue;
+        if (removed) {
+          tree_servers_.erase(std::string(rest));
+        } else {
+          tree_servers_[std::string(rest)] = change.node;
         }
         continue;
       }
       if (!absl::ConsumePrefix(&rest, namespaces_prefix)) continue;
       const std::vector<std::string> parts = absl::StrSplit(rest, '/');
+      NodeMap* nodes = nullptr;
+      auto it = tree_namespaces_.find(parts[0]);
       if (parts.size() == 1) {
-        namespaces[parts[0]];  // The namespace exists, members or not.
-      } else if (parts.size() == 2 && namespaces.count(parts[0]) != 0) {
-        namespaces[parts[0]].members[parts[1]] = node;
+        if (!removed) {
+          tree_namespaces_[parts[0]].exists = true;
+        } else if (it != tree_namespaces_.end()) {
+          it->second.exists = false;
+          if (it->second.members.empty() && it->second.election.empty()) {
+            tree_namespaces_.erase(it);
+          }
+        }
+        continue;
+      }
+      if (parts.size() == 2) {
+        if (!removed) nodes = &tree_namespaces_[parts[0]].members;
+        if (removed && it != tree_namespaces_.end()) {
+          nodes = &it->second.members;
+        }
       } else if (parts.size() == 3 &&
-                 discovery::RegistryLayout::IsLeaderNode(parts[1]) &&
-                 namespaces.count(parts[0]) != 0) {
-        namespaces[parts[0]].election[parts[2]] = node;
+                 discovery::RegistryLayout::IsLeaderNode(parts[1])) {
+        if (!removed) nodes = &tree_namespaces_[parts[0]].election;
+        if (removed && it != tree_namespaces_.end()) {
+          nodes = &it->second.election;
+        }
+      }
+      if (nodes == nullptr) continue;
+      const std::string& name = parts.back();
+      if (!removed) {
+        (*nodes)[name] = change.node;
+        continue;
+      }
+      nodes->erase(name);
+      if (!it->second.exists && it->second.members.empty() &&
+          it->second.election.empty()) {
+        tree_namespaces_.erase(it);  // Its node went first.
       }
     }
+  }
+
+  // The nodes replayed from the tree judged by the same rules as the one-shot
+  // watches' caches. Every node in the tree has been read (stat and data),
+  // so no candidate is ever missing. Listener thread only.
+  void RebuildFromTree() {
+    const absl::Time event_time = absl::Now();
+    if (stopped()) return;
     std::map<std::string, ClusterServer> servers;
     std::vector<IgnoredNode> ignored;
-    for (const auto& [ns, nodes] : namespaces) {
+    for (const auto& [ns, nodes] : tree_namespaces_) {
+      // A namespace counts once its own node is there, members or not.
+      if (!nodes.exists) continue;
       AddNamespace(ns, nodes.members, nodes.election, /*caches=*/nullptr,
-                   server_nodes, &servers, &ignored);
+                   tree_servers_, &servers, &ignored);
     }
-    ParseServers(server_nodes, &servers);
+    ParseServers(tree_servers_, &servers);
     DeliverIfChanged(event_time, std::move(servers), std::move(ignored));
   }
 
@@ -801,6 +838,15 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
     ClusterServer server;  // Only server_data and weight.
   };
   std::map<std::string, ParsedInfo> parsed_;  // By servers/ node name.
+  // The recursive watch's mode: the tree's servers/ nodes by name, and each
+  // namespace's nodes (ApplyTreeChanges).
+  struct TreeNamespace {
+    bool exists = false;  // Its own node is in the tree.
+    NodeMap members;      // Member name -> node (_leader included).
+    NodeMap election;     // Candidate name -> node.
+  };
+  NodeMap tree_servers_;
+  std::map<std::string, TreeNamespace> tree_namespaces_;
   // Member path -> czxid of the servers/ node its stat was last re-read for.
   std::map<std::string, int64_t> member_checked_;
   bool rebuild_queued_ = false;
