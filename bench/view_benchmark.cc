@@ -52,6 +52,9 @@ ABSL_FLAG(std::string, cluster, "", "with --measure=cluster");
 ABSL_FLAG(int, servers, 0, "with --measure: servers to wait for");
 ABSL_FLAG(int, give_up_s, 120, "with --measure: seconds to reach every server");
 ABSL_FLAG(std::string, warm_up, "", "with --measure: address of one server");
+ABSL_FLAG(std::string, discovery, "auto",
+          "BM_Update's channel: auto, watches or recursive "
+          "(ClusterChannelOptions::discovery)");
 
 namespace {
 
@@ -68,9 +71,8 @@ int64_t ResidentKiB() {
   while (std::getline(status, line)) {
     int64_t kib = 0;
     if (line.rfind("VmRSS:", 0) == 0 &&
-        absl::SimpleAtoi(absl::StripSuffix(absl::StripAsciiWhitespace(
-                                               line.substr(6)),
-                                           " kB"),
+        absl::SimpleAtoi(absl::StripSuffix(
+                             absl::StripAsciiWhitespace(line.substr(6)), " kB"),
                          &kib)) {
       return kib;
     }
@@ -87,10 +89,12 @@ bool CallEveryServer(const std::shared_ptr<grpc::Channel>& channel,
   grpc::Status last_error;
   Ping request;
   request.set_text("scale");
-  const absl::Time give_up = absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_give_up_s));
+  const absl::Time give_up =
+      absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_give_up_s));
   while (static_cast<int>(peers.size()) < servers) {
     if (absl::Now() > give_up) {
-      std::fprintf(stderr, "bench: %zu of %d servers answered; last error: %s\n",
+      std::fprintf(stderr,
+                   "bench: %zu of %d servers answered; last error: %s\n",
                    peers.size(), servers, last_error.error_message().c_str());
       return false;
     }
@@ -220,14 +224,13 @@ void BM_Memory(benchmark::State& state, const std::string& kind) {
                            : absl::StrCat("ipv4:", setup.addresses());
   for (auto _ : state) {
     Child child({"/proc/self/exe", "--measure=" + kind, "--target=" + target,
-                 "--cluster=" + setup.cluster(),
-                 absl::StrCat("--servers=", n),
+                 "--cluster=" + setup.cluster(), absl::StrCat("--servers=", n),
                  "--warm_up=" + setup.spare()});
     std::optional<std::string> line =
         child.WaitForLine("resident_kib ", absl::Minutes(3));
-    std::vector<std::string> fields =
-        line.has_value() ? absl::StrSplit(*line, ' ')
-                         : std::vector<std::string>();
+    std::vector<std::string> fields = line.has_value()
+                                          ? absl::StrSplit(*line, ' ')
+                                          : std::vector<std::string>();
     double before = 0, after = 0, ready_ms = 0;
     if (fields.size() != 3 || !absl::SimpleAtod(fields[0], &before) ||
         !absl::SimpleAtod(fields[1], &after) ||
@@ -262,6 +265,16 @@ void BM_Update(benchmark::State& state) {
   setup.Serve(n);
   slacker::ClusterChannelOptions options;
   options.grouping = "round_robin";
+  const std::string discovery = absl::GetFlag(FLAGS_discovery);
+  if (discovery == "watches") {
+    options.discovery = slacker::ClusterChannelOptions::Discovery::kWatches;
+  } else if (discovery == "recursive") {
+    options.discovery =
+        slacker::ClusterChannelOptions::Discovery::kPersistentRecursive;
+  } else if (discovery != "auto") {
+    state.SkipWithError("--discovery must be auto, watches or recursive");
+    return;
+  }
   auto channel = slacker::CreateClusterChannel(setup.connect_string(),
                                                setup.cluster(), options);
   if (!channel.ok() || !CallEveryServer(*channel, n)) {
@@ -299,8 +312,8 @@ void BM_Update(benchmark::State& state) {
       absl::SleepFor(absl::Microseconds(20));
     }
     // The notification can beat the writer's own answer: then 0.
-    into.push_back(std::max(
-        0.0, absl::ToDoubleMilliseconds(stats.last_update - written)));
+    into.push_back(
+        std::max(0.0, absl::ToDoubleMilliseconds(stats.last_update - written)));
     own.push_back(absl::ToDoubleMilliseconds(stats.last_propagation));
     return true;
   };
@@ -322,8 +335,7 @@ void BM_Update(benchmark::State& state) {
       state.SkipWithError("no view update after a leave");
       return;
     }
-    state.SetIterationTime(
-        absl::ToDoubleSeconds(absl::Now() - created) / 2);
+    state.SetIterationTime(absl::ToDoubleSeconds(absl::Now() - created) / 2);
   }
   Percentiles(state, "join", join);
   Percentiles(state, "leave", leave);
@@ -342,10 +354,14 @@ int main(int argc, char** argv) {
       benchmark::RegisterBenchmark(
           absl::StrCat("BM_Memory/", kind).c_str(),
           [kind](benchmark::State& state) { BM_Memory(state, kind); })
-          ->Arg(n)->Iterations(1)->UseManualTime();
+          ->Arg(n)
+          ->Iterations(1)
+          ->UseManualTime();
     }
     benchmark::RegisterBenchmark("BM_Update", BM_Update)
-        ->Arg(n)->Iterations(kTrials)->UseManualTime();
+        ->Arg(n)
+        ->Iterations(kTrials)
+        ->UseManualTime();
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -55,16 +55,17 @@ def main():
              "cluster views watching them, in both discovery modes, through one TCP proxy that "
              "counts bytes; each change is one server joining or leaving (its servers/, member "
              "and candidate nodes in one multi). Requests per change and fresh reads are "
-             "ZooKeeper's own count (`cons`), watches its `wchs`; requests per change leave "
-             "out the pings, counted in an idle window as long right after the changes "
-             "(the pings column, per change per view); a fresh recursive view reads a "
+             "ZooKeeper's own count (`cons`), watches its `wchs`; the idle column counts "
+             "the requests of an idle window as long as the changes', right after them, per "
+             "change per view: the pings a window that long can hold (the views' own requests "
+             "put pings off, so fewer fall among the changes); a fresh recursive view reads a "
              "parent's children in batches (multiRead) of up to 1,000 nodes, each one "
              "request; client CPU is the benchmark "
              "process's per change per view, ZooKeeper CPU its process's per change for all K "
              "views. Restart and cut: seconds from ZooKeeper being back (or the 2 s cut "
              f"restored) until every view shows a change made meanwhile; sessions of "
              f"{SESSION_TIMEOUT_S} s.", "",
-             "| N | K | mode | requests | pings | bytes | client CPU µs | ZooKeeper CPU ms "
+             "| N | K | mode | requests | idle | bytes | client CPU µs | ZooKeeper CPU ms "
              "| watches / view | fresh reads | restart s | cut s |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for (mode, n, k), b in sorted(found.items(), key=lambda i: (i[0][1], i[0][2], i[0][0])):
