@@ -478,7 +478,10 @@ TEST_F(LeaderSelectorTest, ExpiredLeaderStopsAndRequeuesInItsNewSession) {
   b->gate->Open();
   ASSERT_TRUE(events_.WaitFor("+a", 2));
   EXPECT_THAT(events_.ToString(), ::testing::EndsWith("-b +a"));
-  EXPECT_EQ(events_.Count("!a"), 1) << events_.ToString();
+  // One loss, or two when the client heard the connection drop (suspended)
+  // before the expiry, as a->losses above allows; measured once under ASan.
+  EXPECT_GE(events_.Count("!a"), 1) << events_.ToString();
+  EXPECT_LE(events_.Count("!a"), 2) << events_.ToString();
 }
 
 // Whatever else sits under the election path (a latch candidate, a node
