@@ -104,6 +104,32 @@ std::vector<Host> ParseHosts(absl::string_view list) {
   return hosts;
 }
 
+// GetDataResponse: the data, then the stat.
+absl::StatusOr<NodeData> ReadGetDataResponse(JuteReader* reader) {
+  absl::StatusOr<std::string> data =
+      reader->Bytes("GetDataResponse.data", SIZE_MAX);
+  if (!data.ok()) return data.status();
+  absl::StatusOr<NodeStat> stat = reader->Stat();
+  if (!stat.ok()) return stat.status();
+  return NodeData{*std::move(data), *stat};
+}
+
+// A multi's MultiHeader: the operation's type and whether it is the end
+// (its err field is read past: a failed operation says why in its record).
+struct MultiHeader {
+  int32_t type = 0;
+  bool done = false;
+};
+absl::StatusOr<MultiHeader> ReadMultiHeader(JuteReader* reader) {
+  absl::StatusOr<int32_t> type = reader->Int("MultiHeader.type");
+  if (!type.ok()) return type.status();
+  absl::StatusOr<bool> done = reader->Bool("MultiHeader.done");
+  if (!done.ok()) return done.status();
+  absl::StatusOr<int32_t> err = reader->Int("MultiHeader.err");
+  if (!err.ok()) return err.status();
+  return MultiHeader{*type, *done};
+}
+
 }  // namespace
 
 absl::string_view WireSessionStateName(WireSessionState state) {
@@ -567,18 +593,14 @@ class ZooKeeperWireSession::Impl {
             absl::StrCat("a frame of ", length, " bytes"));
       }
       if (static_cast<size_t>(length) > options_.max_frame_bytes) {
-        if (static_cast<size_t>(length) > kMaxSkippedFrameBytes) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("a frame of ", length, " bytes, past the bound of ",
-                           options_.max_frame_bytes, " (max_frame_bytes)"));
+        const bool may_skip =
+            static_cast<size_t>(length) <= kMaxSkippedFrameBytes &&
+            !pending_.empty() && pending_.front().may_skip;
+        if (may_skip && in.size() < 4 + kReplyHeaderBytes) {
+          return std::optional<std::string>();  // Whose reply is it?
         }
-        if (in.size() < 4 + kReplyHeaderBytes) {
-          return std::optional<std::string>();
-        }
-        JuteReader reply(in.substr(4, kReplyHeaderBytes));
-        const int32_t xid = *reply.Int("xid");
-        if (pending_.empty() || pending_.front().xid != xid ||
-            !pending_.front().may_skip) {
+        if (!may_skip ||
+            *JuteReader(in.substr(4, 4)).Int("xid") != pending_.front().xid) {
           return absl::InvalidArgumentError(
               absl::StrCat("a frame of ", length, " bytes, past the bound of ",
                            options_.max_frame_bytes, " (max_frame_bytes)"));
@@ -917,15 +939,7 @@ void ZooKeeperWireSession::GetData(
       kOpGetData, path, body.bytes(),
       [done = std::move(done)](absl::Status status, JuteReader* reader) {
         if (!status.ok()) return done(status);
-        NodeData node;
-        absl::StatusOr<std::string> data =
-            reader->Bytes("GetDataResponse.data", SIZE_MAX);
-        if (!data.ok()) return done(data.status());
-        absl::StatusOr<NodeStat> stat = reader->Stat();
-        if (!stat.ok()) return done(stat.status());
-        node.data = *std::move(data);
-        node.stat = *stat;
-        done(std::move(node));
+        done(ReadGetDataResponse(reader));
       });
 }
 
@@ -963,40 +977,31 @@ void ZooKeeperWireSession::GetDataMany(
         std::vector<absl::StatusOr<NodeData>> results;
         results.reserve(paths.size());
         for (const std::string& path : paths) {
-          absl::StatusOr<int32_t> type = reader->Int("MultiHeader.type");
-          absl::StatusOr<bool> last =
-              type.ok() ? reader->Bool("MultiHeader.done") : type.status();
-          absl::StatusOr<int32_t> err =
-              last.ok() ? reader->Int("MultiHeader.err") : last.status();
-          if (!err.ok()) return done(err.status());
-          if (*last) {
+          absl::StatusOr<MultiHeader> header = ReadMultiHeader(reader);
+          if (!header.ok()) return done(header.status());
+          if (header->done) {
             return done(absl::InvalidArgumentError(
                 absl::StrCat("multiRead answered ", results.size(), " of ",
                              paths.size(), " reads")));
           }
-          if (*type == -1) {
+          if (header->type == -1) {
             absl::StatusOr<int32_t> code = reader->Int("ErrorResponse.err");
             if (!code.ok()) return done(code.status());
             results.push_back(ErrorStatus(*code, "getData", path));
             continue;
           }
-          if (*type != kOpGetData) {
+          if (header->type != kOpGetData) {
             return done(absl::InvalidArgumentError(absl::StrCat(
                 "multiRead answered a getData with an operation of type ",
-                *type)));
+                header->type)));
           }
-          absl::StatusOr<std::string> data =
-              reader->Bytes("GetDataResponse.data", SIZE_MAX);
-          if (!data.ok()) return done(data.status());
-          absl::StatusOr<NodeStat> stat = reader->Stat();
-          if (!stat.ok()) return done(stat.status());
-          results.push_back(NodeData{*std::move(data), *stat});
+          absl::StatusOr<NodeData> node = ReadGetDataResponse(reader);
+          if (!node.ok()) return done(node.status());
+          results.push_back(*std::move(node));
         }
-        absl::StatusOr<int32_t> type = reader->Int("MultiHeader.type");
-        absl::StatusOr<bool> last =
-            type.ok() ? reader->Bool("MultiHeader.done") : type.status();
-        if (!last.ok()) return done(last.status());
-        if (!*last) {
+        absl::StatusOr<MultiHeader> end = ReadMultiHeader(reader);
+        if (!end.ok()) return done(end.status());
+        if (!end->done) {
           return done(absl::InvalidArgumentError(
               absl::StrCat("multiRead answered more than the ", paths.size(),
                            " reads asked")));
