@@ -524,41 +524,28 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
       }
       if (!absl::ConsumePrefix(&rest, namespaces_prefix)) continue;
       const std::vector<std::string> parts = absl::StrSplit(rest, '/');
-      NodeMap* nodes = nullptr;
       auto it = tree_namespaces_.find(parts[0]);
+      if (removed && it == tree_namespaces_.end()) continue;
+      if (!removed) it = tree_namespaces_.try_emplace(parts[0]).first;
+      TreeNamespace& ns = it->second;
+      NodeMap* nodes = nullptr;
       if (parts.size() == 1) {
-        if (!removed) {
-          tree_namespaces_[parts[0]].exists = true;
-        } else if (it != tree_namespaces_.end()) {
-          it->second.exists = false;
-          if (it->second.members.empty() && it->second.election.empty()) {
-            tree_namespaces_.erase(it);
-          }
-        }
-        continue;
-      }
-      if (parts.size() == 2) {
-        if (!removed) nodes = &tree_namespaces_[parts[0]].members;
-        if (removed && it != tree_namespaces_.end()) {
-          nodes = &it->second.members;
-        }
+        ns.exists = !removed;
+      } else if (parts.size() == 2) {
+        nodes = &ns.nodes.members;
       } else if (parts.size() == 3 &&
                  discovery::RegistryLayout::IsLeaderNode(parts[1])) {
-        if (!removed) nodes = &tree_namespaces_[parts[0]].election;
-        if (removed && it != tree_namespaces_.end()) {
-          nodes = &it->second.election;
-        }
+        nodes = &ns.nodes.election;
       }
-      if (nodes == nullptr) continue;
-      const std::string& name = parts.back();
-      if (!removed) {
-        (*nodes)[name] = change.node;
-        continue;
+      if (nodes != nullptr && removed) {
+        nodes->erase(parts.back());
+      } else if (nodes != nullptr) {
+        (*nodes)[parts.back()] = change.node;
       }
-      nodes->erase(name);
-      if (!it->second.exists && it->second.members.empty() &&
-          it->second.election.empty()) {
-        tree_namespaces_.erase(it);  // Its node went first.
+      // A namespace's node goes before its children: the entry goes with
+      // the last of them.
+      if (!ns.exists && ns.nodes.members.empty() && ns.nodes.election.empty()) {
+        tree_namespaces_.erase(it);
       }
     }
   }
@@ -574,8 +561,8 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
     for (const auto& [ns, nodes] : tree_namespaces_) {
       // A namespace counts once its own node is there, members or not.
       if (!nodes.exists) continue;
-      AddNamespace(ns, nodes.members, nodes.election, /*caches=*/nullptr,
-                   tree_servers_, &servers, &ignored);
+      AddNamespace(ns, nodes.nodes.members, nodes.nodes.election,
+                   /*caches=*/nullptr, tree_servers_, &servers, &ignored);
     }
     ParseServers(tree_servers_, &servers);
     DeliverIfChanged(event_time, std::move(servers), std::move(ignored));
@@ -841,9 +828,8 @@ class ClusterView::Impl : public std::enable_shared_from_this<Impl> {
   // The recursive watch's mode: the tree's servers/ nodes by name, and each
   // namespace's nodes (ApplyTreeChanges).
   struct TreeNamespace {
-    bool exists = false;  // Its own node is in the tree.
-    NodeMap members;      // Member name -> node (_leader included).
-    NodeMap election;     // Candidate name -> node.
+    bool exists = false;   // Its own node is in the tree.
+    NamespaceNodes nodes;  // Its members (_leader included), candidates.
   };
   NodeMap tree_servers_;
   std::map<std::string, TreeNamespace> tree_namespaces_;
