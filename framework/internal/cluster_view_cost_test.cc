@@ -184,13 +184,15 @@ class ClusterViewCostTest : public testing::ZooKeeperTest {
   const discovery::RegistryLayout layout_{
       std::string(discovery::kDefaultRegistryRoot), kCluster};
   std::unique_ptr<discovery::ZooKeeperClient> registrar_;
-  std::unique_ptr<ClusterView> view_;
   std::map<int, std::string> candidates_;
   std::set<std::string> expected_;
 
   std::mutex mu_;
   std::set<std::string> seen_;
   std::string leader_;
+  // Last, so destroyed first: its listener writes the members above
+  // until the view is gone.
+  std::unique_ptr<ClusterView> view_;
 };
 
 TEST_F(ClusterViewCostTest, RequestsAndWatchesPerChange) {

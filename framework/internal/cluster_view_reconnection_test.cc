@@ -239,13 +239,15 @@ class ClusterViewReconnectionTest : public testing::ZooKeeperTest {
       std::string(discovery::kDefaultRegistryRoot), kCluster};
   std::unique_ptr<testing::TcpProxy> proxy_;
   std::unique_ptr<discovery::ZooKeeperClient> registrar_;
-  std::unique_ptr<ClusterView> view_;
   std::set<std::string> expected_;  // Test thread only.
 
   std::mutex mu_;
   std::set<std::string> seen_;
   bool all_published_ = false;
   int refusals_logged_ = 0;
+  // Last, so destroyed first: its listener writes the members above
+  // until the view is gone.
+  std::unique_ptr<ClusterView> view_;
 };
 
 TEST_F(ClusterViewReconnectionTest,

@@ -127,9 +127,11 @@ class ClusterViewTest : public slacker::testing::ZooKeeperTest,
   }
 
   std::unique_ptr<slacker::testing::ZooKeeperRawSession> a_, b_;
-  std::unique_ptr<ClusterView> view_;
   std::mutex mu_;
   std::optional<ClusterSnapshot> last_;
+  // Last, so destroyed first: its listener writes mu_ and last_ until the
+  // view is gone (TSan saw a delivery race their destruction).
+  std::unique_ptr<ClusterView> view_;
 };
 
 TEST_P(ClusterViewTest, PublishersLeaderAndServerData) {
